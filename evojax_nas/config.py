@@ -1,0 +1,112 @@
+"""The experiment config: paper defaults, and validation of user configs.
+
+`default_config()` holds every key with the values of Real et al. (2017) on
+CIFAR-10; files in `configs/` start from it and override. `validate(config)`
+rejects unknown keys and bad values with one line naming the fix.
+"""
+
+from __future__ import annotations
+
+import os
+
+import ml_collections
+
+from evojax_nas.genomes import MUTATIONS, mutation_probabilities
+from evojax_nas.strategies import STRATEGIES
+from evojax_nas.train.data import DATA_DIR_ENV, DATASETS
+
+
+class ConfigError(ValueError):
+  """A config with an unknown key or an invalid value."""
+
+
+def default_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.strategy = "tournament"         # tournament | random (the paper's control)
+  c.population_size = 1000
+  c.steps_per_individual = 25600
+  c.max_individuals = 0             # trained individuals in total; 0 = none
+  c.max_steps = 0                   # training steps in total; 0 = none
+  c.time_budget_s = 0.0             # experiment wall time; 0 = none
+  c.weight_inheritance = True
+  c.initial_learning_rate = 0.1
+  c.ensemble_size = 2               # top-k by validation, majority vote
+  c.evaluate_test = True            # test accuracy per individual, for
+                                    # reports only; selection never reads it
+  c.progress = True                 # progress bar on an interactive terminal
+  # Relative mutation probabilities; the paper used them untuned (uniform).
+  c.mutations = ml_collections.ConfigDict({k: 1.0 for k in MUTATIONS})
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = "cifar10"
+  c.data.dir = os.environ.get(DATA_DIR_ENV, "")
+  c.data.cache_dir = ""             # default $EVOJAX_NAS_CACHE or ~/.cache
+  c.data.val_size = 5000
+  c.data.split_seed = 0
+  c.data.train_size = 0             # cap on training images; 0 = all 45k
+
+  c.train = ml_collections.ConfigDict()
+  c.train.batch_size = 50
+  c.train.momentum = 0.9
+  c.train.weight_decay = 1e-4
+  c.train.chunk_steps = 4           # SGD steps unrolled per dispatch
+  c.train.eval_batch_size = 500
+  c.train.crop_padding = 4
+  c.train.flip = True
+  return c
+
+
+def _check_keys(config, reference, prefix=""):
+  for key in config.keys():
+    if key not in reference:
+      raise ConfigError(f"unknown config field {prefix}{key!r}; valid fields: "
+                        f"{sorted(reference.keys())}")
+    sub, ref = config[key], reference[key]
+    if isinstance(ref, ml_collections.ConfigDict):
+      if not isinstance(sub, (ml_collections.ConfigDict, dict)):
+        raise ConfigError(f"config field {prefix}{key} must be a group")
+      _check_keys(sub, ref, f"{prefix}{key}.")
+
+
+def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Returns the config completed with defaults; ConfigError if invalid."""
+  _check_keys(config, default_config())
+  full = default_config()
+  full.update_from_flattened_dict(
+      {k: v for k, v in _flatten(config).items()})
+  c = full
+
+  def need(ok, msg):
+    if not ok:
+      raise ConfigError(msg)
+
+  need(c.strategy in STRATEGIES, f"strategy {c.strategy!r} unknown; valid "
+       f"choices: {sorted(STRATEGIES)}")
+  need(c.data.name in DATASETS, f"data.name {c.data.name!r} unknown; valid "
+       f"choices: {sorted(DATASETS)}")
+  need(c.population_size >= 2, "population_size must be at least 2")
+  need(c.steps_per_individual >= 1, "steps_per_individual must be positive")
+  for k in ("max_individuals", "max_steps", "time_budget_s"):
+    need(c[k] >= 0, f"{k} must be >= 0 (0 means no limit)")
+  need(c.initial_learning_rate > 0, "initial_learning_rate must be positive")
+  need(1 <= c.ensemble_size, "ensemble_size must be at least 1")
+  need(c.train.batch_size >= 1 and c.train.eval_batch_size >= 1,
+       "train.batch_size and train.eval_batch_size must be positive")
+  need(c.train.chunk_steps >= 1, "train.chunk_steps must be positive")
+  try:
+    mutation_probabilities(dict(c.mutations))
+  except ValueError as err:
+    raise ConfigError(f"mutations: {err}") from None
+  return c
+
+
+def _flatten(config, prefix=""):
+  out = {}
+  for key in config.keys():
+    value = config[key]
+    if isinstance(value, (ml_collections.ConfigDict, dict)):
+      out.update(_flatten(value, f"{prefix}{key}."))
+    else:
+      out[f"{prefix}{key}"] = value
+  return out

@@ -1,0 +1,171 @@
+"""The trained evaluator: compile, inherit, train, validate, checkpoint.
+
+`evaluate(...)` turns a genome into a `Result` (fitness = validation
+accuracy; cost = FLOPs and seconds) and leaves the trained weights in the
+checkpoint store under the individual's id. It never decides who dies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from evojax_nas.compile.steps import StepCache, StepConfig
+from evojax_nas.genomes import DNA
+from evojax_nas.train.checkpoints import CheckpointStore
+from evojax_nas.train.data import Dataset
+from evojax_nas.train.inheritance import inherit as inherit_weights
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+  id: int
+  val_accuracy: float
+  test_accuracy: float | None
+  train_loss: float
+  train_accuracy: float
+  steps: int
+  flops: dict[str, int]          # train_step Ft, eval_batch Fv, total
+  inherited: tuple[str, ...]
+  fresh: tuple[str, ...]
+  seconds: dict[str, float]      # compile, restore, train, eval, save
+
+
+class DeviceData:
+  """The data set resident on the devices: uint8 images, int32 labels, eval
+  splits padded to whole eval batches."""
+
+  def __init__(self, dataset: Dataset, mesh, eval_batch_size: int):
+    rep = NamedSharding(mesh, P())
+    put = lambda x: jax.device_put(x, rep)
+    self.train_images = put(dataset.train_images)
+    self.train_labels = put(dataset.train_labels)
+    self.num_train = len(dataset.train_labels)
+    self.mean = put(jnp.asarray(dataset.mean))
+    self.std = put(jnp.asarray(dataset.std))
+    self.eval_batch_size = eval_batch_size
+    # Validation and test images in one padded array, so a single compiled
+    # predict step serves both: split -> (first row, rows, labels).
+    self.splits, parts, offset = {}, [], 0
+    for name in ("val", "test"):
+      x = getattr(dataset, f"{name}_images")
+      pad = -len(x) % eval_batch_size
+      parts += [x, np.zeros((pad,) + x.shape[1:], x.dtype)]
+      self.splits[name] = (offset, len(x) + pad,
+                           getattr(dataset, f"{name}_labels"))
+      offset += len(x) + pad
+    self.eval_images = put(np.concatenate(parts))
+
+
+class TrainedEvaluator:
+  """Trains individuals for `steps` SGD steps each, with weight inheritance."""
+
+  def __init__(self, dataset: Dataset, step_config: StepConfig,
+               checkpoints: CheckpointStore, steps: int,
+               weight_inheritance: bool = True, evaluate_test: bool = True,
+               cache: StepCache | None = None):
+    self.cfg = step_config
+    self.cache = cache or StepCache(step_config)
+    self.data = DeviceData(dataset, self.cache.mesh, step_config.eval_batch_size)
+    self.checkpoints = checkpoints
+    self.steps = steps
+    self.weight_inheritance = weight_inheritance
+    self.evaluate_test = evaluate_test
+    self._idx_sharding = NamedSharding(self.cache.mesh, P(None, "data"))
+
+  def _batches(self, seed: int):
+    """Index chunks (chunk_steps, batch) walking shuffled epochs."""
+    rng = np.random.default_rng(seed)
+    b, k = self.cfg.batch_size, self.cfg.chunk_steps
+    buf = np.empty(0, np.int32)
+    while True:
+      while len(buf) < b * k:
+        buf = np.concatenate([buf, rng.permutation(self.data.num_train)
+                              .astype(np.int32)])
+      chunk, buf = buf[:b * k], buf[b * k:]
+      yield jax.device_put(chunk.reshape(k, b), self._idx_sharding)
+
+  def predict(self, genome: DNA, variables: Any, split: str) -> np.ndarray:
+    """Class probabilities of every image of `split` ('val' or 'test')."""
+    net = self.cache.get(genome)
+    first, rows, labels = self.data.splits[split]
+    eb = self.data.eval_batch_size
+    probs = [net.predict(variables, self.data.eval_images, jnp.int32(s),
+                         self.data.mean, self.data.std)
+             for s in range(first, first + rows, eb)]
+    return np.concatenate(jax.device_get(probs))[:len(labels)]
+
+  def accuracy(self, genome: DNA, variables: Any, split: str) -> float:
+    labels = self.data.splits[split][2]
+    pred = self.predict(genome, variables, split).argmax(-1)
+    return float(np.mean(pred == labels))
+
+  def evaluate(self, key: jax.Array, individual: int, genome: DNA,
+               parent: tuple[int, DNA] | None = None,
+               inherit: bool = True) -> Result:
+    """Trains `genome` (from `parent`'s weights where inheritance applies),
+    validates it and saves its checkpoint as `individual`."""
+    seconds = dict.fromkeys(("compile", "restore", "train", "eval", "save"),
+                            0.0)
+    k_init, k_data, k_aug = jax.random.split(key, 3)
+    net = self.cache.get(genome)
+    compile_before = self.cache.compile_seconds
+
+    t0 = time.perf_counter()
+    variables = net.init(k_init)
+    report = {"inherited": [], "fresh": sorted(variables["params"])}
+    if parent is not None and inherit and self.weight_inheritance:
+      parent_id, parent_genome = parent
+      parent_vars, _ = self.checkpoints.restore(
+          parent_id, self.cache.get(parent_genome).abstract_variables)
+      variables, report = inherit_weights(jax.device_get(variables),
+                                          parent_vars)
+    state = net.new_state(variables)
+    seconds["restore"] = time.perf_counter() - t0
+
+    batches = self._batches(int(jax.random.randint(k_data, (), 0, 2**31 - 1)))
+    lr = jnp.float32(genome.learning_rate)
+    d = self.data
+    net.precompile(state, d.train_images, d.train_labels, next(batches),
+                   k_aug, lr, d.mean, d.std, d.eval_images)
+    seconds["compile"] = self.cache.compile_seconds - compile_before
+
+    t0 = time.perf_counter()
+    metrics = []
+    for _ in range(self.steps // self.cfg.chunk_steps):
+      state, m = net.train_chunk(state, d.train_images, d.train_labels,
+                                 next(batches), k_aug, lr, d.mean, d.std)
+      metrics.append(m)
+    last = jax.device_get(metrics[-1]) if metrics else {"loss": np.nan,
+                                                       "accuracy": np.nan}
+    seconds["train"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    variables = state.variables()
+    val = self.accuracy(genome, variables, "val")
+    test = self.accuracy(genome, variables, "test") if self.evaluate_test \
+        else None
+    seconds["eval"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    self.checkpoints.save(individual, variables, {
+        "id": individual, "genome": genome.to_json(), "val_accuracy": val})
+    self.checkpoints.wait()
+    seconds["save"] = time.perf_counter() - t0
+
+    f = net.flops()
+    n_val_batches = -(-len(d.splits["val"][2]) // self.cfg.batch_size)
+    flops = dict(f, total=f["train_step"] * self.steps
+                 + f["eval_batch"] * n_val_batches)
+    return Result(id=individual, val_accuracy=val, test_accuracy=test,
+                  train_loss=float(last["loss"]),
+                  train_accuracy=float(last["accuracy"]), steps=self.steps,
+                  flops=flops, inherited=tuple(report["inherited"]),
+                  fresh=tuple(report["fresh"]),
+                  seconds={k: round(v, 4) for k, v in seconds.items()})

@@ -1,0 +1,107 @@
+"""The exported model: `<workdir>/model/`, restored by `load_model(workdir)`.
+
+`model.json` holds the genome, class names and input statistics; `weights/`
+is an Orbax checkpoint of the variables. Restoring needs no data set and no
+experiment state: shapes come from `jax.eval_shape` of the genome's network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from evojax_nas.compile import augment
+from evojax_nas.compile.network import DNANet
+from evojax_nas.genomes import DNA
+
+
+class Model:
+  """A trained evolved classifier for inference on new images."""
+
+  def __init__(self, genome: DNA, variables: Any, class_names: Sequence[str],
+               mean: np.ndarray, std: np.ndarray, info: dict | None = None):
+    self.genome = genome
+    self.variables = variables
+    self.class_names = tuple(class_names)
+    self.mean = jnp.asarray(mean, jnp.float32)
+    self.std = jnp.asarray(std, jnp.float32)
+    self.info = info or {}
+    self.module = DNANet(signature=genome.signature(),
+                         num_classes=len(self.class_names))
+    self._apply = jax.jit(lambda v, x, m, s: jax.nn.softmax(self.module.apply(
+        v, augment.standardize(x, m, s), train=False)))
+
+  def probabilities(self, images: np.ndarray) -> np.ndarray:
+    """uint8 images (N,H,W,3) or one image (H,W,3) -> class probabilities."""
+    images = np.asarray(images)
+    single = images.ndim == 3
+    if single:
+      images = images[None]
+    if images.dtype != np.uint8:
+      raise ValueError("images must be uint8 RGB arrays (N, H, W, 3), got "
+                       f"{images.dtype}")
+    probs = np.asarray(self._apply(self.variables, images, self.mean,
+                                   self.std))
+    return probs[0] if single else probs
+
+  def predict(self, images: np.ndarray) -> np.ndarray:
+    """Class indices (see `class_names`)."""
+    return self.probabilities(images).argmax(-1)
+
+
+def export_model(directory: str | Path, genome: DNA, variables: Any,
+                 class_names: Sequence[str], mean, std, info: dict) -> Path:
+  """Writes the model atomically (a temporary folder renamed into place)."""
+  directory = Path(directory).absolute()
+  tmp = directory.with_name(directory.name + ".tmp")
+  shutil.rmtree(tmp, ignore_errors=True)
+  tmp.mkdir(parents=True)
+  with ocp.StandardCheckpointer() as ckptr:
+    ckptr.save(tmp / "weights", jax.tree.map(np.asarray, variables))
+    ckptr.wait_until_finished()
+  (tmp / "model.json").write_text(json.dumps({
+      "genome": genome.to_json(), "class_names": list(class_names),
+      "mean": np.asarray(mean).tolist(), "std": np.asarray(std).tolist(),
+      **info}, indent=1))
+  old = directory.with_name(directory.name + ".old")
+  if directory.exists():
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(directory, old)
+  os.replace(tmp, directory)
+  shutil.rmtree(old, ignore_errors=True)
+  return directory
+
+
+def load_model(workdir: str | Path) -> Model:
+  """The model an experiment exported (`<workdir>/model`, or that folder)."""
+  path = Path(workdir).absolute()
+  if (path / "model").is_dir():
+    path = path / "model"
+  meta_path = path / "model.json"
+  if not meta_path.is_file():
+    raise FileNotFoundError(f"no exported model at {path}: run the experiment "
+                            "to completion first (it writes <workdir>/model)")
+  meta = json.loads(meta_path.read_text())
+  genome = DNA.from_json(meta["genome"])
+  module = DNANet(signature=genome.signature(),
+                  num_classes=len(meta["class_names"]))
+  abstract = jax.eval_shape(
+      lambda k: dict(module.init(
+          k, jnp.zeros((1, *meta.get("image_shape", (32, 32, 3)))),
+          train=False)),
+      jax.random.key(0))
+  abstract.setdefault("batch_stats", {})
+  with ocp.StandardCheckpointer() as ckptr:
+    variables = ckptr.restore(path / "weights", abstract)
+  info = {k: v for k, v in meta.items()
+          if k not in ("genome", "class_names", "mean", "std")}
+  return Model(genome, variables, meta["class_names"], meta["mean"],
+               meta["std"], info)

@@ -1,0 +1,113 @@
+"""The experiment's state, rebuilt by replaying the event log.
+
+The log is the single source of truth: the running process, a restart and the
+reports all derive the population from it. Replaying `killed` and `trained`
+events through the strategy's pure `remove`/`tell` gives back exactly the
+strategy state the run had, so a resumed run makes the same choices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+
+from evojax_nas.genomes import DNA, GenomeError
+
+
+@dataclasses.dataclass
+class Individual:
+  id: int
+  genome: DNA
+  parent: int | None
+  mutation: str
+  born_t: float
+  trained: dict[str, Any] | None = None  # the `trained` event
+  killed_t: float | None = None
+
+  @property
+  def alive(self) -> bool:
+    return self.trained is not None and self.killed_t is None
+
+  @property
+  def val_accuracy(self) -> float:
+    return self.trained["val_accuracy"] if self.trained else float("nan")
+
+
+_NO_KEY = jax.random.key(0)  # tell() ignores its key for these strategies
+
+
+@dataclasses.dataclass
+class History:
+  individuals: dict[int, Individual]
+  state: Any            # the strategy's population state
+  elapsed: float        # experiment seconds already spent (all sessions)
+
+  @property
+  def trained(self) -> list[Individual]:
+    return [i for i in self.individuals.values() if i.trained is not None]
+
+  @property
+  def pending(self) -> list[Individual]:
+    """Born, not trained, not killed: interrupted mid-training."""
+    return [i for i in self.individuals.values()
+            if i.trained is None and i.killed_t is None]
+
+  @property
+  def alive(self) -> list[Individual]:
+    return [i for i in self.individuals.values() if i.alive]
+
+  @property
+  def next_id(self) -> int:
+    return max(self.individuals, default=-1) + 1
+
+  def top(self, k: int) -> list[Individual]:
+    """The k best trained individuals by validation accuracy (ties: older)."""
+    return sorted(self.trained, key=lambda i: (-i.val_accuracy, i.id))[:k]
+
+  @property
+  def total_flops(self) -> int:
+    return sum(int(i.trained["flops"]["total"]) for i in self.trained)
+
+  def apply(self, e: dict, strategy) -> None:
+    """Folds one event into the history and the strategy state."""
+    kind, ident = e.get("event"), e.get("id")
+    self.elapsed = max(self.elapsed, float(e.get("t", 0.0)))
+    if kind == "born":
+      if ident in self.individuals:
+        raise ValueError(f"individual {ident} born twice")
+      self.individuals[ident] = Individual(
+          id=ident, genome=DNA.from_json(e["genome"]), parent=e["parent"],
+          mutation=e["mutation"], born_t=float(e["t"]))
+    elif kind == "trained":
+      ind = self.individuals[ident]
+      if ind.trained is not None:
+        raise ValueError(f"individual {ident} trained twice")
+      ind.trained = e
+      if ind.killed_t is None:
+        self.state, _ = strategy.tell(_NO_KEY, self.state, ident,
+                                      e["val_accuracy"])
+    elif kind == "killed":
+      ind = self.individuals[ident]
+      if ind.killed_t is not None:
+        raise ValueError(f"individual {ident} killed twice")
+      ind.killed_t = float(e["t"])
+      self.state = strategy.remove(self.state, ident)
+
+
+def replay(events: list[dict], strategy, path: str = "events.jsonl") -> History:
+  """Rebuilds the history; ValueError naming the bad line if inconsistent."""
+  history = History(individuals={}, state=strategy.init(), elapsed=0.0)
+  for n, e in enumerate(events, 1):
+    try:
+      history.apply(e, strategy)
+    except GenomeError as err:
+      raise ValueError(f"{path}:{n}: genome of individual {e.get('id')}: "
+                       f"{err}") from None
+    except KeyError as err:
+      raise ValueError(f"{path}:{n}: {e.get('event')} event names an unknown "
+                       f"individual or lacks field {err}") from None
+    except ValueError as err:
+      raise ValueError(f"{path}:{n}: {err}") from None
+  return history

@@ -1,0 +1,74 @@
+"""The end of a run: best model, top-k ensemble, results.json, export.
+
+"The best model" is the one with the highest validation accuracy; its *test*
+accuracy is what gets reported (Real et al. 2017, 3.7). The ensemble is the
+top-k by validation, combining their test predictions by majority vote (ties
+broken by the summed class probabilities).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from evojax_nas.experiment.export import export_model
+
+
+def majority_vote(probabilities: list[np.ndarray]) -> np.ndarray:
+  """Predicted classes from several models' (N, classes) probabilities."""
+  stacked = np.stack(probabilities)            # (models, N, classes)
+  votes = np.zeros(stacked.shape[1:])
+  for p in stacked:
+    votes[np.arange(len(p)), p.argmax(-1)] += 1.0
+  # Probabilities sum to at most k < 1 / 1e-3: they only break ties.
+  return (votes + 1e-3 * stacked.sum(0)).argmax(-1)
+
+
+def finalize(exp) -> dict:
+  """Writes `results.json` and `model/`; returns the results dict."""
+  h, ev = exp.history, exp.evaluator
+  top = h.top(exp.config.ensemble_size)
+  if not top:
+    raise RuntimeError("no individual was trained: raise the budget")
+  labels = ev.data.splits["test"][2]
+  variables, probs = {}, []
+  for ind in top:
+    net = ev.cache.get(ind.genome)
+    variables[ind.id], _ = exp.checkpoints.restore(ind.id,
+                                                   net.abstract_variables)
+    probs.append(ev.predict(ind.genome, variables[ind.id], "test"))
+  best = top[0]
+  best_test = float(np.mean(probs[0].argmax(-1) == labels))
+  ensemble_test = float(np.mean(majority_vote(probs) == labels))
+  results = {
+      "best": {"id": best.id, "val_accuracy": best.val_accuracy,
+               "test_accuracy": best_test, "genome": best.genome.to_json(),
+               "description": best.genome.describe(),
+               "flops_per_train_step": best.trained["flops"]["train_step"],
+               "learning_rate": best.genome.learning_rate},
+      "ensemble": {"ids": [i.id for i in top], "test_accuracy": ensemble_test,
+                   "vote": "majority"},
+      "individuals": len(h.trained),
+      "alive": len(h.alive),
+      "total_flops": h.total_flops,
+      "wall_time_s": exp.now(),
+      "strategy": exp.config.strategy,
+      "weight_inheritance": exp.config.weight_inheritance,
+      "compile_cache": exp.cache.stats(),
+      "data": {"name": exp.dataset.name, "source": exp.dataset.source,
+               "train": int(len(exp.dataset.train_labels)),
+               "val": int(len(exp.dataset.val_labels)),
+               "test": int(len(labels))},
+  }
+  export_model(exp.workdir / "model", best.genome, variables[best.id],
+               exp.dataset.class_names, exp.dataset.mean, exp.dataset.std,
+               {"id": best.id, "val_accuracy": best.val_accuracy,
+                "test_accuracy": best_test, "data": exp.dataset.name,
+                "image_shape": list(exp.dataset.train_images.shape[1:])})
+  path = exp.workdir / "results.json"
+  tmp = path.with_suffix(".tmp")
+  tmp.write_text(json.dumps(results, indent=1))
+  os.replace(tmp, path)
+  return results

@@ -1,0 +1,233 @@
+"""`run(config, workdir)`: one evolution experiment, resumable.
+
+One reproduction event (Real et al. 2017, 3.1):
+  key      = fold_in(root_key, child_id)                    deterministic
+  action   = strategy.ask(key, state)                       pure: parent, victim
+  child    = mutate(parent.genome, key)                     pure
+  log      <- killed(victim), born(child)                   one atomic append
+  result   = evaluator.evaluate(child, parent checkpoint)   device, disk
+  log      <- trained(child, val accuracy, FLOPs, seconds)
+  state    = strategy.tell(state, child, fitness)           pure
+
+Everything lives under `workdir`: `config.json`, `events.jsonl`,
+`checkpoints/<id>/`, and at the end `results.json` and `model/`. Running
+again on the same workdir replays the log and carries on; an individual that
+was mid-training is trained again from the same key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import jax
+import ml_collections
+
+from evojax_nas import config as config_lib
+from evojax_nas import strategies
+from evojax_nas.compile.steps import StepCache, StepConfig
+from evojax_nas.evaluators import TrainedEvaluator
+from evojax_nas.experiment import results as results_lib
+from evojax_nas.experiment.events import EventLog
+from evojax_nas.experiment.history import History, Individual, replay
+from evojax_nas.experiment.progress import Progress
+from evojax_nas.genomes import (INHERITS_NOTHING, mutate,
+                                mutation_probabilities, trivial)
+from evojax_nas.train import data as data_lib
+from evojax_nas.train.checkpoints import CheckpointStore
+
+log = logging.getLogger("evojax_nas")
+
+# Fields that may differ when a workdir is resumed (budgets, display, paths).
+_RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
+                      "progress", "data.dir", "data.cache_dir")
+
+
+def _check_same_experiment(config, path: Path):
+  """Refuses to continue a workdir with a config that changes the science."""
+  new = config_lib._flatten(config)  # pylint: disable=protected-access
+  if not path.exists():
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(new, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+    return
+  try:
+    old = json.loads(path.read_text())
+  except json.JSONDecodeError:
+    raise config_lib.ConfigError(f"{path} is not valid JSON; restore it or "
+                                 "start a new --workdir") from None
+  diff = sorted(k for k in set(old) | set(new)
+                if k not in _RESUMABLE_CHANGES and old.get(k) != new.get(k))
+  if diff:
+    k = diff[0]
+    raise config_lib.ConfigError(
+        f"workdir {path.parent} holds an experiment with {k}={old.get(k)!r}, "
+        f"not {new.get(k)!r}: rerun with its config or use a new --workdir")
+
+
+def _effective_chunk(steps: int, chunk: int) -> int:
+  """The largest chunk size <= `chunk` that divides `steps`."""
+  return max(d for d in range(1, min(chunk, steps) + 1) if steps % d == 0)
+
+
+class Experiment:
+  """Holds the pieces of one run; `run()` drives it to its budget."""
+
+  def __init__(self, config: ml_collections.ConfigDict, workdir: str | Path):
+    self.config = config = config_lib.validate(config)
+    self.workdir = Path(workdir).absolute()
+    self.workdir.mkdir(parents=True, exist_ok=True)
+    self.log = EventLog(self.workdir / "events.jsonl")
+    self.strategy = strategies.make(config.strategy, config.population_size)
+    self.history: History = replay(self.log.read(), self.strategy,
+                                   str(self.log.path))
+    _check_same_experiment(config, self.workdir / "config.json")
+    self.root_key = jax.random.key(config.seed)
+    self.probabilities = mutation_probabilities(dict(config.mutations))
+    d = config.data
+    self.dataset = data_lib.load(d.name, d.dir or None, d.cache_dir or None,
+                                 d.val_size, d.split_seed,
+                                 d.train_size or None)
+    t = config.train
+    self.step_config = StepConfig(
+        num_classes=self.dataset.num_classes,
+        image_shape=self.dataset.train_images.shape[1:],
+        batch_size=t.batch_size,
+        chunk_steps=_effective_chunk(config.steps_per_individual,
+                                     t.chunk_steps),
+        eval_batch_size=t.eval_batch_size, momentum=t.momentum,
+        weight_decay=t.weight_decay, crop_padding=t.crop_padding, flip=t.flip)
+    self.checkpoints = CheckpointStore(self.workdir / "checkpoints")
+    self.cache = StepCache(self.step_config)
+    self.evaluator = TrainedEvaluator(
+        self.dataset, self.step_config, self.checkpoints,
+        config.steps_per_individual, config.weight_inheritance,
+        config.evaluate_test, self.cache)
+    self._session_start = time.time()
+    self._elapsed_before = self.history.elapsed
+
+  # --- time and budget ------------------------------------------------------------
+  def now(self) -> float:
+    """Experiment seconds, summed over sessions (downtime not counted)."""
+    return round(self._elapsed_before + time.time() - self._session_start, 3)
+
+  def budget_left(self) -> bool:
+    c, h = self.config, self.history
+    n = len(h.trained) + len(h.pending)
+    if c.max_individuals and n >= c.max_individuals:
+      return False
+    if c.max_steps and n * c.steps_per_individual >= c.max_steps:
+      return False
+    if c.time_budget_s and self.now() >= c.time_budget_s:
+      return False
+    return True
+
+  # --- events ---------------------------------------------------------------------
+  def _born(self, ident, genome, parent, mutation) -> dict:
+    return {"event": "born", "id": ident, "t": self.now(), "parent": parent,
+            "mutation": mutation, "genome": genome.to_json(),
+            "signature": genome.signature_hash()}
+
+  def _killed(self, ident, reason, by=None) -> dict:
+    return {"event": "killed", "id": ident, "t": self.now(), "reason": reason,
+            "by": by}
+
+  def _apply(self, *events: dict):
+    """Appends events to the log, then folds them into the history."""
+    self.log.append(*events)
+    for e in events:
+      self.history.apply(e, self.strategy)
+
+  # --- the loop --------------------------------------------------------------------
+  def _drop_alive_without_checkpoint(self):
+    """Alive individuals whose checkpoint was removed (e.g. after a
+    corruption report) leave the population, logged."""
+    saved = set(self.checkpoints.ids())
+    for ind in self.history.alive:
+      if ind.id not in saved:
+        log.warning("individual %d has no checkpoint; removing it from "
+                        "the population", ind.id)
+        self._apply(self._killed(ind.id, "checkpoint_missing"))
+
+  def _next_birth(self) -> int:
+    """Logs the next birth (and its victim) and returns the child's id."""
+    h, c = self.history, self.config
+    ident = h.next_id
+    key = jax.random.fold_in(self.root_key, ident)
+    if len(h.individuals) < c.population_size:
+      genome = trivial(c.initial_learning_rate)
+      self._apply(self._born(ident, genome, None, "initial"))
+      return ident
+    action = self.strategy.ask(jax.random.fold_in(key, 0), h.state)
+    parent, victim = int(action.parent), int(action.victim)
+    genome, name = mutate(h.individuals[parent].genome,
+                          jax.random.fold_in(key, 1), self.probabilities)
+    events = [self._born(ident, genome, parent, name)]
+    if len(h.alive) >= c.population_size:  # keep the size: the loser dies
+      events.insert(0, self._killed(victim, c.strategy, by=ident))
+    self._apply(*events)
+    return ident
+
+  def _train(self, ind: Individual) -> dict:
+    key = jax.random.fold_in(jax.random.fold_in(self.root_key, ind.id), 2)
+    parent = None
+    if ind.parent is not None and ind.parent in self.checkpoints.ids():
+      parent = (ind.parent, self.history.individuals[ind.parent].genome)
+    t0 = time.perf_counter()
+    r = self.evaluator.evaluate(key, ind.id, ind.genome, parent,
+                                inherit=ind.mutation not in INHERITS_NOTHING)
+    event = {"event": "trained", "id": ind.id, "t": self.now(),
+             "val_accuracy": r.val_accuracy, "test_accuracy": r.test_accuracy,
+             "train_loss": r.train_loss, "train_accuracy": r.train_accuracy,
+             "steps": r.steps, "flops": r.flops, "inherited": list(r.inherited),
+             "fresh": list(r.fresh), "seconds": r.seconds,
+             "wall_s": round(time.perf_counter() - t0, 3),
+             "signature": ind.genome.signature_hash(),
+             "compile_cache": self.cache.stats()}
+    self._apply(event)
+    log.info("individual %d (%s, parent %s): val %.4f test %s, %.1f s, %s",
+                 ind.id, ind.mutation, ind.parent, r.val_accuracy,
+                 "-" if r.test_accuracy is None else f"{r.test_accuracy:.4f}",
+                 event["wall_s"], ind.genome.describe())
+    return event
+
+  def _collect_garbage(self):
+    """Deletes checkpoints of the dead, except the top-k ever (the exported
+    model and the ensemble may need them) and parents of pending births."""
+    h = self.history
+    keep = {i.id for i in h.alive} | {i.id for i in h.top(
+        self.config.ensemble_size)} | {i.parent for i in h.pending}
+    for ident in self.checkpoints.ids():
+      if ident not in keep:
+        self.checkpoints.delete(ident)
+
+  def run(self) -> dict:
+    h = self.history
+    self.log.append({"event": "started", "t": self.now(),
+                     "resumed": bool(h.individuals)})
+    self._drop_alive_without_checkpoint()
+    with Progress(self.config, h, self.now, enabled=self.config.progress) as bar:
+      while True:
+        if h.pending:
+          ind = h.pending[0]
+          log.info("training individual %d again (interrupted before)",
+                       ind.id)
+        elif self.budget_left():
+          ind = h.individuals[self._next_birth()]
+        else:
+          break
+        self._train(ind)
+        self._collect_garbage()
+        bar.update()
+    summary = results_lib.finalize(self)
+    self.log.append({"event": "finished", "t": self.now()})
+    self.checkpoints.close()
+    return summary
+
+
+def run(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
+  """Runs (or resumes) the experiment; returns what `results.json` holds."""
+  return Experiment(config, workdir).run()

@@ -1,0 +1,62 @@
+"""Command line: `python -m evojax_nas.main --config CFG --workdir DIR`.
+
+Thin by design: flags in, `experiment.run(config, workdir)` out. Errors a
+user can fix (config, data, checkpoints, genomes) end the program with one
+line on stderr and exit status 2; nothing in the workdir is lost.
+"""
+
+import logging
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging as absl_logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Experiment config file (configs/*.py).",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Experiment directory; rerun with the same one to resume.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  # Imported here so `--help` stays fast and flag errors come first.
+  from evojax_nas.config import ConfigError  # pylint: disable=g-import-not-at-top
+  from evojax_nas.experiment import run  # pylint: disable=g-import-not-at-top
+  from evojax_nas.genomes import GenomeError  # pylint: disable=g-import-not-at-top
+  from evojax_nas.train.checkpoints import CheckpointError  # pylint: disable=g-import-not-at-top
+  from evojax_nas.train.data import DataError  # pylint: disable=g-import-not-at-top
+
+  # Our progress lines at INFO; library chatter (Orbax, JAX) only at WARNING.
+  absl_logging.set_verbosity(absl_logging.WARNING)
+  handler = logging.StreamHandler()
+  handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+  ours = logging.getLogger("evojax_nas")
+  ours.addHandler(handler)
+  ours.setLevel(logging.INFO)
+  ours.propagate = False
+  try:
+    results = run(_CONFIG.value, _WORKDIR.value)
+  except (ConfigError, DataError, CheckpointError, GenomeError,
+          ValueError) as err:
+    print(f"evojax_nas: error: {err}", file=sys.stderr)
+    sys.exit(2)
+  best = results["best"]
+  print(f"best individual {best['id']}: val {best['val_accuracy']:.4f}, "
+        f"test {best['test_accuracy']:.4f}; top-{len(results['ensemble']['ids'])}"
+        f" ensemble test {results['ensemble']['test_accuracy']:.4f}; "
+        f"{results['individuals']} individuals, {results['total_flops']:.3g} "
+        f"FLOPs, {results['wall_time_s']:.0f} s -> {_WORKDIR.value}/results.json")
+
+
+def run_main():
+  """Console-script entry point (`evojax_nas --config ... --workdir ...`)."""
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run_main()

@@ -1,0 +1,89 @@
+"""Tournament selection (Real et al. 2017, section 3.1) and its random control.
+
+Pure functions over an immutable `PopulationState` with explicit keys: `ask`
+samples `sample_size` alive individuals and names the best of the sample as
+parent and the worst as victim; the runner kills the victim (`remove`), trains
+a mutated copy of the parent and adds it (`tell`). With `select=False` parent
+and victim are two random individuals (the paper's random-search control).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+
+@struct.dataclass
+class PopulationState:
+  ids: jnp.ndarray      # int32 [capacity], -1 marks a free slot
+  fitness: jnp.ndarray  # float32 [capacity], validation accuracy
+
+
+@struct.dataclass
+class Action:
+  parent: jnp.ndarray  # id of the individual to copy and mutate
+  victim: jnp.ndarray  # id of the individual to kill
+
+
+class Tournament:
+  """Fixed structure in the constructor; state and keys passed explicitly."""
+
+  def __init__(self, population_size: int, sample_size: int = 2,
+               select: bool = True):
+    if population_size < 2 or not 2 <= sample_size <= population_size:
+      raise ValueError(f"tournament needs population_size >= sample_size >= "
+                       f"2, got {population_size} and {sample_size}")
+    self.population_size = population_size
+    self.sample_size = sample_size
+    self.select = select
+
+  def init(self) -> PopulationState:
+    n = self.population_size
+    return PopulationState(ids=jnp.full((n,), -1, jnp.int32),
+                           fitness=jnp.zeros((n,), jnp.float32))
+
+  @functools.partial(jax.jit, static_argnums=0)
+  def ask(self, key: jax.Array, state: PopulationState, params=None) -> Action:
+    del params
+    k_sample, k_order = jax.random.split(key)
+    alive = state.ids >= 0
+    scores = jnp.where(alive, jax.random.uniform(k_sample, alive.shape),
+                       -jnp.inf)
+    _, slots = jax.lax.top_k(scores, self.sample_size)  # random alive sample
+    if self.select:
+      fit = state.fitness[slots]
+      parent, victim = slots[jnp.argmax(fit)], slots[jnp.argmin(fit)]
+      tie = fit.max() == fit.min()  # equal fitness: a random pair member
+      order = jax.random.permutation(k_order, slots)
+      parent = jnp.where(tie, order[0], parent)
+      victim = jnp.where(tie, order[1], victim)
+    else:
+      parent, victim = slots[0], slots[1]
+    return Action(parent=state.ids[parent], victim=state.ids[victim])
+
+  @functools.partial(jax.jit, static_argnums=0)
+  def remove(self, state: PopulationState, individual) -> PopulationState:
+    hit = state.ids == individual
+    return state.replace(ids=jnp.where(hit, -1, state.ids),
+                         fitness=jnp.where(hit, 0.0, state.fitness))
+
+  @functools.partial(jax.jit, static_argnums=0)
+  def tell(self, key: jax.Array, state: PopulationState, individual,
+           fitness) -> tuple[PopulationState, dict]:
+    """Adds a trained individual to the first free slot."""
+    del key
+    slot = jnp.argmax(state.ids < 0)
+    state = state.replace(ids=state.ids.at[slot].set(individual),
+                          fitness=state.fitness.at[slot].set(fitness))
+    alive = state.ids >= 0
+    metrics = {"size": alive.sum(),
+               "best": jnp.max(jnp.where(alive, state.fitness, -jnp.inf)),
+               "mean": jnp.sum(jnp.where(alive, state.fitness, 0.0))
+                       / jnp.maximum(alive.sum(), 1)}
+    return state, metrics
+
+  def alive(self, state: PopulationState) -> list[int]:
+    return [int(i) for i in state.ids if i >= 0]
