@@ -7,7 +7,9 @@ rejects unknown keys and bad values with one line naming the fix.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import pathlib
 
 import ml_collections
 
@@ -30,11 +32,17 @@ def default_config() -> ml_collections.ConfigDict:
   c.max_steps = 0                   # training steps in total; 0 = none
   c.time_budget_s = 0.0             # experiment wall time; 0 = none
   c.weight_inheritance = True
+  # "exact": layers whose id and shape match (the paper); "overlap": also the
+  # overlapping block of a resized layer (see train/inheritance.py).
+  c.inheritance_mode = "exact"
   c.initial_learning_rate = 0.1
   c.ensemble_size = 2               # top-k by validation, majority vote
-  c.evaluate_test = True            # test accuracy per individual, for
-                                    # reports only; selection never reads it
+  # Test accuracy at training time, for reports only (selection never reads
+  # it): "new_best" = of each individual that beats the best validation
+  # accuracy so far (all that the best-so-far curves need), "all", "none".
+  c.evaluate_test = "new_best"
   c.progress = True                 # progress bar on an interactive terminal
+  c.mutations_per_child = 1         # >1: a raised mutation rate (section 5)
   # Relative mutation probabilities; the paper used them untuned (uniform).
   c.mutations = ml_collections.ConfigDict({k: 1.0 for k in MUTATIONS})
 
@@ -55,6 +63,16 @@ def default_config() -> ml_collections.ConfigDict:
   c.train.crop_padding = 4
   c.train.flip = True
   return c
+
+
+def sibling_config(config_file: str, name: str) -> ml_collections.ConfigDict:
+  """`get_config()` of `<name>.py` in the folder of `config_file`, so that a
+  variant in configs/ can start from the config it varies."""
+  path = pathlib.Path(config_file).with_name(f"{name}.py")
+  spec = importlib.util.spec_from_file_location(f"_config_{name}", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
 
 
 def _check_keys(config, reference, prefix=""):
@@ -91,9 +109,14 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     need(c[k] >= 0, f"{k} must be >= 0 (0 means no limit)")
   need(c.initial_learning_rate > 0, "initial_learning_rate must be positive")
   need(1 <= c.ensemble_size, "ensemble_size must be at least 1")
+  need(c.inheritance_mode in ("exact", "overlap"), "inheritance_mode must be "
+       f"'exact' or 'overlap', got {c.inheritance_mode!r}")
+  need(c.evaluate_test in ("new_best", "all", "none"), "evaluate_test must be "
+       f"one of 'new_best', 'all', 'none', got {c.evaluate_test!r}")
   need(c.train.batch_size >= 1 and c.train.eval_batch_size >= 1,
        "train.batch_size and train.eval_batch_size must be positive")
   need(c.train.chunk_steps >= 1, "train.chunk_steps must be positive")
+  need(c.mutations_per_child >= 1, "mutations_per_child must be at least 1")
   try:
     mutation_probabilities(dict(c.mutations))
   except ValueError as err:

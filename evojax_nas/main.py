@@ -27,6 +27,7 @@ def main(argv):
   # Imported here so `--help` stays fast and flag errors come first.
   from evojax_nas.config import ConfigError  # pylint: disable=g-import-not-at-top
   from evojax_nas.experiment import run  # pylint: disable=g-import-not-at-top
+  from evojax_nas.experiment.events import EventLogError  # pylint: disable=g-import-not-at-top
   from evojax_nas.genomes import GenomeError  # pylint: disable=g-import-not-at-top
   from evojax_nas.train.checkpoints import CheckpointError  # pylint: disable=g-import-not-at-top
   from evojax_nas.train.data import DataError  # pylint: disable=g-import-not-at-top
@@ -42,7 +43,7 @@ def main(argv):
   try:
     results = run(_CONFIG.value, _WORKDIR.value)
   except (ConfigError, DataError, CheckpointError, GenomeError,
-          ValueError) as err:
+          EventLogError) as err:
     print(f"evojax_nas: error: {err}", file=sys.stderr)
     sys.exit(2)
   best = results["best"]

@@ -1,6 +1,7 @@
 """FLOPs counted analytically from a jaxpr (the paper's section 3.5).
 
-Convolutions and matrix products count 2 FLOPs per multiply-accumulate;
+Convolutions and matrix products count 2 FLOPs per multiply-accumulate
+(skipping the zeros a transposed convolution dilates its input with);
 elementwise arithmetic and reductions count one FLOP per output (resp. input)
 element; data movement (reshape, slice, gather, pad, broadcast, convert...)
 counts nothing. Sub-jaxprs (jit, custom_jvp/vjp, scan x length, cond's most
@@ -35,7 +36,10 @@ def _conv_flops(eqn) -> int:
   kernel_spatial = math.prod(rhs.shape[d] for d in rhs_spec[2:])
   in_per_group = rhs.shape[rhs_spec[1]]
   del lhs
-  return 2 * _size(out) * kernel_spatial * in_per_group
+  # A transposed conv (the input gradient of a strided conv) dilates its
+  # input with zeros: only 1 / prod(lhs_dilation) of the taps do work.
+  dilation = math.prod(eqn.params.get("lhs_dilation") or (1,))
+  return 2 * _size(out) * kernel_spatial * in_per_group // dilation
 
 
 def _dot_flops(eqn) -> int:

@@ -93,7 +93,7 @@ class CompiledNetwork:
     dummy = jax.ShapeDtypeStruct((1,) + cfg.image_shape, jnp.float32)
     self.abstract_variables = jax.eval_shape(
         self._init_variables,
-        jax.ShapeDtypeStruct((), jax.random.key(0).dtype), dummy)
+        jax.ShapeDtypeStruct((), jax.random.key(0, impl="rbg").dtype), dummy)
 
   # --- pure functions ----------------------------------------------------------
   def _init_variables(self, key, images):
@@ -109,9 +109,8 @@ class CompiledNetwork:
                        opt_state=self.tx.init(variables["params"]))
     return jax.device_put(state, self._replicated)
 
-  def _train_step(self, state: TrainState, x, y, key, lr, mean, std):
-    x = augment_lib.standardize(x, mean, std)
-    x = augment_lib.augment(key, x, self.cfg.crop_padding, self.cfg.flip)
+  def _train_step(self, state: TrainState, x, y, lr):
+    """One SGD step on a prepared (augmented, standardised) batch."""
     x = jax.lax.with_sharding_constraint(x, self._batch_sharding)
 
     def loss_fn(params):
@@ -130,14 +129,11 @@ class CompiledNetwork:
                               batch_stats=batch_stats, opt_state=opt_state)
     return new_state, loss, accuracy
 
-  def _train_chunk(self, state, images, labels, idx, key, lr, mean, std):
-    """`idx` (chunk_steps, batch) indexes the device-resident training set."""
+  def _train_chunk(self, state, xs, ys, lr):
+    """`xs` (chunk_steps, batch, H, W, C): one prepared batch per step."""
     losses, accs = [], []
-    for i in range(idx.shape[0]):
-      step_key = jax.random.fold_in(key, state.step)
-      x = jnp.take(images, idx[i], axis=0)
-      y = jnp.take(labels, idx[i], axis=0)
-      state, loss, acc = self._train_step(state, x, y, step_key, lr, mean, std)
+    for i in range(xs.shape[0]):
+      state, loss, acc = self._train_step(state, xs[i], ys[i], lr)
       losses.append(loss)
       accs.append(acc)
     return state, {"loss": jnp.mean(jnp.stack(losses)),
@@ -165,19 +161,18 @@ class CompiledNetwork:
     fn = self._get("init", self._init_variables, (key, dummy))
     return fn(key, dummy)
 
-  def train_chunk(self, state, images, labels, idx, key, lr, mean, std):
-    args = (state, images, labels, idx, key, lr, mean, std)
+  def train_chunk(self, state, xs, ys, lr):
+    args = (state, xs, ys, lr)
     return self._get("train_chunk", self._train_chunk, args, donate=(0,))(*args)
 
   def predict(self, variables, images, start, mean, std):
     args = (variables, images, start, mean, std)
     return self._get("predict", self._predict, args)(*args)
 
-  def precompile(self, state, images, labels, idx, key, lr, mean, std,
-                 eval_images):
+  def precompile(self, state, xs, ys, lr, mean, std, eval_images):
     """Compiles the train chunk and the predict step without running them."""
-    self._get("train_chunk", self._train_chunk,
-              (state, images, labels, idx, key, lr, mean, std), donate=(0,))
+    self._get("train_chunk", self._train_chunk, (state, xs, ys, lr),
+              donate=(0,))
     self._get("predict", self._predict,
               (state.variables(), eval_images, jnp.int32(0), mean, std))
 
@@ -190,12 +185,12 @@ class CompiledNetwork:
       f32 = jnp.float32
       abstract_state = jax.eval_shape(self.new_state, self.abstract_variables)
       img = jax.ShapeDtypeStruct((b,) + cfg.image_shape, jnp.uint8)
+      x = jax.ShapeDtypeStruct((b,) + cfg.image_shape, f32)
       lab = jax.ShapeDtypeStruct((b,), jnp.int32)
       vec = jax.ShapeDtypeStruct((cfg.image_shape[-1],), f32)
       scalar = jax.ShapeDtypeStruct((), f32)
-      key = jax.ShapeDtypeStruct((), jax.random.key(0).dtype)
-      ft = flops_lib.count_flops(self._train_step, abstract_state, img, lab,
-                                 key, scalar, vec, vec)
+      ft = flops_lib.count_flops(self._train_step, abstract_state, x, lab,
+                                 scalar)
       fwd = lambda v, x, m, s: self.model.apply(
           v, augment_lib.standardize(x, m, s), train=False)
       fv = flops_lib.count_flops(fwd, self.abstract_variables, img, vec, vec)
@@ -215,6 +210,27 @@ class StepCache:
     self.misses = 0
     self.compiles = 0
     self.compile_seconds = 0.0
+    self._prepare = jax.jit(self._prepare_chunk)
+
+  def _prepare_chunk(self, images, labels, idx, key, chunk, mean, std):
+    """Gathers, standardises and augments the batches of one train chunk.
+
+    Architecture-independent, so it compiles once per experiment instead of
+    once per signature (augmentation is a large part of a step's compile).
+    """
+    x = jnp.take(images, idx, axis=0)            # (k, B, H, W, C) uint8
+    k, b = idx.shape
+    x = augment_lib.standardize(x.reshape((k * b,) + x.shape[2:]), mean, std)
+    x = augment_lib.augment(jax.random.fold_in(key, chunk), x,
+                            self.cfg.crop_padding, self.cfg.flip)
+    x = jax.lax.with_sharding_constraint(
+        x.reshape((k, b) + x.shape[1:]), NamedSharding(self.mesh, P(None, "data")))
+    return x, jnp.take(labels, idx, axis=0)
+
+  def prepare(self, images, labels, idx, key, chunk: int, mean, std):
+    """(xs, ys) for `CompiledNetwork.train_chunk`: chunk number `chunk` of the
+    augmentation stream `key`."""
+    return self._prepare(images, labels, idx, key, jnp.int32(chunk), mean, std)
 
   def get(self, dna) -> CompiledNetwork:
     sig = dna.signature()

@@ -33,8 +33,16 @@ class Result:
   steps: int
   flops: dict[str, int]          # train_step Ft, eval_batch Fv, total
   inherited: tuple[str, ...]
+  partial: tuple[str, ...]
   fresh: tuple[str, ...]
   seconds: dict[str, float]      # compile, restore, train, eval, save
+
+
+def _fast_key(key: jax.Array) -> jax.Array:
+  """An RBG key derived from a threefry key. On-device randomness (init,
+  augmentation) then compiles ~4x faster on XLA:CPU than with threefry."""
+  return jax.random.key(int(jax.random.bits(key, dtype=jnp.uint32)),
+                        impl="rbg")
 
 
 class DeviceData:
@@ -68,7 +76,8 @@ class TrainedEvaluator:
 
   def __init__(self, dataset: Dataset, step_config: StepConfig,
                checkpoints: CheckpointStore, steps: int,
-               weight_inheritance: bool = True, evaluate_test: bool = True,
+               weight_inheritance: bool = True,
+               inheritance_mode: str = "exact",
                cache: StepCache | None = None):
     self.cfg = step_config
     self.cache = cache or StepCache(step_config)
@@ -76,7 +85,7 @@ class TrainedEvaluator:
     self.checkpoints = checkpoints
     self.steps = steps
     self.weight_inheritance = weight_inheritance
-    self.evaluate_test = evaluate_test
+    self.inheritance_mode = inheritance_mode
     self._idx_sharding = NamedSharding(self.cache.mesh, P(None, "data"))
 
   def _batches(self, seed: int):
@@ -108,39 +117,46 @@ class TrainedEvaluator:
 
   def evaluate(self, key: jax.Array, individual: int, genome: DNA,
                parent: tuple[int, DNA] | None = None,
-               inherit: bool = True) -> Result:
+               inherit: bool = True,
+               test_above: float | None = None) -> Result:
     """Trains `genome` (from `parent`'s weights where inheritance applies),
-    validates it and saves its checkpoint as `individual`."""
+    validates it and saves its checkpoint as `individual`. The test accuracy
+    is measured only if the validation accuracy exceeds `test_above` (None:
+    never)."""
     seconds = dict.fromkeys(("compile", "restore", "train", "eval", "save"),
                             0.0)
-    k_init, k_data, k_aug = jax.random.split(key, 3)
+    k_init, k_data, k_aug = (_fast_key(k) for k in jax.random.split(key, 3))
     net = self.cache.get(genome)
     compile_before = self.cache.compile_seconds
 
     t0 = time.perf_counter()
     variables = net.init(k_init)
-    report = {"inherited": [], "fresh": sorted(variables["params"])}
+    report = {"inherited": [], "partial": [],
+              "fresh": sorted(variables["params"])}
     if parent is not None and inherit and self.weight_inheritance:
       parent_id, parent_genome = parent
       parent_vars, _ = self.checkpoints.restore(
           parent_id, self.cache.get(parent_genome).abstract_variables)
       variables, report = inherit_weights(jax.device_get(variables),
-                                          parent_vars)
+                                          parent_vars, self.inheritance_mode)
     state = net.new_state(variables)
     seconds["restore"] = time.perf_counter() - t0
 
-    batches = self._batches(int(jax.random.randint(k_data, (), 0, 2**31 - 1)))
+    batches = self._batches(int(jax.random.bits(k_data, dtype=jnp.uint32)))
     lr = jnp.float32(genome.learning_rate)
     d = self.data
-    net.precompile(state, d.train_images, d.train_labels, next(batches),
-                   k_aug, lr, d.mean, d.std, d.eval_images)
+    prepare = lambda i: self.cache.prepare(
+        d.train_images, d.train_labels, next(batches), k_aug, i, d.mean, d.std)
+    xs, ys = prepare(0)
+    net.precompile(state, xs, ys, lr, d.mean, d.std, d.eval_images)
     seconds["compile"] = self.cache.compile_seconds - compile_before
 
     t0 = time.perf_counter()
     metrics = []
-    for _ in range(self.steps // self.cfg.chunk_steps):
-      state, m = net.train_chunk(state, d.train_images, d.train_labels,
-                                 next(batches), k_aug, lr, d.mean, d.std)
+    for i in range(self.steps // self.cfg.chunk_steps):
+      if i:
+        xs, ys = prepare(i)
+      state, m = net.train_chunk(state, xs, ys, lr)
       metrics.append(m)
     last = jax.device_get(metrics[-1]) if metrics else {"loss": np.nan,
                                                        "accuracy": np.nan}
@@ -149,8 +165,9 @@ class TrainedEvaluator:
     t0 = time.perf_counter()
     variables = state.variables()
     val = self.accuracy(genome, variables, "val")
-    test = self.accuracy(genome, variables, "test") if self.evaluate_test \
-        else None
+    test = None
+    if test_above is not None and val > test_above:
+      test = self.accuracy(genome, variables, "test")
     seconds["eval"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -167,5 +184,6 @@ class TrainedEvaluator:
                   train_loss=float(last["loss"]),
                   train_accuracy=float(last["accuracy"]), steps=self.steps,
                   flops=flops, inherited=tuple(report["inherited"]),
+                  partial=tuple(report["partial"]),
                   fresh=tuple(report["fresh"]),
                   seconds={k: round(v, 4) for k, v in seconds.items()})

@@ -13,6 +13,7 @@ from typing import Any
 
 import jax
 
+from evojax_nas.experiment.events import EventLogError
 from evojax_nas.genomes import DNA, GenomeError
 
 
@@ -97,17 +98,18 @@ class History:
 
 
 def replay(events: list[dict], strategy, path: str = "events.jsonl") -> History:
-  """Rebuilds the history; ValueError naming the bad line if inconsistent."""
+  """Rebuilds the history; EventLogError naming the bad line if the log is
+  inconsistent (e.g. hand-edited)."""
   history = History(individuals={}, state=strategy.init(), elapsed=0.0)
   for n, e in enumerate(events, 1):
     try:
       history.apply(e, strategy)
     except GenomeError as err:
-      raise ValueError(f"{path}:{n}: genome of individual {e.get('id')}: "
-                       f"{err}") from None
+      raise EventLogError(f"{path}:{n}: genome of individual {e.get('id')}: "
+                          f"{err}") from None
     except KeyError as err:
-      raise ValueError(f"{path}:{n}: {e.get('event')} event names an unknown "
-                       f"individual or lacks field {err}") from None
-    except ValueError as err:
-      raise ValueError(f"{path}:{n}: {err}") from None
+      raise EventLogError(f"{path}:{n}: {e.get('event')} event names an "
+                          f"unknown individual or lacks field {err}") from None
+    except (TypeError, ValueError) as err:
+      raise EventLogError(f"{path}:{n}: {err}") from None
   return history

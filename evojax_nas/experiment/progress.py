@@ -1,5 +1,9 @@
 """A progress bar for long runs: individuals done / budget, best validation
-accuracy, elapsed and ETA. Silent when stderr is not a terminal (logs)."""
+accuracy, elapsed and ETA. Silent when stderr is not a terminal (logs).
+
+With an individuals (or steps) budget the bar counts individuals; with only a
+time budget it counts experiment seconds, so its ETA is the budget's end.
+"""
 
 from __future__ import annotations
 
@@ -12,26 +16,35 @@ class Progress:
 
   def __init__(self, config, history, clock, enabled: bool = True):
     self._history = history
-    total = config.max_individuals or None
-    if not total and config.max_steps:
-      total = config.max_steps // config.steps_per_individual
-    self._time_budget = config.time_budget_s
-    self._bar = tqdm(total=total, initial=len(history.trained),
-                     unit="ind", dynamic_ncols=True,
-                     disable=not (enabled and sys.stderr.isatty()))
     self._clock = clock
+    total = config.max_individuals or (
+        config.max_steps // config.steps_per_individual if config.max_steps
+        else 0)
+    self._by_time = not total and bool(config.time_budget_s)
+    disable = not (enabled and sys.stderr.isatty())
+    if self._by_time:
+      self._bar = tqdm(total=round(config.time_budget_s), unit="s",
+                       initial=min(round(clock()), round(config.time_budget_s)),
+                       dynamic_ncols=True, disable=disable)
+    else:
+      self._bar = tqdm(total=total or None, initial=len(history.trained),
+                       unit="ind", dynamic_ncols=True, disable=disable)
     self._refresh()
 
   def _refresh(self):
     top = self._history.top(1)
-    best = f"{top[0].val_accuracy:.4f}" if top else "-"
-    post = {"best_val": best, "alive": len(self._history.alive)}
-    if self._time_budget:
-      post["t"] = f"{self._clock():.0f}/{self._time_budget:.0f}s"
+    post = {"best_val": f"{top[0].val_accuracy:.4f}" if top else "-",
+            "alive": len(self._history.alive)}
+    if self._by_time:
+      post["individuals"] = len(self._history.trained)
     self._bar.set_postfix(post, refresh=True)
 
   def update(self):
-    self._bar.update(1)
+    if self._by_time:
+      self._bar.update(max(0, min(round(self._clock()), self._bar.total)
+                           - self._bar.n))
+    else:
+      self._bar.update(1)
     self._refresh()
 
   def __enter__(self):

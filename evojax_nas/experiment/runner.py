@@ -34,7 +34,7 @@ from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment.events import EventLog
 from evojax_nas.experiment.history import History, Individual, replay
 from evojax_nas.experiment.progress import Progress
-from evojax_nas.genomes import (INHERITS_NOTHING, mutate,
+from evojax_nas.genomes import (inherits_nothing, mutate_many,
                                 mutation_probabilities, trivial)
 from evojax_nas.train import data as data_lib
 from evojax_nas.train.checkpoints import CheckpointStore
@@ -105,7 +105,7 @@ class Experiment:
     self.evaluator = TrainedEvaluator(
         self.dataset, self.step_config, self.checkpoints,
         config.steps_per_individual, config.weight_inheritance,
-        config.evaluate_test, self.cache)
+        config.inheritance_mode, self.cache)
     self._session_start = time.time()
     self._elapsed_before = self.history.elapsed
 
@@ -163,8 +163,9 @@ class Experiment:
       return ident
     action = self.strategy.ask(jax.random.fold_in(key, 0), h.state)
     parent, victim = int(action.parent), int(action.victim)
-    genome, name = mutate(h.individuals[parent].genome,
-                          jax.random.fold_in(key, 1), self.probabilities)
+    genome, name = mutate_many(h.individuals[parent].genome,
+                               jax.random.fold_in(key, 1),
+                               c.mutations_per_child, self.probabilities)
     events = [self._born(ident, genome, parent, name)]
     if len(h.alive) >= c.population_size:  # keep the size: the loser dies
       events.insert(0, self._killed(victim, c.strategy, by=ident))
@@ -176,14 +177,19 @@ class Experiment:
     parent = None
     if ind.parent is not None and ind.parent in self.checkpoints.ids():
       parent = (ind.parent, self.history.individuals[ind.parent].genome)
+    test_above = {"all": -1.0, "none": None}.get(
+        self.config.evaluate_test,
+        max((i.val_accuracy for i in self.history.trained), default=-1.0))
     t0 = time.perf_counter()
     r = self.evaluator.evaluate(key, ind.id, ind.genome, parent,
-                                inherit=ind.mutation not in INHERITS_NOTHING)
+                                inherit=not inherits_nothing(ind.mutation),
+                                test_above=test_above)
     event = {"event": "trained", "id": ind.id, "t": self.now(),
              "val_accuracy": r.val_accuracy, "test_accuracy": r.test_accuracy,
              "train_loss": r.train_loss, "train_accuracy": r.train_accuracy,
              "steps": r.steps, "flops": r.flops, "inherited": list(r.inherited),
-             "fresh": list(r.fresh), "seconds": r.seconds,
+             "partial": list(r.partial), "fresh": list(r.fresh),
+             "seconds": r.seconds,
              "wall_s": round(time.perf_counter() - t0, 3),
              "signature": ind.genome.signature_hash(),
              "compile_cache": self.cache.stats()}

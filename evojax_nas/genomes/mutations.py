@@ -189,6 +189,22 @@ def mutation_probabilities(weights: Mapping[str, float] | None = None
   return p / p.sum()
 
 
+def mutate_many(dna: DNA, key: jax.Array, count: int = 1,
+                probabilities: np.ndarray | None = None) -> tuple[DNA, str]:
+  """`count` successive mutations (a raised mutation rate, Real et al. 2017
+  section 5); the name joins theirs with '+'."""
+  names = []
+  for i in range(count):
+    dna, name = mutate(dna, jax.random.fold_in(key, i), probabilities)
+    names.append(name)
+  return dna, "+".join(names)
+
+
+def inherits_nothing(mutation: str) -> bool:
+  """Whether a (possibly joined) mutation name means fresh weights."""
+  return any(m in INHERITS_NOTHING for m in mutation.split("+"))
+
+
 def mutate(dna: DNA, key: jax.Array,
            probabilities: np.ndarray | None = None) -> tuple[DNA, str]:
   """Applies one mutation drawn from `probabilities`; returns (child, name).

@@ -235,8 +235,10 @@ def _read_raw(info: DatasetInfo, data_dir: str | None, cache_dir: str | None):
         cache.unlink(missing_ok=True)  # a torn cache file: decode again
     try:
       tx, ty, sx, sy, names = reader()
-    except (OSError, KeyError, tarfile.TarError, pickle.UnpicklingError,
-            ValueError) as err:
+    except DataError:
+      raise
+    except Exception as err:  # pylint: disable=broad-except
+      # Truncated archives, bad pickles, undecodable images: all one error.
       raise DataError(f"cannot read {info.name} from {source}: "
                       f"{type(err).__name__}: {err}") from None
     cdir.mkdir(parents=True, exist_ok=True)

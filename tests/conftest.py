@@ -1,0 +1,114 @@
+"""Shared fixtures: synthetic CIFAR data in every accepted layout, tiny configs.
+
+The synthetic images are learnable by design: each class has its own mean
+colour plus noise, so even the paper's trivial model (global pool + linear)
+rises well above chance within a few dozen steps.
+"""
+
+import io
+import os
+import pickle
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# Several host devices for the data-parallel tests; set before JAX starts.
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+           "horse", "ship", "truck")
+
+
+def synthetic_images(n: int, num_classes: int = 10, seed: int = 0):
+  rng = np.random.default_rng(seed)
+  labels = rng.integers(0, num_classes, n).astype(np.int64)
+  palette = np.random.default_rng(123).integers(30, 226, (num_classes, 3))
+  noise = rng.normal(0, 25, (n, 32, 32, 3))
+  images = np.clip(palette[labels][:, None, None, :] + noise, 0, 255)
+  return images.astype(np.uint8), labels
+
+
+def _rows(images):
+  return images.transpose(0, 3, 1, 2).reshape(len(images), -1)
+
+
+def write_cifar10_python(folder: Path, n_train=600, n_test=200):
+  """The canonical cifar-10-batches-py layout (5 train batches + test)."""
+  folder.mkdir(parents=True)
+  x, y = synthetic_images(n_train, seed=1)
+  for i, part in enumerate(np.array_split(np.arange(n_train), 5), 1):
+    (folder / f"data_batch_{i}").write_bytes(pickle.dumps(
+        {"data": _rows(x[part]), "labels": y[part].tolist()}))
+  tx, ty = synthetic_images(n_test, seed=2)
+  (folder / "test_batch").write_bytes(pickle.dumps(
+      {"data": _rows(tx), "labels": ty.tolist()}))
+  (folder / "batches.meta").write_bytes(pickle.dumps(
+      {"label_names": list(CLASSES)}))
+  return x, y, tx, ty
+
+
+def write_cifar100_python(folder: Path, n_train=400, n_test=100):
+  folder.mkdir(parents=True)
+  x, y = synthetic_images(n_train, 100, seed=3)
+  tx, ty = synthetic_images(n_test, 100, seed=4)
+  (folder / "train").write_bytes(pickle.dumps(
+      {"data": _rows(x), "fine_labels": y.tolist()}))
+  (folder / "test").write_bytes(pickle.dumps(
+      {"data": _rows(tx), "fine_labels": ty.tolist()}))
+  (folder / "meta").write_bytes(pickle.dumps(
+      {"fine_label_names": [f"c{i:02d}" for i in range(100)]}))
+  return x, y, tx, ty
+
+
+def write_image_folders(root: Path, n_train=300, n_test=100, fmt="PNG"):
+  """train/<class>/*.png and test/<class>/*.png."""
+  from PIL import Image
+  out = {}
+  for split, n, seed in (("train", n_train, 5), ("test", n_test, 6)):
+    x, y = synthetic_images(n, seed=seed)
+    for i, (img, label) in enumerate(zip(x, y)):
+      d = root / split / CLASSES[label]
+      d.mkdir(parents=True, exist_ok=True)
+      Image.fromarray(img).save(d / f"{i:05d}.{fmt.lower()}", fmt)
+    out[split] = (x, y)
+  return out
+
+
+def tar_folder(src: Path, archive: Path, arcname: str):
+  with tarfile.open(archive, "w:gz") as tar:
+    tar.add(src, arcname=arcname)
+
+
+@pytest.fixture(scope="session")
+def cifar10_dir(tmp_path_factory):
+  """A data folder holding a synthetic cifar-10-batches-py."""
+  root = tmp_path_factory.mktemp("cifar10")
+  write_cifar10_python(root / "cifar-10-batches-py")
+  return root
+
+
+@pytest.fixture
+def cache_dir(tmp_path):
+  return tmp_path / "cache"
+
+
+@pytest.fixture
+def tiny_config(cifar10_dir, tmp_path):
+  """A config that trains tiny models on the synthetic data in seconds."""
+  from evojax_nas.config import default_config
+  c = default_config()
+  c.population_size = 3
+  c.steps_per_individual = 8
+  c.max_individuals = 6
+  c.progress = False
+  c.data.dir = str(cifar10_dir)
+  c.data.cache_dir = str(tmp_path / "cache")
+  c.data.val_size = 100
+  c.train.batch_size = 20
+  c.train.chunk_steps = 2
+  c.train.eval_batch_size = 100
+  return c

@@ -1,0 +1,145 @@
+"""Genome -> Flax compilation: shape resolution, compile cache, FLOPs."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from evojax_nas.compile import flops as flops_lib
+from evojax_nas.compile.network import DNANet, match_shape
+from evojax_nas.compile.steps import StepCache, StepConfig, data_mesh
+from evojax_nas.genomes import DNA, Edge, Vertex, mutate, mutation_probabilities
+
+from test_genome import conv_chain
+
+
+class CompileCounter:
+  """Counts XLA backend compilations via JAX's monitoring events."""
+
+  def __init__(self):
+    self.count = 0
+
+  def __call__(self, event, duration, **kwargs):
+    if event == "/jax/core/compile/backend_compile_duration":
+      self.count += 1
+
+  def __enter__(self):
+    jax.monitoring.register_event_duration_secs_listener(self)
+    return self
+
+  def __exit__(self, *exc):
+    jax.monitoring.unregister_event_duration_listener(self)
+
+
+def test_skip_inputs_are_resized_by_nearest_neighbour_and_channel_padding():
+  x = jnp.arange(2 * 4 * 4 * 3, dtype=jnp.float32).reshape(2, 4, 4, 3)
+  down = match_shape(x, (2, 2, 2, 5))
+  np.testing.assert_array_equal(down[..., :3], x[:, ::2, ::2, :])
+  np.testing.assert_array_equal(down[..., 3:], 0.0)
+  up = match_shape(x, (2, 8, 8, 2))
+  np.testing.assert_array_equal(up, jnp.repeat(jnp.repeat(x, 2, 1), 2, 2)[..., :2])
+
+
+def test_backbone_edge_is_primary_at_a_vertex():
+  # input(32x32x3) -conv s2 16ch-> v1 (16x16x16), skip input -> v1.
+  dna = DNA((Vertex(0), Vertex(1, "bn_relu")),
+            (Edge(2, 0, 1, "conv", False, 3.0, 3.0, 2.0, 16.0),
+             Edge(3, 0, 1, "identity", True)), 0.1, 4)
+  assert dna.shapes()[1] == (16, 16, 16)
+  model = DNANet(dna.signature(), 10)
+  v = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  assert v["params"]["conv_2"]["kernel"].shape == (3, 3, 3, 16)
+  assert model.apply(v, jnp.ones((4, 32, 32, 3))).shape == (4, 10)
+
+
+def _train_once(cache, dna, data):
+  images, labels, evals = data
+  net = cache.get(dna)
+  state = net.new_state(net.init(jax.random.key(0, impl="rbg")))
+  idx = jnp.zeros((cache.cfg.chunk_steps, cache.cfg.batch_size), jnp.int32)
+  mean, std = jnp.zeros(3), jnp.ones(3)
+  xs, ys = cache.prepare(images, labels, idx, jax.random.key(1, impl="rbg"),
+                         0, mean, std)
+  state, metrics = net.train_chunk(state, xs, ys,
+                                   jnp.float32(dna.learning_rate))
+  probs = net.predict(state.variables(), evals, jnp.int32(0), mean, std)
+  jax.block_until_ready((metrics, probs))
+
+
+def test_identity_and_learning_rate_children_never_recompile():
+  cfg = StepConfig(num_classes=10, batch_size=8, chunk_steps=2,
+                   eval_batch_size=8)
+  cache = StepCache(cfg)
+  data = (jnp.zeros((64, 32, 32, 3), jnp.uint8), jnp.zeros((64,), jnp.int32),
+          jnp.zeros((16, 32, 32, 3), jnp.uint8))
+  parent = conv_chain((4, 8), (2, 2))
+  _train_once(cache, parent, data)
+  compiles = cache.compiles
+  key = jax.random.key(0)
+  with CompileCounter() as counter:
+    for i, name in enumerate(["identity", "alter_learning_rate"] * 3):
+      child, _ = mutate(parent, jax.random.fold_in(key, i),
+                        mutation_probabilities({name: 1.0}))
+      _train_once(cache, child, data)
+      parent = child
+  assert counter.count == 0
+  assert cache.compiles == compiles
+  assert cache.stats()["hits"] == 6
+  # A structural change does compile (the counter works).
+  with CompileCounter() as counter:
+    _train_once(cache, conv_chain((4, 8, 8), (2, 2, 1)), data)
+  assert counter.count >= 2
+
+
+def test_data_parallel_step_matches_one_device():
+  if len(jax.devices()) < 2:
+    pytest.skip("needs --xla_force_host_platform_device_count>=2")
+  dna = conv_chain((4,), (1,))
+  rng = np.random.default_rng(0)
+  images = jnp.asarray(rng.integers(0, 255, (32, 32, 32, 3)), jnp.uint8)
+  labels = jnp.asarray(rng.integers(0, 10, (32,)), jnp.int32)
+  evals = images[:16]
+  results = []
+  for devices in (jax.devices()[:1], jax.devices()[:2]):
+    cfg = StepConfig(num_classes=10, batch_size=8, chunk_steps=2,
+                     eval_batch_size=8)
+    mesh = data_mesh(cfg.batch_size, devices)
+    assert mesh.size == len(devices)
+    cache = StepCache(cfg, mesh)
+    net = cache.get(dna)
+    state = net.new_state(net.init(jax.random.key(0, impl="rbg")))
+    idx = jnp.arange(16, dtype=jnp.int32).reshape(2, 8)
+    xs, ys = cache.prepare(images, labels, idx, jax.random.key(1, impl="rbg"),
+                           0, jnp.zeros(3), jnp.ones(3))
+    state, m = net.train_chunk(state, xs, ys, jnp.float32(0.1))
+    probs = net.predict(state.variables(), evals, jnp.int32(0), jnp.zeros(3),
+                        jnp.ones(3))
+    results.append((jax.device_get(state.params), float(m["loss"]),
+                    np.asarray(probs)))
+  (p1, l1, o1), (p2, l2, o2) = results
+  assert l1 == pytest.approx(l2, rel=1e-5)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4,
+                                                       atol=1e-5), p1, p2)
+  np.testing.assert_allclose(o1, o2, rtol=1e-4, atol=1e-5)
+
+
+def test_flops_of_a_known_network():
+  # One 3x3 conv, 3->4 channels, stride 1 on 32x32, then GAP + dense 4->10.
+  dna = conv_chain((4,), (1,))
+  dna = dna.replace(vertices=(dna.vertices[0], dna.vertices[1].replace(
+      activation="linear")))
+  model = DNANet(dna.signature(), 10)
+  x = jax.ShapeDtypeStruct((5, 32, 32, 3), jnp.float32)
+  variables = jax.eval_shape(model.init, jax.random.key(0), x)
+  got = flops_lib.count_flops(model.apply, variables, x)
+  conv = 2 * 5 * 32 * 32 * 4 * 9 * 3
+  bias = 5 * 32 * 32 * 4
+  pool = 5 * 32 * 32 * 4 + 5 * 4      # reduce_sum + divide
+  dense = 2 * 5 * 4 * 10 + 5 * 10
+  assert got == conv + bias + pool + dense
+
+
+def test_train_step_flops_are_about_three_forwards():
+  cache = StepCache(StepConfig(num_classes=10))
+  f = cache.get(conv_chain((16, 32), (1, 2))).flops()
+  assert 2.5 < f["train_step"] / f["eval_batch"] < 4.0

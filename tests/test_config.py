@@ -1,0 +1,67 @@
+"""Config files, validation, and the ensemble vote."""
+
+import pathlib
+
+import numpy as np
+import pytest
+
+from evojax_nas import config as config_lib
+from evojax_nas.experiment.results import majority_vote
+
+CONFIGS = sorted((pathlib.Path(__file__).parents[1] / "configs").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_every_config_file_is_valid(path):
+  config = config_lib.sibling_config(str(path), path.stem)
+  config_lib.validate(config)
+
+
+def test_paper_values_and_variants():
+  root = str(CONFIGS[0])
+  c10 = config_lib.sibling_config(root, "large_scale_cifar10")
+  c100 = config_lib.sibling_config(root, "large_scale_cifar100")
+  assert (c10.population_size, c10.steps_per_individual) == (1000, 25600)
+  assert (c10.train.batch_size, c10.train.momentum, c10.train.weight_decay) == (
+      50, 0.9, 1e-4)
+  assert c10.initial_learning_rate == 0.1 and c10.data.val_size == 5000
+  diff = {k for k, v in config_lib._flatten(c10).items()
+          if config_lib._flatten(c100)[k] != v}
+  assert diff == {"data.name"}
+  demo = config_lib.sibling_config(root, "cifar10_demo")
+  rand = config_lib.sibling_config(root, "cifar10_demo_random")
+  assert rand.strategy == "random" and demo.strategy == "tournament"
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("strategy", "annealing", "valid choices"),
+    ("population_size", 1, "at least 2"),
+    ("evaluate_test", "sometimes", "evaluate_test"),
+    ("time_budget_s", -1.0, ">= 0"),
+])
+def test_bad_values_are_named(field, value, message):
+  c = config_lib.default_config()
+  c[field] = value
+  with pytest.raises(config_lib.ConfigError, match=message):
+    config_lib.validate(c)
+
+
+def test_unknown_nested_and_mutation_fields():
+  c = config_lib.default_config()
+  c.data.unlock()
+  c.data.folder = "x"
+  with pytest.raises(config_lib.ConfigError, match="'data.folder'"):
+    config_lib.validate(c)
+  c = config_lib.default_config()
+  c.mutations.unlock()
+  c.mutations.grow_wings = 1.0
+  with pytest.raises(config_lib.ConfigError, match="mutations"):
+    config_lib.validate(c)
+
+
+def test_majority_vote_breaks_ties_by_confidence():
+  a = np.array([[0.6, 0.4, 0.0], [0.1, 0.2, 0.7], [0.5, 0.5, 0.0]])
+  b = np.array([[0.1, 0.9, 0.0], [0.0, 0.1, 0.9], [0.9, 0.1, 0.0]])
+  c = np.array([[0.2, 0.8, 0.0], [0.8, 0.1, 0.1], [0.0, 0.2, 0.8]])
+  np.testing.assert_array_equal(majority_vote([a, b, c]), [1, 2, 0])
+  np.testing.assert_array_equal(majority_vote([a, b]), [1, 2, 0])

@@ -1,0 +1,245 @@
+"""End to end: a tiny run, its results, resumption, crash safety, bad input."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evojax_nas import config as config_lib
+from evojax_nas import load_model, run
+from evojax_nas.experiment import Experiment
+from evojax_nas.train.checkpoints import CheckpointError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def events(workdir):
+  return [json.loads(l) for l in (Path(workdir) / "events.jsonl").open()]
+
+
+def check_log_invariants(evs, population_size):
+  """Every individual born once, trained once, killed at most once; the
+  population never exceeds its size and is full at the end."""
+  born = [e["id"] for e in evs if e["event"] == "born"]
+  trained = [e["id"] for e in evs if e["event"] == "trained"]
+  killed = [e["id"] for e in evs if e["event"] == "killed"]
+  assert len(born) == len(set(born)), "an individual was born twice"
+  assert len(trained) == len(set(trained)), "an individual was trained twice"
+  assert len(killed) == len(set(killed)), "an individual died twice"
+  assert set(trained) == set(born), "an individual was lost"
+  assert set(killed) <= set(trained)
+  alive = set()
+  for e in evs:
+    if e["event"] == "trained":
+      alive.add(e["id"])
+    elif e["event"] == "killed":
+      alive.discard(e["id"])
+    assert len(alive) <= population_size
+  assert len(alive) == population_size
+  return alive
+
+
+def test_tiny_run_learns_and_writes_everything(tiny_config, tmp_path):
+  tiny_config.max_individuals = 8
+  tiny_config.steps_per_individual = 30
+  results = run(tiny_config, tmp_path / "wd")
+  wd = tmp_path / "wd"
+  on_disk = json.loads((wd / "results.json").read_text())
+  assert on_disk == json.loads(json.dumps(results))
+  assert results["individuals"] == 8
+  # Learnable synthetic data: far above the 10 % of chance.
+  assert results["best"]["test_accuracy"] > 0.5
+  assert 0.0 <= results["ensemble"]["test_accuracy"] <= 1.0
+  assert results["total_flops"] > 0
+  evs = events(wd)
+  alive = check_log_invariants(evs, 3)
+  births = [e for e in evs if e["event"] == "born"]
+  assert [b["mutation"] for b in births[:3]] == ["initial"] * 3
+  assert all(b["parent"] is not None for b in births[3:])
+  trained = {e["id"]: e for e in evs if e["event"] == "trained"}
+  best = max(trained.values(), key=lambda e: (e["val_accuracy"], -e["id"]))
+  assert results["best"]["id"] == best["id"]
+  assert results["best"]["val_accuracy"] == best["val_accuracy"]
+  flops = trained[best["id"]]["flops"]
+  assert flops["total"] == (flops["train_step"] * 30 +
+                            flops["eval_batch"] * 5)   # 100 val / batch 20
+  # Checkpoints: the alive plus the top-2 ever, no one else.
+  kept = {int(p.name) for p in (wd / "checkpoints").iterdir()
+          if p.name.isdigit()}
+  assert alive <= kept and kept <= alive | set(results["ensemble"]["ids"])
+  # The exported model predicts like the best individual.
+  model = load_model(wd)
+  from evojax_nas.train import data
+  ds = data.load("cifar10", tiny_config.data.dir, tiny_config.data.cache_dir,
+                 100)
+  acc = float(np.mean(model.predict(ds.test_images) == ds.test_labels))
+  assert acc == pytest.approx(results["best"]["test_accuracy"], abs=1e-6)
+  assert model.probabilities(ds.test_images[0]).shape == (10,)
+
+
+def test_resume_continues_without_redoing_anything(tiny_config, tmp_path):
+  wd = tmp_path / "wd"
+  tiny_config.max_individuals = 5
+  run(tiny_config, wd)
+  first = events(wd)
+  tiny_config.max_individuals = 9
+  results = run(tiny_config, wd)
+  evs = events(wd)
+  assert evs[:len(first)] == first  # append-only
+  check_log_invariants(evs, 3)
+  assert results["individuals"] == 9
+  assert sum(e["event"] == "started" for e in evs) == 2
+  assert [e["resumed"] for e in evs if e["event"] == "started"] == [False, True]
+
+
+def test_same_seed_same_choices(tiny_config, tmp_path):
+  lineage = []
+  for name in ("a", "b"):
+    run(tiny_config, tmp_path / name)
+    lineage.append([(e["id"], e.get("parent"), e.get("mutation"))
+                    for e in events(tmp_path / name) if e["event"] == "born"])
+  assert lineage[0] == lineage[1]
+
+
+def test_interrupted_training_is_redone_once(tiny_config, tmp_path):
+  """A crash between `born` and `trained`: the child is trained on resume."""
+  wd = tmp_path / "wd"
+  run(tiny_config, wd)
+  evs = events(wd)
+  last_born = max(i for i, e in enumerate(evs) if e["event"] == "born")
+  crashed = evs[:last_born + 1]
+  (wd / "events.jsonl").write_text(
+      "".join(json.dumps(e) + "\n" for e in crashed) + '{"event": "trai')
+  run(tiny_config, wd)
+  evs = events(wd)
+  check_log_invariants(evs, 3)
+  assert sum(e["event"] == "trained" for e in evs) == 6
+
+
+SIGKILL_CONFIG = """
+from evojax_nas.config import default_config
+def get_config():
+  c = default_config()
+  c.population_size = 3
+  c.steps_per_individual = 40
+  c.max_individuals = 14
+  c.progress = False
+  c.data.dir = {data!r}
+  c.data.cache_dir = {cache!r}
+  c.data.val_size = 100
+  c.train.batch_size = 20
+  c.train.chunk_steps = 2
+  c.train.eval_batch_size = 100
+  return c
+"""
+
+
+def test_sigkill_mid_run_then_rerun_finishes(cifar10_dir, tmp_path):
+  cfg = tmp_path / "cfg.py"
+  cfg.write_text(SIGKILL_CONFIG.format(data=str(cifar10_dir),
+                                       cache=str(tmp_path / "cache")))
+  wd = tmp_path / "wd"
+  cmd = [sys.executable, "-m", "evojax_nas.main", f"--config={cfg}",
+         f"--workdir={wd}"]
+  env = dict(os.environ, PYTHONPATH=str(ROOT))
+  for kill_after in (3, 8):  # kill twice, at different stages
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+      path = wd / "events.jsonl"
+      n = sum('"trained"' in l for l in path.open()) if path.exists() else 0
+      if n >= kill_after or proc.poll() is not None:
+        break
+      time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+  done = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                        timeout=300)
+  assert done.returncode == 0, done.stderr[-2000:]
+  evs = events(wd)
+  check_log_invariants(evs, 3)
+  assert sum(e["event"] == "trained" for e in evs) == 14
+  assert (wd / "results.json").exists()
+
+
+def test_unknown_config_field_is_one_clear_error(tiny_config, tmp_path):
+  tiny_config.unlock()
+  tiny_config.popluation_size = 4
+  with pytest.raises(config_lib.ConfigError, match="popluation_size"):
+    run(tiny_config, tmp_path / "wd")
+  assert not (tmp_path / "wd").exists()
+
+
+def test_command_line_errors_are_one_line(tiny_config, tmp_path):
+  cfg = tmp_path / "cfg.py"
+  cfg.write_text(SIGKILL_CONFIG.format(data=str(tmp_path / "missing"),
+                                       cache=str(tmp_path / "cache")))
+  env = dict(os.environ, PYTHONPATH=str(ROOT))
+  base = [sys.executable, "-m", "evojax_nas.main", f"--config={cfg}",
+          f"--workdir={tmp_path / 'wd'}"]
+  out = subprocess.run(base, env=env, capture_output=True, text=True)
+  assert out.returncode == 2
+  assert out.stderr.strip().splitlines()[-1].startswith(
+      "evojax_nas: error: cifar10 not found") or "does not exist" in out.stderr
+  assert len([l for l in out.stderr.splitlines() if "error" in l]) == 1
+  out = subprocess.run(base + ["--config.no_such_field=1"], env=env,
+                       capture_output=True, text=True)
+  assert out.returncode != 0 and "no_such_field" in out.stderr
+
+
+def test_changed_config_on_resume_is_refused(tiny_config, tmp_path):
+  wd = tmp_path / "wd"
+  run(tiny_config, wd)
+  before = (wd / "events.jsonl").read_bytes()
+  tiny_config.population_size = 4
+  with pytest.raises(config_lib.ConfigError, match="population_size=3"):
+    run(tiny_config, wd)
+  assert (wd / "events.jsonl").read_bytes() == before
+
+
+def test_corrupt_checkpoint_is_reported_and_nothing_is_lost(tiny_config,
+                                                            tmp_path):
+  wd = tmp_path / "wd"
+  run(tiny_config, wd)
+  exp = Experiment(tiny_config, wd)
+  victim = exp.history.alive[0]
+  ckpt = wd / "checkpoints" / str(victim.id)
+  for f in ckpt.rglob("*"):
+    if f.is_file() and f.stat().st_size > 0 and "weights" in str(f):
+      f.write_bytes(f.read_bytes()[: f.stat().st_size // 3])
+  snapshot = {p: p.read_bytes() for p in wd.rglob("*") if p.is_file()}
+  with pytest.raises(CheckpointError, match=f"individual {victim.id}.*corrupt"):
+    exp.checkpoints.restore(victim.id, exp.cache.get(
+        victim.genome).abstract_variables)
+  assert {p: p.read_bytes() for p in wd.rglob("*") if p.is_file()} == snapshot
+  # The advertised fix: delete the folder and rerun; the run continues.
+  shutil.rmtree(ckpt)
+  tiny_config.max_individuals = 8
+  run(tiny_config, wd)
+  evs = events(wd)
+  assert any(e["event"] == "killed" and e["id"] == victim.id and
+             e["reason"] == "checkpoint_missing" for e in evs)
+
+
+def test_hand_edited_invalid_genome_in_the_log_is_reported(tiny_config,
+                                                           tmp_path):
+  wd = tmp_path / "wd"
+  run(tiny_config, wd)
+  lines = (wd / "events.jsonl").read_text().splitlines()
+  n = next(i for i, l in enumerate(lines) if '"born"' in l)
+  e = json.loads(lines[n])
+  e["genome"]["learning_rate"] = -3
+  lines[n] = json.dumps(e)
+  (wd / "events.jsonl").write_text("\n".join(lines) + "\n")
+  before = (wd / "events.jsonl").read_bytes()
+  with pytest.raises(ValueError, match=rf"events.jsonl:{n + 1}:.*learning_rate"):
+    run(tiny_config, wd)
+  assert (wd / "events.jsonl").read_bytes() == before
