@@ -176,3 +176,14 @@ def test_invalid_genome_json_is_rejected_with_a_reason(edit, message):
   edit(data)
   with pytest.raises(GenomeError, match=message):
     DNA.from_json(data)
+
+
+def test_raised_mutation_rate_applies_several_mutations():
+  from evojax_nas.genomes import inherits_nothing, mutate_many
+  dna = conv_chain()
+  child, name = mutate_many(dna, jax.random.key(3), 3)
+  assert len(name.split("+")) == 3
+  assert all(n in MUTATIONS for n in name.split("+"))
+  validate(child)
+  assert inherits_nothing("identity+reset_weights")
+  assert not inherits_nothing("identity+add_skip")
