@@ -55,7 +55,7 @@ def test_backbone_edge_is_primary_at_a_vertex():
 def _train_once(cache, dna, data):
   images, labels, evals = data
   net = cache.get(dna)
-  state = net.new_state(net.init(jax.random.key(0, impl="rbg")))
+  state = net.new_state(net.init(jax.random.key(0)))
   idx = jnp.zeros((cache.cfg.chunk_steps, cache.cfg.batch_size), jnp.int32)
   mean, std = jnp.zeros(3), jnp.ones(3)
   xs, ys = cache.prepare(images, labels, idx, jax.random.key(1, impl="rbg"),
@@ -107,7 +107,7 @@ def test_data_parallel_step_matches_one_device():
     assert mesh.size == len(devices)
     cache = StepCache(cfg, mesh)
     net = cache.get(dna)
-    state = net.new_state(net.init(jax.random.key(0, impl="rbg")))
+    state = net.new_state(net.init(jax.random.key(0)))
     idx = jnp.arange(16, dtype=jnp.int32).reshape(2, 8)
     xs, ys = cache.prepare(images, labels, idx, jax.random.key(1, impl="rbg"),
                            0, jnp.zeros(3), jnp.ones(3))
@@ -143,3 +143,20 @@ def test_train_step_flops_are_about_three_forwards():
   cache = StepCache(StepConfig(num_classes=10))
   f = cache.get(conv_chain((16, 32), (1, 2))).flops()
   assert 2.5 < f["train_step"] / f["eval_batch"] < 4.0
+
+
+def test_host_initialisation_matches_the_module_initialisers():
+  from evojax_nas.compile.network import sample_variables
+  dna = conv_chain((64, 32), (1, 2))
+  model = DNANet(dna.signature(), 10)
+  flax_vars = model.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  host = sample_variables(jax.eval_shape(lambda: flax_vars),
+                          np.random.default_rng(0))
+  assert jax.tree.structure(host) == jax.tree.structure(flax_vars)
+  for layer, fan_in, gain in (("conv_2", 27, 2.0), ("conv_4", 576, 2.0),
+                              ("head", 32, 1.0)):
+    for v in (host, flax_vars):
+      k = np.asarray(v["params"][layer]["kernel"])
+      assert np.std(k) == pytest.approx(np.sqrt(gain / fan_in), rel=0.15)
+  np.testing.assert_array_equal(host["batch_stats"]["bn_1"]["var"], 1.0)
+  np.testing.assert_array_equal(host["params"]["bn_1"]["bias"], 0.0)

@@ -11,12 +11,33 @@ truncated or zero-padded in channels (He et al. 2016), then summed.
 from __future__ import annotations
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-# He et al. (2015): N(0, 2 / fan_in), untruncated as in the paper (and far
-# cheaper to compile than the truncated normal of `nn.initializers.he_normal`).
+# He et al. (2015): conv kernels N(0, 2 / fan_in); the linear classifier
+# N(0, 1 / fan_in). `sample_variables` draws the same on the host.
 HE_NORMAL = nn.initializers.variance_scaling(2.0, "fan_in", "normal")
+LECUN_NORMAL = nn.initializers.variance_scaling(1.0, "fan_in", "normal")
+
+
+def sample_variables(abstract_variables, rng: np.random.Generator):
+  """Fresh variables for a `DNANet`, drawn with NumPy from their shapes.
+
+  The distributions of the module's initializers (He-normal convs,
+  LeCun-normal head, zero biases, unit BN scales and variances), without
+  compiling an init program for every new architecture (0.5-1 s each on
+  XLA:CPU, as much as training a small child for 100 steps).
+  """
+  def leaf(path, shape):
+    name, layer = path[-1].key, path[-2].key
+    if name == "kernel":
+      gain = 2.0 if layer.startswith("conv_") else 1.0
+      std = np.sqrt(gain / np.prod(shape.shape[:-1]))
+      return (rng.standard_normal(shape.shape) * std).astype(shape.dtype)
+    fill = 1.0 if name in ("scale", "var") else 0.0
+    return np.full(shape.shape, fill, shape.dtype)
+  return jax.tree_util.tree_map_with_path(leaf, abstract_variables)
 
 
 def match_shape(x: jnp.ndarray, shape: tuple[int, ...]) -> jnp.ndarray:
@@ -66,4 +87,4 @@ class DNANet(nn.Module):
         h = nn.relu(h)
       acts[vid] = h
     h = jnp.mean(h, axis=(1, 2))
-    return nn.Dense(self.num_classes, name="head")(h)
+    return nn.Dense(self.num_classes, kernel_init=LECUN_NORMAL, name="head")(h)

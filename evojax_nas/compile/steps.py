@@ -31,7 +31,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from evojax_nas.compile import augment as augment_lib
 from evojax_nas.compile import flops as flops_lib
-from evojax_nas.compile.network import DNANet
+from evojax_nas.compile.network import DNANet, sample_variables
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,8 +92,8 @@ class CompiledNetwork:
     self._flops = None
     dummy = jax.ShapeDtypeStruct((1,) + cfg.image_shape, jnp.float32)
     self.abstract_variables = jax.eval_shape(
-        self._init_variables,
-        jax.ShapeDtypeStruct((), jax.random.key(0, impl="rbg").dtype), dummy)
+        self._init_variables, jax.ShapeDtypeStruct((), jax.random.key(0).dtype),
+        dummy)
 
   # --- pure functions ----------------------------------------------------------
   def _init_variables(self, key, images):
@@ -156,10 +156,9 @@ class CompiledNetwork:
       return self._compiled[name]
 
   def init(self, key: jax.Array):
-    """Fresh He-initialised variables, placed replicated on the mesh."""
-    dummy = jnp.zeros((1,) + self.cfg.image_shape, jnp.float32)
-    fn = self._get("init", self._init_variables, (key, dummy))
-    return fn(key, dummy)
+    """Fresh He-initialised variables (host arrays; nothing to compile)."""
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel())
+    return sample_variables(self.abstract_variables, rng)
 
   def train_chunk(self, state, xs, ys, lr):
     args = (state, xs, ys, lr)
