@@ -7,9 +7,8 @@ momentum 0.9, batch 50, weight decay 1e-4, 45k/5k/10k split), scaled down to
 a laptop: a population of 8, 300 steps per individual and a 13-minute (800 s)
 evolution budget. Three settings make that budget enough to grow real
 convolutional networks from the trivial start:
-  * mutation probabilities favour growth and learning-rate changes (the
-    paper's were uniform, with 250 workers for days; with a few hundred steps
-    per individual, lowering the learning rate is worth several points);
+  * mutation probabilities favour growth (the paper's were uniform, with 250
+    workers for days);
   * two mutations per child (the paper's "increased mutation rate");
   * inheritance keeps the overlapping block of a resized layer
     (`inheritance_mode="overlap"`), so widening a layer costs little training.
@@ -29,7 +28,7 @@ def get_config():
   config.train.chunk_steps = 2
   config.mutations.update({
       "alter_number_of_channels": 6.0, "insert_convolution": 3.0,
-      "identity": 2.0, "alter_learning_rate": 3.0, "alter_stride": 1.0,
+      "identity": 2.0, "alter_learning_rate": 1.0, "alter_stride": 0.5,
       "filter_size": 0.25, "add_skip": 0.25, "remove_convolution": 0.25,
       "insert_one_to_one": 0.25, "remove_skip": 0.25, "reset_weights": 0.05,
   })
