@@ -4,7 +4,7 @@
 The paper's algorithm (trivial initial models at learning rate 0.1, pairwise
 tournament selection, the eleven mutations, weight inheritance, SGD with
 momentum 0.9, batch 50, weight decay 1e-4, 45k/5k/10k split), scaled down to
-a laptop: a population of 8, 400 steps per individual and a 13-minute (800 s)
+a laptop: a population of 8, 300 steps per individual and a 13-minute (800 s)
 evolution budget. Three settings make that budget enough to grow real
 convolutional networks from the trivial start:
   * mutation probabilities favour growth (the paper's were uniform, with 250
@@ -21,7 +21,7 @@ from evojax_nas.config import default_config
 def get_config():
   config = default_config()
   config.population_size = 8
-  config.steps_per_individual = 400
+  config.steps_per_individual = 300
   config.time_budget_s = 800.0
   config.mutations_per_child = 2
   config.inheritance_mode = "overlap"
