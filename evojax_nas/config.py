@@ -78,7 +78,7 @@ def sibling_config(config_file: str, name: str) -> ml_collections.ConfigDict:
 def _check_keys(config, reference, prefix=""):
   for key in config.keys():
     if key not in reference:
-      raise ConfigError(f"unknown config field {prefix}{key!r}; valid fields: "
+      raise ConfigError(f"unknown config field '{prefix}{key}'; valid fields: "
                         f"{sorted(reference.keys())}")
     sub, ref = config[key], reference[key]
     if isinstance(ref, ml_collections.ConfigDict):
