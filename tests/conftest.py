@@ -5,7 +5,6 @@ colour plus noise, so even the paper's trivial model (global pool + linear)
 rises well above chance within a few dozen steps.
 """
 
-import io
 import os
 import pickle
 import tarfile

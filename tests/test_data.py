@@ -1,8 +1,6 @@
 """Loaders for every accepted layout, the split, the cache and the errors."""
 
 import os
-import shutil
-import tarfile
 
 import numpy as np
 import pytest

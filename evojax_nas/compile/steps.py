@@ -1,9 +1,10 @@
 """Jitted train and eval steps, compiled once per architecture signature.
 
-A `StepCache` maps `DNA.signature()` to a `CompiledNetwork` holding its init,
-its chunked train step and its predict step. The learning rate is a traced
-argument, so IDENTITY and ALTER-LEARNING-RATE children (same signature) never
-recompile. Steps are compiled ahead of time (`lower(...).compile()`), which
+A `StepCache` maps `DNA.signature()` to a `CompiledNetwork` holding its
+chunked train step and its predict step (fresh weights are drawn on the host,
+nothing to compile), plus one augmentation program shared by all networks.
+The learning rate is a traced argument, so IDENTITY and ALTER-LEARNING-RATE
+children (same signature) never recompile. Steps are compiled ahead of time (`lower(...).compile()`), which
 lets the cache count and time every compilation.
 
 Data parallelism: arrays live on a 1-D device mesh ("data"); the dataset and
