@@ -43,6 +43,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.evaluate_test = "new_best"
   c.progress = True                 # progress bar on an interactive terminal
   c.mutations_per_child = 1         # >1: a raised mutation rate (section 5)
+  # Birth the next child when the current one starts training and compile
+  # it meanwhile (two staggered asynchronous workers; see runner.py).
+  c.compile_ahead = True
   # Relative mutation probabilities; the paper used them untuned (uniform).
   c.mutations = ml_collections.ConfigDict({k: 1.0 for k in MUTATIONS})
 

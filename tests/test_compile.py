@@ -54,7 +54,7 @@ def test_backbone_edge_is_primary_at_a_vertex():
 
 def _train_once(cache, dna, data):
   images, labels, evals = data
-  net = cache.get(dna)
+  net = cache.get(dna, count=True)
   state = net.new_state(net.init(jax.random.key(0)))
   idx = jnp.zeros((cache.cfg.chunk_steps, cache.cfg.batch_size), jnp.int32)
   mean, std = jnp.zeros(3), jnp.ones(3)

@@ -4,8 +4,10 @@ A `StepCache` maps `DNA.signature()` to a `CompiledNetwork` holding its
 chunked train step and its predict step (fresh weights are drawn on the host,
 nothing to compile), plus one augmentation program shared by all networks.
 The learning rate is a traced argument, so IDENTITY and ALTER-LEARNING-RATE
-children (same signature) never recompile. Steps are compiled ahead of time (`lower(...).compile()`), which
-lets the cache count and time every compilation.
+children (same signature) never recompile. Steps are compiled ahead of time
+from abstract shapes (`lower(ShapeDtypeStruct...).compile()`), which lets the
+cache count and time every compilation and compile a child's programs on a
+background thread while its predecessor trains (`StepCache.compile_async`).
 
 Data parallelism: arrays live on a 1-D device mesh ("data"); the dataset and
 the train state are replicated, each batch is split across the mesh, and XLA
@@ -18,6 +20,7 @@ slower for conv nets.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import threading
 import time
@@ -102,13 +105,15 @@ class CompiledNetwork:
     return {"params": variables["params"],
             "batch_stats": variables.get("batch_stats", {})}
 
+  def _fresh_state(self, variables) -> TrainState:
+    return TrainState(step=jnp.zeros((), jnp.int32),
+                      params=variables["params"],
+                      batch_stats=variables["batch_stats"],
+                      opt_state=self.tx.init(variables["params"]))
+
   def new_state(self, variables) -> TrainState:
-    """A train state with fresh momentum around `variables`."""
-    state = TrainState(step=jnp.zeros((), jnp.int32),
-                       params=variables["params"],
-                       batch_stats=variables["batch_stats"],
-                       opt_state=self.tx.init(variables["params"]))
-    return jax.device_put(state, self._replicated)
+    """A replicated train state with fresh momentum around `variables`."""
+    return jax.device_put(self._fresh_state(variables), self._replicated)
 
   def _train_step(self, state: TrainState, x, y, lr):
     """One SGD step on a prepared (augmented, standardised) batch."""
@@ -161,41 +166,76 @@ class CompiledNetwork:
     rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel())
     return sample_variables(self.abstract_variables, rng)
 
+  def _abstract(self, tree, sharding):
+    return jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding),
+        tree)
+
+  def _abstract_train_args(self):
+    cfg, rep = self.cfg, self._replicated
+    state = self._abstract(jax.eval_shape(self._fresh_state,
+                                          self.abstract_variables), rep)
+    k, b = cfg.chunk_steps, cfg.batch_size
+    chunked = NamedSharding(self._mesh, P(None, "data"))
+    xs = jax.ShapeDtypeStruct((k, b) + cfg.image_shape, jnp.float32,
+                              sharding=chunked)
+    ys = jax.ShapeDtypeStruct((k, b), jnp.int32, sharding=chunked)
+    lr = jax.ShapeDtypeStruct((), jnp.float32, sharding=rep)
+    return state, xs, ys, lr
+
+  def _abstract_predict_args(self, eval_rows: int):
+    cfg, rep = self.cfg, self._replicated
+    vec = jax.ShapeDtypeStruct((cfg.image_shape[-1],), jnp.float32,
+                               sharding=rep)
+    return (self._abstract(self.abstract_variables, rep),
+            jax.ShapeDtypeStruct((eval_rows,) + cfg.image_shape, jnp.uint8,
+                                 sharding=rep),
+            jax.ShapeDtypeStruct((), jnp.int32, sharding=rep), vec, vec)
+
   def train_chunk(self, state, xs, ys, lr):
-    args = (state, xs, ys, lr)
-    return self._get("train_chunk", self._train_chunk, args, donate=(0,))(*args)
+    """`chunk_steps` SGD steps on batches from `StepCache.prepare`; `state`
+    from `new_state`; `lr` a replicated float32 scalar."""
+    return self._get("train_chunk", self._train_chunk,
+                     self._abstract_train_args(), donate=(0,))(
+                         state, xs, ys, lr)
 
   def predict(self, variables, images, start, mean, std):
-    args = (variables, images, start, mean, std)
-    return self._get("predict", self._predict, args)(*args)
+    """Softmax of the eval batch at row `start` of `images`."""
+    args = jax.device_put((variables, images, start, mean, std),
+                          self._replicated)
+    return self._get("predict", self._predict,
+                     self._abstract_predict_args(images.shape[0]))(*args)
 
-  def precompile(self, state, xs, ys, lr, mean, std, eval_images):
-    """Compiles the train chunk and the predict step without running them."""
-    self._get("train_chunk", self._train_chunk, (state, xs, ys, lr),
+  def precompile(self, eval_rows: int):
+    """Compiles the train chunk and the predict step (for `eval_rows` eval
+    images) from shapes alone, and counts the FLOPs; safe on any thread."""
+    self._get("train_chunk", self._train_chunk, self._abstract_train_args(),
               donate=(0,))
-    self._get("predict", self._predict,
-              (state.variables(), eval_images, jnp.int32(0), mean, std))
+    self._get("predict", self._predict, self._abstract_predict_args(eval_rows))
+    self.flops()
 
   # --- cost model -------------------------------------------------------------
   def flops(self) -> dict[str, int]:
     """Ft (one train step) and Fv (one eval batch of `batch_size`)."""
-    if self._flops is None:
-      cfg = self.cfg
-      b = cfg.batch_size
-      f32 = jnp.float32
-      abstract_state = jax.eval_shape(self.new_state, self.abstract_variables)
-      img = jax.ShapeDtypeStruct((b,) + cfg.image_shape, jnp.uint8)
-      x = jax.ShapeDtypeStruct((b,) + cfg.image_shape, f32)
-      lab = jax.ShapeDtypeStruct((b,), jnp.int32)
-      vec = jax.ShapeDtypeStruct((cfg.image_shape[-1],), f32)
-      scalar = jax.ShapeDtypeStruct((), f32)
-      ft = flops_lib.count_flops(self._train_step, abstract_state, x, lab,
-                                 scalar)
-      fwd = lambda v, x, m, s: self.model.apply(
-          v, augment_lib.standardize(x, m, s), train=False)
-      fv = flops_lib.count_flops(fwd, self.abstract_variables, img, vec, vec)
-      self._flops = {"train_step": int(ft), "eval_batch": int(fv)}
-    return self._flops
+    with self._lock:
+      if self._flops is None:
+        self._flops = self._count_flops()
+      return self._flops
+
+  def _count_flops(self) -> dict[str, int]:
+    cfg, f32 = self.cfg, jnp.float32
+    b = cfg.batch_size
+    abstract_state = jax.eval_shape(self._fresh_state, self.abstract_variables)
+    img = jax.ShapeDtypeStruct((b,) + cfg.image_shape, jnp.uint8)
+    x = jax.ShapeDtypeStruct((b,) + cfg.image_shape, f32)
+    lab = jax.ShapeDtypeStruct((b,), jnp.int32)
+    vec = jax.ShapeDtypeStruct((cfg.image_shape[-1],), f32)
+    scalar = jax.ShapeDtypeStruct((), f32)
+    ft = flops_lib.count_flops(self._train_step, abstract_state, x, lab, scalar)
+    fwd = lambda v, x, m, s: self.model.apply(
+        v, augment_lib.standardize(x, m, s), train=False)
+    fv = flops_lib.count_flops(fwd, self.abstract_variables, img, vec, vec)
+    return {"train_step": int(ft), "eval_batch": int(fv)}
 
 
 class StepCache:
@@ -211,6 +251,9 @@ class StepCache:
     self.compiles = 0
     self.compile_seconds = 0.0
     self._prepare = jax.jit(self._prepare_chunk)
+    self._used: set[tuple] = set()
+    self._background = concurrent.futures.ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="evojax_nas-compile")
 
   def _prepare_chunk(self, images, labels, idx, key, chunk, mean, std):
     """Gathers, standardises and augments the batches of one train chunk.
@@ -223,26 +266,44 @@ class StepCache:
     x = augment_lib.standardize(x.reshape((k * b,) + x.shape[2:]), mean, std)
     x = augment_lib.augment(jax.random.fold_in(key, chunk), x,
                             self.cfg.crop_padding, self.cfg.flip)
-    x = jax.lax.with_sharding_constraint(
-        x.reshape((k, b) + x.shape[1:]), NamedSharding(self.mesh, P(None, "data")))
-    return x, jnp.take(labels, idx, axis=0)
+    chunked = NamedSharding(self.mesh, P(None, "data"))
+    x = jax.lax.with_sharding_constraint(x.reshape((k, b) + x.shape[1:]),
+                                         chunked)
+    y = jax.lax.with_sharding_constraint(jnp.take(labels, idx, axis=0),
+                                         chunked)
+    return x, y
 
   def prepare(self, images, labels, idx, key, chunk: int, mean, std):
     """(xs, ys) for `CompiledNetwork.train_chunk`: chunk number `chunk` of the
     augmentation stream `key`."""
     return self._prepare(images, labels, idx, key, jnp.int32(chunk), mean, std)
 
-  def get(self, dna) -> CompiledNetwork:
+  def get(self, dna, count: bool = False) -> CompiledNetwork:
+    """The network of `dna`'s architecture. `count=True` marks the lookup of
+    an individual about to train: a hit if an earlier individual already
+    used this architecture (a background compile alone does not count)."""
     sig = dna.signature()
     with self._lock:
       net = self._networks.get(sig)
       if net is None:
-        self.misses += 1
         net = CompiledNetwork(sig, self.cfg, self.mesh, self)
         self._networks[sig] = net
-      else:
-        self.hits += 1
+      if count:
+        if sig in self._used:
+          self.hits += 1
+        else:
+          self.misses += 1
+          self._used.add(sig)
       return net
+
+  def compile_async(self, dna, eval_rows: int) -> concurrent.futures.Future:
+    """Starts compiling `dna`'s programs on a background thread (one at a
+    time), so the next child compiles while the current one trains. A failed
+    background compile is retried, and raises, when the program is used."""
+    return self._background.submit(self.get(dna).precompile, eval_rows)
+
+  def close(self):
+    self._background.shutdown(wait=True, cancel_futures=True)
 
   def _record_compile(self, seconds: float):
     with self._lock:

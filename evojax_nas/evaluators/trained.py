@@ -60,13 +60,15 @@ class DeviceData:
     self.eval_batch_size = eval_batch_size
     # Validation and test images in one padded array, so a single compiled
     # predict step serves both: split -> (first row, rows, labels).
-    self.splits, parts, offset = {}, [], 0
+    self.splits, self.starts, parts, offset = {}, {}, [], 0
     for name in ("val", "test"):
       x = getattr(dataset, f"{name}_images")
       pad = -len(x) % eval_batch_size
       parts += [x, np.zeros((pad,) + x.shape[1:], x.dtype)]
       self.splits[name] = (offset, len(x) + pad,
                            getattr(dataset, f"{name}_labels"))
+      self.starts[name] = [put(np.int32(s)) for s in range(
+          offset, offset + len(x) + pad, eval_batch_size)]
       offset += len(x) + pad
     self.eval_images = put(np.concatenate(parts))
 
@@ -87,6 +89,7 @@ class TrainedEvaluator:
     self.weight_inheritance = weight_inheritance
     self.inheritance_mode = inheritance_mode
     self._idx_sharding = NamedSharding(self.cache.mesh, P(None, "data"))
+    self._replicated = NamedSharding(self.cache.mesh, P())
 
   def _batches(self, seed: int):
     """Index chunks (chunk_steps, batch) walking shuffled epochs."""
@@ -103,11 +106,9 @@ class TrainedEvaluator:
   def predict(self, genome: DNA, variables: Any, split: str) -> np.ndarray:
     """Class probabilities of every image of `split` ('val' or 'test')."""
     net = self.cache.get(genome)
-    first, rows, labels = self.data.splits[split]
-    eb = self.data.eval_batch_size
-    probs = [net.predict(variables, self.data.eval_images, jnp.int32(s),
-                         self.data.mean, self.data.std)
-             for s in range(first, first + rows, eb)]
+    labels = self.data.splits[split][2]
+    probs = [net.predict(variables, self.data.eval_images, s, self.data.mean,
+                         self.data.std) for s in self.data.starts[split]]
     return np.concatenate(jax.device_get(probs))[:len(labels)]
 
   def accuracy(self, genome: DNA, variables: Any, split: str) -> float:
@@ -126,8 +127,7 @@ class TrainedEvaluator:
     seconds = dict.fromkeys(("compile", "restore", "train", "eval", "save"),
                             0.0)
     k_init, k_data, k_aug = jax.random.split(key, 3)
-    net = self.cache.get(genome)
-    compile_before = self.cache.compile_seconds
+    net = self.cache.get(genome, count=True)
 
     t0 = time.perf_counter()
     variables = net.init(k_init)
@@ -142,20 +142,20 @@ class TrainedEvaluator:
     state = net.new_state(variables)
     seconds["restore"] = time.perf_counter() - t0
 
-    batches = self._batches(int(jax.random.bits(k_data, dtype=jnp.uint32)))
-    k_aug = _fast_key(k_aug)
-    lr = jnp.float32(genome.learning_rate)
-    d = self.data
-    prepare = lambda i: self.cache.prepare(
-        d.train_images, d.train_labels, next(batches), k_aug, i, d.mean, d.std)
-    xs, ys = prepare(0)
-    net.precompile(state, xs, ys, lr, d.mean, d.std, d.eval_images)
-    seconds["compile"] = self.cache.compile_seconds - compile_before
+    # Waits for (or does) this architecture's compilation: time on the
+    # critical path, whether or not it started in the background.
+    t0 = time.perf_counter()
+    net.precompile(self.data.eval_images.shape[0])
+    seconds["compile"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    batches = self._batches(int(jax.random.bits(k_data, dtype=jnp.uint32)))
+    k_aug = _fast_key(k_aug)
+    lr = jax.device_put(jnp.float32(genome.learning_rate), self._replicated)
+    d = self.data
     for i in range(self.steps // self.cfg.chunk_steps):
-      if i:
-        xs, ys = prepare(i)
+      xs, ys = self.cache.prepare(d.train_images, d.train_labels,
+                                  next(batches), k_aug, i, d.mean, d.std)
       state, metrics = net.train_chunk(state, xs, ys, lr)
     last = jax.device_get(metrics)  # the last chunk's mean loss and accuracy
     seconds["train"] = time.perf_counter() - t0

@@ -9,6 +9,12 @@ One reproduction event (Real et al. 2017, 3.1):
   log      <- trained(child, val accuracy, FLOPs, seconds)
   state    = strategy.tell(state, child, fitness)           pure
 
+With `compile_ahead` (the default) the loop behaves like two staggered
+asynchronous workers of the paper: child n+1 is born when child n starts
+training (so it is selected from the population without n) and its programs
+compile on a background thread while n trains. The choices stay a pure
+function of the seed: birth n+1 always sees the results of children < n.
+
 Everything lives under `workdir`: `config.json`, `events.jsonl`,
 `checkpoints/<id>/`, and at the end `results.json` and `model/`. Running
 again on the same workdir replays the log and carries on; an individual that
@@ -114,14 +120,16 @@ class Experiment:
     """Experiment seconds, summed over sessions (downtime not counted)."""
     return round(self._elapsed_before + time.time() - self._session_start, 3)
 
-  def budget_left(self) -> bool:
+  def budget_left(self, ahead_s: float = 0.0) -> bool:
+    """Whether another child may be born; `ahead_s`: seconds that pass before
+    it would start training (a child born ahead)."""
     c, h = self.config, self.history
     n = len(h.trained) + len(h.pending)
     if c.max_individuals and n >= c.max_individuals:
       return False
     if c.max_steps and n * c.steps_per_individual >= c.max_steps:
       return False
-    if c.time_budget_s and self.now() >= c.time_budget_s:
+    if c.time_budget_s and self.now() + ahead_s >= c.time_budget_s:
       return False
     return True
 
@@ -167,7 +175,8 @@ class Experiment:
                                jax.random.fold_in(key, 1),
                                c.mutations_per_child, self.probabilities)
     events = [self._born(ident, genome, parent, name)]
-    if len(h.alive) >= c.population_size:  # keep the size: the loser dies
+    # Keep the size (alive + in training): the loser dies.
+    if len(h.alive) + len(h.pending) >= c.population_size:
       events.insert(0, self._killed(victim, c.strategy, by=ident))
     self._apply(*events)
     return ident
@@ -210,24 +219,36 @@ class Experiment:
       if ident not in keep:
         self.checkpoints.delete(ident)
 
+  def _birth_ahead(self, training: Individual):
+    """Births the next child now and compiles it while `training` trains,
+    if the budget still allows it once `training` is done."""
+    h = self.history
+    last = h.trained[-1].trained["wall_s"] if h.trained else 0.0
+    if len(h.pending) < 2 and self.budget_left(ahead_s=last):
+      child = h.individuals[self._next_birth()]
+      self.cache.compile_async(child.genome,
+                               self.evaluator.data.eval_images.shape[0])
+
   def run(self) -> dict:
     h = self.history
     self.log.append({"event": "started", "t": self.now(),
                      "resumed": bool(h.individuals)})
     self._drop_alive_without_checkpoint()
+    interrupted = {i.id for i in h.pending}
     with Progress(self.config, h, self.now, enabled=self.config.progress) as bar:
-      while True:
-        if h.pending:
-          ind = h.pending[0]
+      while h.pending or self.budget_left():
+        if not h.pending:
+          self._next_birth()
+        ind = h.pending[0]
+        if ind.id in interrupted:
           log.info("training individual %d again (interrupted before)",
-                       ind.id)
-        elif self.budget_left():
-          ind = h.individuals[self._next_birth()]
-        else:
-          break
+                   ind.id)
+        if self.config.compile_ahead:
+          self._birth_ahead(ind)
         self._train(ind)
         self._collect_garbage()
         bar.update()
+    self.cache.close()
     summary = results_lib.finalize(self)
     self.log.append({"event": "finished", "t": self.now()})
     self.checkpoints.close()
