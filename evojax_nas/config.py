@@ -14,6 +14,7 @@ import pathlib
 import ml_collections
 
 from evojax_nas.genomes import MUTATIONS, mutation_probabilities
+from evojax_nas.genomes.spaces import SPACES
 from evojax_nas.strategies import STRATEGIES
 from evojax_nas.train.data import DATA_DIR_ENV, DATASETS
 
@@ -25,12 +26,16 @@ class ConfigError(ValueError):
 def default_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
-  c.strategy = "tournament"         # tournament | random (the paper's control)
+  # tournament | aging | kill_worst | random | genetic (strategies/__init__.py)
+  c.strategy = "tournament"
+  c.search_space = "dna"            # dna | genetic_cnn | nb201
   c.population_size = 1000
+  c.sample_size = 2                 # tournament sample (aging: S)
   c.steps_per_individual = 25600
   c.max_individuals = 0             # trained individuals in total; 0 = none
   c.max_steps = 0                   # training steps in total; 0 = none
   c.time_budget_s = 0.0             # experiment wall time; 0 = none
+  c.max_generations = 0             # genetic: T generations after the 0th
   c.weight_inheritance = True
   # "exact": layers whose id and shape match (the paper); "overlap": also the
   # overlapping block of a resized layer (see train/inheritance.py).
@@ -48,6 +53,15 @@ def default_config() -> ml_collections.ConfigDict:
   c.compile_ahead = True
   # Relative mutation probabilities; the paper used them untuned (uniform).
   c.mutations = ml_collections.ConfigDict({k: 1.0 for k in MUTATIONS})
+
+  # The genetic algorithm (Xie & Yuille 2017): p_M, q_M, p_C, q_C.
+  c.genetic = ml_collections.ConfigDict(dict(
+      p_mutation=0.8, q_mutation=0.05, p_crossover=0.2, q_crossover=0.2))
+  # Genetic CNN strings: nodes K_s per stage, stage widths, classifier.
+  c.genetic_cnn = ml_collections.ConfigDict(dict(
+      nodes=(3, 4, 5), widths=(8, 8, 16), fc_width=32, dropout=0.5))
+  # NAS-Bench-201 cells trained for real: skeleton width C and cells N.
+  c.nb201 = ml_collections.ConfigDict(dict(channels=16, cells_per_stage=5))
 
   c.data = ml_collections.ConfigDict()
   c.data.name = "cifar10"
@@ -104,9 +118,22 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
   need(c.strategy in STRATEGIES, f"strategy {c.strategy!r} unknown; valid "
        f"choices: {sorted(STRATEGIES)}")
+  need(c.search_space in SPACES, f"search_space {c.search_space!r} unknown; "
+       f"valid choices: {sorted(SPACES)}")
+  need(c.strategy != "genetic" or SPACES[c.search_space].strings,
+       f"strategy 'genetic' needs a string search space (genetic_cnn or "
+       f"nb201), not {c.search_space!r}")
+  need(c.max_generations >= 0, "max_generations must be >= 0 (0 = no limit)")
+  for k in ("p_mutation", "q_mutation", "p_crossover", "q_crossover"):
+    need(0.0 <= c.genetic[k] <= 1.0, f"genetic.{k} must be in [0, 1]")
+  need(len(c.genetic_cnn.nodes) == len(c.genetic_cnn.widths) and all(
+      k >= 1 for k in c.genetic_cnn.nodes), "genetic_cnn.nodes and "
+       "genetic_cnn.widths must list the same number of stages")
   need(c.data.name in DATASETS, f"data.name {c.data.name!r} unknown; valid "
        f"choices: {sorted(DATASETS)}")
   need(c.population_size >= 2, "population_size must be at least 2")
+  need(2 <= c.sample_size <= c.population_size, "sample_size must be in "
+       f"[2, population_size], got {c.sample_size}")
   need(c.steps_per_individual >= 1, "steps_per_individual must be positive")
   for k in ("max_individuals", "max_steps", "time_budget_s"):
     need(c[k] >= 0, f"{k} must be >= 0 (0 means no limit)")

@@ -35,7 +35,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from evojax_nas.compile import augment as augment_lib
 from evojax_nas.compile import flops as flops_lib
-from evojax_nas.compile.network import DNANet, sample_variables
+from evojax_nas.compile.modules import build_module
+from evojax_nas.compile.network import sample_variables
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +59,7 @@ class TrainState:
   params: Any
   batch_stats: Any
   opt_state: Any
+  rng: jax.Array  # dropout stream (networks without dropout ignore it)
 
   def variables(self):
     return {"params": self.params, "batch_stats": self.batch_stats}
@@ -79,11 +81,11 @@ def _kernel_mask(params):
 class CompiledNetwork:
   """One architecture's model and its compiled programs."""
 
-  def __init__(self, signature: tuple, cfg: StepConfig, mesh: Mesh,
+  def __init__(self, signature: tuple, model, cfg: StepConfig, mesh: Mesh,
                cache: "StepCache"):
     self.signature = signature
     self.cfg = cfg
-    self.model = DNANet(signature=signature, num_classes=cfg.num_classes)
+    self.model = model
     self.tx = optax.chain(
         optax.add_decayed_weights(cfg.weight_decay, mask=_kernel_mask),
         optax.trace(decay=cfg.momentum))
@@ -105,15 +107,18 @@ class CompiledNetwork:
     return {"params": variables["params"],
             "batch_stats": variables.get("batch_stats", {})}
 
-  def _fresh_state(self, variables) -> TrainState:
+  def _fresh_state(self, variables, rng=None) -> TrainState:
     return TrainState(step=jnp.zeros((), jnp.int32),
                       params=variables["params"],
                       batch_stats=variables["batch_stats"],
-                      opt_state=self.tx.init(variables["params"]))
+                      opt_state=self.tx.init(variables["params"]),
+                      rng=jax.random.key(0, impl="rbg") if rng is None else rng)
 
-  def new_state(self, variables) -> TrainState:
-    """A replicated train state with fresh momentum around `variables`."""
-    return jax.device_put(self._fresh_state(variables), self._replicated)
+  def new_state(self, variables, seed: int = 0) -> TrainState:
+    """A replicated train state with fresh momentum around `variables`;
+    `seed` starts its dropout stream."""
+    rng = jax.random.key(seed, impl="rbg")
+    return jax.device_put(self._fresh_state(variables, rng), self._replicated)
 
   def _train_step(self, state: TrainState, x, y, lr):
     """One SGD step on a prepared (augmented, standardised) batch."""
@@ -122,7 +127,8 @@ class CompiledNetwork:
     def loss_fn(params):
       logits, updates = self.model.apply(
           {"params": params, "batch_stats": state.batch_stats}, x,
-          train=True, mutable=["batch_stats"])
+          train=True, mutable=["batch_stats"],
+          rngs={"dropout": jax.random.fold_in(state.rng, state.step)})
       loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
       return loss, (logits, updates.get("batch_stats", {}))
 
@@ -278,15 +284,17 @@ class StepCache:
     augmentation stream `key`."""
     return self._prepare(images, labels, idx, key, jnp.int32(chunk), mean, std)
 
-  def get(self, dna, count: bool = False) -> CompiledNetwork:
-    """The network of `dna`'s architecture. `count=True` marks the lookup of
-    an individual about to train: a hit if an earlier individual already
-    used this architecture (a background compile alone does not count)."""
-    sig = dna.signature()
+  def get(self, genome, count: bool = False) -> CompiledNetwork:
+    """The network of `genome`'s architecture (a DNA, a Genetic CNN string
+    or a NAS-Bench-201 cell; see `modules.build_module`). `count=True` marks the lookup of an
+    individual about to train: a hit if an earlier individual already used
+    this architecture (a background compile alone does not count)."""
+    sig = genome.signature()
     with self._lock:
       net = self._networks.get(sig)
       if net is None:
-        net = CompiledNetwork(sig, self.cfg, self.mesh, self)
+        net = CompiledNetwork(sig, build_module(genome, self.cfg.num_classes),
+                              self.cfg, self.mesh, self)
         self._networks[sig] = net
       if count:
         if sig in self._used:
@@ -296,11 +304,11 @@ class StepCache:
           self._used.add(sig)
       return net
 
-  def compile_async(self, dna, eval_rows: int) -> concurrent.futures.Future:
+  def compile_async(self, genome, eval_rows: int) -> concurrent.futures.Future:
     """Starts compiling `dna`'s programs on a background thread (one at a
     time), so the next child compiles while the current one trains. A failed
     background compile is retried, and raises, when the program is used."""
-    return self._background.submit(self.get(dna).precompile, eval_rows)
+    return self._background.submit(self.get(genome).precompile, eval_rows)
 
   def close(self):
     self._background.shutdown(wait=True, cancel_futures=True)

@@ -17,7 +17,6 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from evojax_nas.compile.steps import StepCache, StepConfig
-from evojax_nas.genomes import DNA
 from evojax_nas.train.checkpoints import CheckpointStore
 from evojax_nas.train.data import Dataset
 from evojax_nas.train.inheritance import inherit as inherit_weights
@@ -103,7 +102,7 @@ class TrainedEvaluator:
       chunk, buf = buf[:b * k], buf[b * k:]
       yield jax.device_put(chunk.reshape(k, b), self._idx_sharding)
 
-  def predict(self, genome: DNA, variables: Any, split: str) -> np.ndarray:
+  def predict(self, genome, variables: Any, split: str) -> np.ndarray:
     """Class probabilities of every image of `split` ('val' or 'test')."""
     net = self.cache.get(genome)
     labels = self.data.splits[split][2]
@@ -111,13 +110,13 @@ class TrainedEvaluator:
                          self.data.std) for s in self.data.starts[split]]
     return np.concatenate(jax.device_get(probs))[:len(labels)]
 
-  def accuracy(self, genome: DNA, variables: Any, split: str) -> float:
+  def accuracy(self, genome, variables: Any, split: str) -> float:
     labels = self.data.splits[split][2]
     pred = self.predict(genome, variables, split).argmax(-1)
     return float(np.mean(pred == labels))
 
-  def evaluate(self, key: jax.Array, individual: int, genome: DNA,
-               parent: tuple[int, DNA] | None = None,
+  def evaluate(self, key: jax.Array, individual: int, genome,
+               parent: tuple[int, Any] | None = None,
                inherit: bool = True,
                test_above: float | None = None) -> Result:
     """Trains `genome` (from `parent`'s weights where inheritance applies),
@@ -126,7 +125,7 @@ class TrainedEvaluator:
     never)."""
     seconds = dict.fromkeys(("compile", "restore", "train", "eval", "save"),
                             0.0)
-    k_init, k_data, k_aug = jax.random.split(key, 3)
+    k_init, k_data, k_aug, k_dropout = jax.random.split(key, 4)
     net = self.cache.get(genome, count=True)
 
     t0 = time.perf_counter()
@@ -139,7 +138,8 @@ class TrainedEvaluator:
           parent_id, self.cache.get(parent_genome).abstract_variables)
       variables, report = inherit_weights(variables, parent_vars,
                                           self.inheritance_mode)
-    state = net.new_state(variables)
+    state = net.new_state(variables, seed=int(
+        jax.random.bits(k_dropout, dtype=jnp.uint32)))
     seconds["restore"] = time.perf_counter() - t0
 
     # Waits for (or does) this architecture's compilation: time on the

@@ -19,14 +19,14 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from evojax_nas.compile import augment
-from evojax_nas.compile.network import DNANet
-from evojax_nas.genomes import DNA
+from evojax_nas.compile.modules import build_module
+from evojax_nas.genomes.spaces import genome_from_json
 
 
 class Model:
   """A trained evolved classifier for inference on new images."""
 
-  def __init__(self, genome: DNA, variables: Any, class_names: Sequence[str],
+  def __init__(self, genome, variables: Any, class_names: Sequence[str],
                mean: np.ndarray, std: np.ndarray, info: dict | None = None):
     self.genome = genome
     self.variables = variables
@@ -34,8 +34,7 @@ class Model:
     self.mean = jnp.asarray(mean, jnp.float32)
     self.std = jnp.asarray(std, jnp.float32)
     self.info = info or {}
-    self.module = DNANet(signature=genome.signature(),
-                         num_classes=len(self.class_names))
+    self.module = build_module(genome, len(self.class_names))
     self._apply = jax.jit(lambda v, x, m, s: jax.nn.softmax(self.module.apply(
         v, augment.standardize(x, m, s), train=False)))
 
@@ -57,7 +56,7 @@ class Model:
     return self.probabilities(images).argmax(-1)
 
 
-def export_model(directory: str | Path, genome: DNA, variables: Any,
+def export_model(directory: str | Path, genome, variables: Any,
                  class_names: Sequence[str], mean, std, info: dict) -> Path:
   """Writes the model atomically (a temporary folder renamed into place)."""
   directory = Path(directory).absolute()
@@ -90,9 +89,8 @@ def load_model(workdir: str | Path) -> Model:
     raise FileNotFoundError(f"no exported model at {path}: run the experiment "
                             "to completion first (it writes <workdir>/model)")
   meta = json.loads(meta_path.read_text())
-  genome = DNA.from_json(meta["genome"])
-  module = DNANet(signature=genome.signature(),
-                  num_classes=len(meta["class_names"]))
+  genome = genome_from_json(meta["genome"])
+  module = build_module(genome, len(meta["class_names"]))
   abstract = jax.eval_shape(
       lambda k: dict(module.init(
           k, jnp.zeros((1, *meta.get("image_shape", (32, 32, 3)))),

@@ -14,16 +14,18 @@ from typing import Any
 import jax
 
 from evojax_nas.experiment.events import EventLogError
-from evojax_nas.genomes import DNA, GenomeError
+from evojax_nas.genomes import GenomeError
+from evojax_nas.genomes.spaces import genome_from_json
 
 
 @dataclasses.dataclass
 class Individual:
   id: int
-  genome: DNA
+  genome: Any
   parent: int | None
   mutation: str
   born_t: float
+  generation: int | None = None  # generational strategies only
   trained: dict[str, Any] | None = None  # the `trained` event
   killed_t: float | None = None
 
@@ -44,6 +46,7 @@ class History:
   individuals: dict[int, Individual]
   state: Any            # the strategy's population state
   elapsed: float        # experiment seconds already spent (all sessions)
+  generations: list[dict] = dataclasses.field(default_factory=list)
 
   @property
   def trained(self) -> list[Individual]:
@@ -79,14 +82,15 @@ class History:
       if ident in self.individuals:
         raise ValueError(f"individual {ident} born twice")
       self.individuals[ident] = Individual(
-          id=ident, genome=DNA.from_json(e["genome"]), parent=e["parent"],
-          mutation=e["mutation"], born_t=float(e["t"]))
+          id=ident, genome=genome_from_json(e["genome"]), parent=e["parent"],
+          mutation=e["mutation"], born_t=float(e["t"]),
+          generation=e.get("generation"))
     elif kind == "trained":
       ind = self.individuals[ident]
       if ind.trained is not None:
         raise ValueError(f"individual {ident} trained twice")
       ind.trained = e
-      if ind.killed_t is None:
+      if ind.killed_t is None and not strategy.generational:
         self.state, _ = strategy.tell(_NO_KEY, self.state, ident,
                                       e["val_accuracy"])
     elif kind == "killed":
@@ -94,7 +98,13 @@ class History:
       if ind.killed_t is not None:
         raise ValueError(f"individual {ident} killed twice")
       ind.killed_t = float(e["t"])
-      self.state = strategy.remove(self.state, ident)
+      if not strategy.generational:
+        self.state = strategy.remove(self.state, ident)
+    elif kind == "generation":
+      # A finished generation replaces the strategy's population at once.
+      self.state, _ = strategy.tell(_NO_KEY, self.state, e["ids"],
+                                    e["fitness"])
+      self.generations.append(e)
 
 
 def replay(events: list[dict], strategy, path: str = "events.jsonl") -> History:

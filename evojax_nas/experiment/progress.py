@@ -20,6 +20,9 @@ class Progress:
     total = config.max_individuals or (
         config.max_steps // config.steps_per_individual if config.max_steps
         else 0)
+    if config.strategy == "genetic" and config.max_generations:
+      total = min(total or 10**9,
+                  (config.max_generations + 1) * config.population_size)
     self._by_time = not total and bool(config.time_budget_s)
     disable = not (enabled and sys.stderr.isatty())
     if self._by_time:

@@ -55,6 +55,9 @@ def finalize(exp) -> dict:
       "total_flops": h.total_flops,
       "wall_time_s": exp.now(),
       "strategy": exp.config.strategy,
+      "search_space": exp.config.search_space,
+      "generations": [dict(e["stats"], generation=e["generation"])
+                      for e in h.generations],
       "weight_inheritance": exp.config.weight_inheritance,
       "compile_cache": exp.cache.stats(),
       "data": {"name": exp.dataset.name, "source": exp.dataset.source,

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import jax
 import ml_collections
+import numpy as np
 
 from evojax_nas import config as config_lib
 from evojax_nas import strategies
@@ -40,8 +41,7 @@ from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment.events import EventLog
 from evojax_nas.experiment.history import History, Individual, replay
 from evojax_nas.experiment.progress import Progress
-from evojax_nas.genomes import (inherits_nothing, mutate_many,
-                                mutation_probabilities, trivial)
+from evojax_nas.genomes import spaces, strings
 from evojax_nas.train import data as data_lib
 from evojax_nas.train.checkpoints import CheckpointStore
 
@@ -54,7 +54,8 @@ _RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
 
 def _check_same_experiment(config, path: Path):
   """Refuses to continue a workdir with a config that changes the science."""
-  new = config_lib._flatten(config)  # pylint: disable=protected-access
+  # Through JSON, so that tuples compare equal to the lists read back.
+  new = json.loads(json.dumps(config_lib._flatten(config)))  # pylint: disable=protected-access
   if not path.exists():
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(new, indent=1, sort_keys=True))
@@ -87,12 +88,13 @@ class Experiment:
     self.workdir = Path(workdir).absolute()
     self.workdir.mkdir(parents=True, exist_ok=True)
     self.log = EventLog(self.workdir / "events.jsonl")
-    self.strategy = strategies.make(config.strategy, config.population_size)
+    self.space = spaces.make(config.search_space, config)
+    self.strategy = strategies.make(config.strategy, config.population_size,
+                                    config.sample_size, dict(config.genetic))
     self.history: History = replay(self.log.read(), self.strategy,
                                    str(self.log.path))
     _check_same_experiment(config, self.workdir / "config.json")
     self.root_key = jax.random.key(config.seed)
-    self.probabilities = mutation_probabilities(dict(config.mutations))
     d = config.data
     self.dataset = data_lib.load(d.name, d.dir or None, d.cache_dir or None,
                                  d.val_size, d.split_seed,
@@ -134,10 +136,10 @@ class Experiment:
     return True
 
   # --- events ---------------------------------------------------------------------
-  def _born(self, ident, genome, parent, mutation) -> dict:
+  def _born(self, ident, genome, parent, mutation, **extra) -> dict:
     return {"event": "born", "id": ident, "t": self.now(), "parent": parent,
             "mutation": mutation, "genome": genome.to_json(),
-            "signature": genome.signature_hash()}
+            "signature": genome.signature_hash(), **extra}
 
   def _killed(self, ident, reason, by=None) -> dict:
     return {"event": "killed", "id": ident, "t": self.now(), "reason": reason,
@@ -166,14 +168,13 @@ class Experiment:
     ident = h.next_id
     key = jax.random.fold_in(self.root_key, ident)
     if len(h.individuals) < c.population_size:
-      genome = trivial(c.initial_learning_rate)
+      genome = self.space.initial(jax.random.fold_in(key, 1))
       self._apply(self._born(ident, genome, None, "initial"))
       return ident
     action = self.strategy.ask(jax.random.fold_in(key, 0), h.state)
     parent, victim = int(action.parent), int(action.victim)
-    genome, name = mutate_many(h.individuals[parent].genome,
-                               jax.random.fold_in(key, 1),
-                               c.mutations_per_child, self.probabilities)
+    genome, name = self.space.mutate(h.individuals[parent].genome,
+                                     jax.random.fold_in(key, 1))
     events = [self._born(ident, genome, parent, name)]
     # Keep the size (alive + in training): the loser dies.
     if len(h.alive) + len(h.pending) >= c.population_size:
@@ -191,7 +192,8 @@ class Experiment:
         max((i.val_accuracy for i in self.history.trained), default=-1.0))
     t0 = time.perf_counter()
     r = self.evaluator.evaluate(key, ind.id, ind.genome, parent,
-                                inherit=not inherits_nothing(ind.mutation),
+                                inherit=not self.space.inherits_nothing(
+                                    ind.mutation),
                                 test_above=test_above)
     event = {"event": "trained", "id": ind.id, "t": self.now(),
              "val_accuracy": r.val_accuracy, "test_accuracy": r.test_accuracy,
@@ -229,25 +231,130 @@ class Experiment:
       self.cache.compile_async(child.genome,
                                self.evaluator.data.eval_images.shape[0])
 
+  # --- the generational loop (genetic algorithm) --------------------------------
+  def _generation_budget_left(self) -> bool:
+    c, h = self.config, self.history
+    if c.max_generations and len(h.generations) > c.max_generations:
+      return False  # generation 0 plus T generations done
+    if c.max_individuals and len(h.trained) + c.population_size > \
+        c.max_individuals:
+      return False
+    if c.max_steps and (len(h.trained) + c.population_size) * \
+        c.steps_per_individual > c.max_steps:
+      return False
+    return not (c.time_budget_s and self.now() >= c.time_budget_s)
+
+  def _birth_generation(self, gen: int) -> list[Individual]:
+    """Logs the births of generation `gen` in one append: random strings
+    first, then the strategy's plan applied to the parents' strings."""
+    h, n, first = self.history, self.config.population_size, self.history.next_id
+    ids = list(range(first, first + n))
+    if gen == 0:
+      events = [self._born(i, self.space.initial(jax.random.fold_in(
+          jax.random.fold_in(self.root_key, i), 1)), None, "initial",
+                           generation=0) for i in ids]
+    else:
+      key = jax.random.fold_in(jax.random.fold_in(self.root_key, first), 3)
+      plan = jax.device_get(self.strategy.ask(jax.random.fold_in(key, 0),
+                                              h.state))
+      lay = self.space.layout
+      g = self.config.genetic
+      genes = np.stack([self.space.genes(h.individuals[int(p)].genome)
+                        for p in plan.parents])
+      children = np.asarray(strings.next_generation(
+          jax.random.fold_in(key, 1), plan, genes, g.q_mutation,
+          g.q_crossover, lay.unit, lay.num_units, lay.alphabet))
+      events = []
+      for k, i in enumerate(ids):
+        extra = {"generation": gen}
+        if plan.crossover[k]:
+          name, extra["partner"] = "crossover", int(plan.parents[k ^ 1])
+        else:
+          name = "mutate" if plan.mutate[k] else "copy"
+        events.append(self._born(i, self.space.from_genes(children[k]),
+                                 int(plan.parents[k]), name, **extra))
+    self._apply(*events)
+    return [h.individuals[i] for i in ids]
+
+  def _mean_fitness(self, ind: Individual) -> float:
+    """Validation accuracy averaged over every evaluation of the same string
+    (Genetic CNN, 3.2.4: a survivor is evaluated again each generation)."""
+    same = [i.val_accuracy for i in self.history.trained
+            if i.genome == ind.genome]
+    return float(np.mean(same))
+
+  def _finish_generation(self, gen: int, members: list[Individual]):
+    h = self.history
+    fitness = [self._mean_fitness(i) for i in members]
+    f = np.asarray(fitness)
+    best = members[int(np.argmax(f))]
+    tests = [i.trained["test_accuracy"] for i in members
+             if i.trained.get("test_accuracy") is not None]
+    stats = {"max": float(f.max()), "min": float(f.min()),
+             "mean": float(f.mean()), "median": float(np.median(f)),
+             "std": float(f.std()), "best_id": best.id,
+             "best_genome": best.genome.describe()}
+    if len(tests) == len(members):
+      stats["test"] = {"max": float(max(tests)), "min": float(min(tests)),
+                       "mean": float(np.mean(tests)),
+                       "median": float(np.median(tests)),
+                       "std": float(np.std(tests))}
+    events = [self._killed(i.id, "generation", by=gen) for i in h.alive
+              if i.generation is not None and i.generation < gen]
+    events.append({"event": "generation", "generation": gen, "t": self.now(),
+                   "ids": [i.id for i in members], "fitness": fitness,
+                   "stats": stats})
+    self._apply(*events)
+    log.info("generation %d: max %.4f min %.4f mean %.4f median %.4f std "
+             "%.4f best %s", gen, stats["max"], stats["min"], stats["mean"],
+             stats["median"], stats["std"], stats["best_genome"])
+
+  def _run_generations(self, bar):
+    h = self.history
+    rows = self.evaluator.data.eval_images.shape[0]
+    while True:
+      gen = len(h.generations)
+      members = [i for i in h.individuals.values() if i.generation == gen]
+      if not members:
+        if not self._generation_budget_left():
+          return
+        members = self._birth_generation(gen)
+      for k, ind in enumerate(members):
+        if ind.trained is not None:
+          continue
+        if self.config.compile_ahead and k + 1 < len(members):
+          self.cache.compile_async(members[k + 1].genome, rows)
+        self._train(ind)
+        self._collect_garbage()
+        bar.update()
+      self._finish_generation(gen, members)
+
+  # --- the steady-state loop (tournament, aging, random) ----------------------------
+  def _run_steady_state(self, bar):
+    h = self.history
+    interrupted = {i.id for i in h.pending}
+    while h.pending or self.budget_left():
+      if not h.pending:
+        self._next_birth()
+      ind = h.pending[0]
+      if ind.id in interrupted:
+        log.info("training individual %d again (interrupted before)", ind.id)
+      if self.config.compile_ahead:
+        self._birth_ahead(ind)
+      self._train(ind)
+      self._collect_garbage()
+      bar.update()
+
   def run(self) -> dict:
     h = self.history
     self.log.append({"event": "started", "t": self.now(),
                      "resumed": bool(h.individuals)})
     self._drop_alive_without_checkpoint()
-    interrupted = {i.id for i in h.pending}
     with Progress(self.config, h, self.now, enabled=self.config.progress) as bar:
-      while h.pending or self.budget_left():
-        if not h.pending:
-          self._next_birth()
-        ind = h.pending[0]
-        if ind.id in interrupted:
-          log.info("training individual %d again (interrupted before)",
-                   ind.id)
-        if self.config.compile_ahead:
-          self._birth_ahead(ind)
-        self._train(ind)
-        self._collect_garbage()
-        bar.update()
+      if self.strategy.generational:
+        self._run_generations(bar)
+      else:
+        self._run_steady_state(bar)
     self.cache.close()
     summary = results_lib.finalize(self)
     self.log.append({"event": "finished", "t": self.now()})

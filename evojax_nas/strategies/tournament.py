@@ -1,10 +1,18 @@
-"""Tournament selection (Real et al. 2017, section 3.1) and its random control.
+"""Steady-state tournament selection: Large-Scale Evolution, Regularized
+Evolution and their controls.
 
 Pure functions over an immutable `PopulationState` with explicit keys: `ask`
-samples `sample_size` alive individuals and names the best of the sample as
-parent and the worst as victim; the runner kills the victim (`remove`), trains
-a mutated copy of the parent and adds it (`tell`). With `select=False` parent
-and victim are two random individuals (the paper's random-search control).
+samples `sample_size` alive individuals, names the best of the sample as
+parent and says who dies; the runner kills the victim (`remove`), trains a
+mutated copy of the parent and adds it (`tell`). Who dies is the one
+difference between the papers:
+  * "sample_worst": the worse of the sample (Real et al. 2017, S = 2);
+  * "oldest": the oldest of the population, i.e. aging / regularized
+    evolution (Real et al. 2018);
+  * "worst": the worst of the population (the non-aging control of 2018).
+With `select=False` parent and victim are two random individuals (the 2017
+paper's random-search control). Ids grow with birth order, so the oldest
+alive individual is the one with the smallest id.
 """
 
 from __future__ import annotations
@@ -28,17 +36,25 @@ class Action:
   victim: jnp.ndarray  # id of the individual to kill
 
 
+KILL = ("sample_worst", "oldest", "worst")
+
+
 class Tournament:
   """Fixed structure in the constructor; state and keys passed explicitly."""
 
+  generational = False
+
   def __init__(self, population_size: int, sample_size: int = 2,
-               select: bool = True):
+               select: bool = True, kill: str = "sample_worst"):
     if population_size < 2 or not 2 <= sample_size <= population_size:
       raise ValueError(f"tournament needs population_size >= sample_size >= "
                        f"2, got {population_size} and {sample_size}")
+    if kill not in KILL:
+      raise ValueError(f"unknown kill rule {kill!r}; valid choices: {KILL}")
     self.population_size = population_size
     self.sample_size = sample_size
     self.select = select
+    self.kill = kill
 
   def init(self) -> PopulationState:
     n = self.population_size
@@ -56,10 +72,14 @@ class Tournament:
     if self.select:
       fit = state.fitness[slots]
       parent, victim = slots[jnp.argmax(fit)], slots[jnp.argmin(fit)]
-      tie = fit.max() == fit.min()  # equal fitness: a random pair member
+      tie = fit.max() == fit.min()  # equal fitness: a random sample member
       order = jax.random.permutation(k_order, slots)
       parent = jnp.where(tie, order[0], parent)
       victim = jnp.where(tie, order[1], victim)
+      if self.kill == "oldest":
+        victim = jnp.argmin(jnp.where(alive, state.ids, jnp.iinfo(jnp.int32).max))
+      elif self.kill == "worst":
+        victim = jnp.argmin(jnp.where(alive, state.fitness, jnp.inf))
     else:
       parent, victim = slots[0], slots[1]
     return Action(parent=state.ids[parent], victim=state.ids[victim])

@@ -1,0 +1,112 @@
+"""NAS-Bench-201: the cell genome, the table, the simulated searches, aging."""
+
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from evojax_nas import strategies
+from evojax_nas.compile.steps import StepCache, StepConfig
+from evojax_nas.genomes import nb201
+from evojax_nas.genomes.dna import GenomeError
+from evojax_nas.nasbench import TableError, load_table
+from evojax_nas.nasbench.search import SearchConfig, run_searches
+
+TABLE = Path(__file__).resolve().parents[2] / "shared/data/nasbench201/nb201_cifar.csv"
+ARCH = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|"
+        "nor_conv_3x3~1|skip_connect~2|")
+
+
+@pytest.fixture(scope="module")
+def table():
+  if not TABLE.is_file():
+    pytest.skip(f"{TABLE} not present")
+  return load_table(str(TABLE), "cifar10")
+
+
+def test_cell_string_code_round_trip():
+  cell = nb201.Cell.from_arch_str(ARCH)
+  assert cell.arch_str() == ARCH
+  assert nb201.Cell.from_code(cell.code) == cell
+  assert nb201.Cell.from_json(json.loads(json.dumps(cell.to_json()))) == cell
+  codes = jnp.arange(nb201.NUM_CELLS)
+  np.testing.assert_array_equal(nb201.encode(nb201.decode(codes)), codes)
+  with pytest.raises(GenomeError, match="NAS-Bench-201 cell string"):
+    nb201.Cell.from_arch_str("|conv~0|")
+
+
+def test_mutation_changes_exactly_one_edge():
+  cell = nb201.Cell.from_arch_str(ARCH)
+  for i in range(50):
+    child = nb201.decode(nb201.mutate_code(jax.random.key(i), cell.code))
+    assert int(jnp.sum(child != jnp.asarray(cell.ops))) == 1
+
+
+def test_table_rows_and_errors(table, tmp_path):
+  row = table.cell_row(nb201.Cell.from_arch_str(ARCH))
+  assert row["index"] == 1 and row["val12"] == pytest.approx(82.834)
+  assert row["test200"] == pytest.approx(93.66)
+  assert table.best_test == pytest.approx(94.37, abs=0.01)
+  with pytest.raises(TableError, match="in_val12"):
+    load_table(str(TABLE), "imagenet16-120")
+  with pytest.raises(TableError, match="not found"):
+    load_table(str(tmp_path / "none.csv"), "cifar10")
+  short = tmp_path / "short.csv"
+  short.write_text("".join(TABLE.open().readlines()[:10]))
+  with pytest.raises(TableError, match="lacks 15616"):
+    load_table(str(short), "cifar10")
+
+
+def test_aging_kills_the_oldest():
+  t = strategies.make("aging", 5, 3)
+  state = t.init()
+  for ident, f in zip([3, 7, 4, 9, 8], [0.9, 0.1, 0.5, 0.2, 0.3]):
+    state, _ = t.tell(jax.random.key(0), state, ident, f)
+  victims = {int(t.ask(jax.random.key(i), state).victim) for i in range(50)}
+  assert victims == {3}  # the oldest, although it is the best
+  worst = strategies.make("kill_worst", 5, 3)
+  victims = {int(worst.ask(jax.random.key(i), state).victim)
+             for i in range(50)}
+  assert victims == {7}
+
+
+@pytest.mark.parametrize("name", ["aging", "tournament", "kill_worst",
+                                  "genetic", "random", "random_search"])
+def test_searches_are_reproducible_and_respect_the_budget(table, name):
+  cfg = SearchConfig(strategy=name, budget_s=3000.0)
+  a = run_searches(cfg, table, np.arange(4))
+  b = run_searches(cfg, table, np.arange(4))
+  np.testing.assert_array_equal(a.codes, b.codes)
+  for r in range(4):
+    n = a.count[r]
+    assert a.time[r, n - 2] < 3000.0 <= a.time[r, n - 1]  # last one crosses
+    np.testing.assert_allclose(a.reward[r, :n], table.val12[a.codes[r, :n]])
+  assert len({tuple(c[:a.count[0]]) for c in a.codes}) == 4  # seeds differ
+
+
+def test_aging_beats_random_search_on_cifar10(table):
+  seeds = np.arange(100)
+  aging = table.test200[run_searches(SearchConfig("aging"), table,
+                                     seeds).chosen()]
+  rs = table.test200[run_searches(SearchConfig("random_search"), table,
+                                  seeds).chosen()]
+  assert aging.mean() > rs.mean()
+  assert abs(aging.mean() - 93.92) < 0.30  # published REA: 93.92 +- 0.30
+
+
+def test_cell_compiles_to_the_trainable_skeleton():
+  cell = nb201.Cell(nb201.Cell.from_arch_str(ARCH).ops, channels=4,
+                    cells_per_stage=1)
+  cache = StepCache(StepConfig(num_classes=10, batch_size=4, chunk_steps=1,
+                               eval_batch_size=4))
+  net = cache.get(cell)
+  params = net.abstract_variables["params"]
+  assert {"conv_stem", "cell0_0", "reduce1", "cell2_0", "head"} <= set(params)
+  assert params["head"]["kernel"].shape == (16, 10)  # 4C channels
+  state = net.new_state(net.init(jax.random.key(0)))
+  state, m = net.train_chunk(state, jnp.ones((1, 4, 32, 32, 3)),
+                             jnp.zeros((1, 4), jnp.int32), jnp.float32(0.1))
+  assert np.isfinite(float(m["loss"]))
