@@ -13,7 +13,7 @@ import pathlib
 
 import ml_collections
 
-from evojax_nas.genomes import MUTATIONS, mutation_probabilities
+from evojax_nas.genomes import MUTATIONS, mutation_probabilities, recombination
 from evojax_nas.genomes.spaces import SPACES
 from evojax_nas.strategies import STRATEGIES
 from evojax_nas.train.data import DATA_DIR_ENV, DATASETS
@@ -54,6 +54,18 @@ def default_config() -> ml_collections.ConfigDict:
   # Relative mutation probabilities; the paper used them untuned (uniform).
   c.mutations = ml_collections.ConfigDict({k: 1.0 for k in MUTATIONS})
 
+  # Escaping local optima and recombination (Real et al. 2017, section 5;
+  # steady-state strategies on the DNA, all off by default).
+  c.escape = ml_collections.ConfigDict(dict(
+      # "START-END:COUNT,...": children with ids in [START, END) get COUNT
+      # mutations (a period of raised mutation rate).
+      mutation_rate_schedule="",
+      # Counts of trained individuals at which every alive individual is
+      # retrained from fresh weights (population-wide weight resets).
+      reset_population_at=()))
+  c.recombination = ml_collections.ConfigDict(dict(
+      mode="none",        # none | mutation_probabilities | weights | side_by_side
+      probability=0.5))   # share of children that get a second parent
   # The genetic algorithm (Xie & Yuille 2017): p_M, q_M, p_C, q_C.
   c.genetic = ml_collections.ConfigDict(dict(
       p_mutation=0.8, q_mutation=0.05, p_crossover=0.2, q_crossover=0.2))
@@ -124,6 +136,23 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
        f"strategy 'genetic' needs a string search space (genetic_cnn or "
        f"nb201), not {c.search_space!r}")
   need(c.max_generations >= 0, "max_generations must be >= 0 (0 = no limit)")
+  try:
+    recombination.parse_schedule(c.escape.mutation_rate_schedule)
+  except ValueError as err:
+    raise ConfigError(f"escape.mutation_rate_schedule: {err}") from None
+  need(all(isinstance(n, int) and n > 0
+           for n in c.escape.reset_population_at),
+       "escape.reset_population_at must list positive individual counts")
+  need(c.recombination.mode in recombination.RECOMBINATION_MODES,
+       f"recombination.mode {c.recombination.mode!r} unknown; valid choices: "
+       f"{list(recombination.RECOMBINATION_MODES)}")
+  need(0.0 <= c.recombination.probability <= 1.0,
+       "recombination.probability must be in [0, 1]")
+  need((c.recombination.mode == "none" and not c.escape.reset_population_at
+        and not c.escape.mutation_rate_schedule) or (
+            c.search_space == "dna" and c.strategy != "genetic"),
+       "escape.* and recombination.* are options of the steady-state "
+       "strategies on the DNA search space")
   for k in ("p_mutation", "q_mutation", "p_crossover", "q_crossover"):
     need(0.0 <= c.genetic[k] <= 1.0, f"genetic.{k} must be in [0, 1]")
   need(len(c.genetic_cnn.nodes) == len(c.genetic_cnn.widths) and all(

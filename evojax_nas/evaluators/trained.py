@@ -19,6 +19,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from evojax_nas.compile.steps import StepCache, StepConfig
 from evojax_nas.train.checkpoints import CheckpointStore
 from evojax_nas.train.data import Dataset
+from evojax_nas.train.inheritance import blend
 from evojax_nas.train.inheritance import inherit as inherit_weights
 
 
@@ -35,6 +36,7 @@ class Result:
   partial: tuple[str, ...]
   fresh: tuple[str, ...]
   seconds: dict[str, float]      # compile, restore, train, eval, save
+  blended: tuple[str, ...] = ()  # averaged with a recombination partner
 
 
 def _fast_key(key: jax.Array) -> jax.Array:
@@ -118,11 +120,12 @@ class TrainedEvaluator:
   def evaluate(self, key: jax.Array, individual: int, genome,
                parent: tuple[int, Any] | None = None,
                inherit: bool = True,
-               test_above: float | None = None) -> Result:
-    """Trains `genome` (from `parent`'s weights where inheritance applies),
-    validates it and saves its checkpoint as `individual`. The test accuracy
-    is measured only if the validation accuracy exceeds `test_above` (None:
-    never)."""
+               test_above: float | None = None,
+               partner: tuple[int, Any] | None = None) -> Result:
+    """Trains `genome` (from `parent`'s weights where inheritance applies,
+    averaged with `partner`'s where given), validates it and saves its
+    checkpoint as `individual`. The test accuracy is measured only if the
+    validation accuracy exceeds `test_above` (None: never)."""
     seconds = dict.fromkeys(("compile", "restore", "train", "eval", "save"),
                             0.0)
     k_init, k_data, k_aug, k_dropout = jax.random.split(key, 4)
@@ -138,6 +141,10 @@ class TrainedEvaluator:
           parent_id, self.cache.get(parent_genome).abstract_variables)
       variables, report = inherit_weights(variables, parent_vars,
                                           self.inheritance_mode)
+      if partner is not None:
+        partner_vars, _ = self.checkpoints.restore(
+            partner[0], self.cache.get(partner[1]).abstract_variables)
+        variables, report["blended"] = blend(variables, partner_vars)
     state = net.new_state(variables, seed=int(
         jax.random.bits(k_dropout, dtype=jnp.uint32)))
     seconds["restore"] = time.perf_counter() - t0
@@ -184,4 +191,5 @@ class TrainedEvaluator:
                   flops=flops, inherited=tuple(report["inherited"]),
                   partial=tuple(report["partial"]),
                   fresh=tuple(report["fresh"]),
+                  blended=tuple(report.get("blended", ())),
                   seconds={k: round(v, 4) for k, v in seconds.items()})

@@ -26,6 +26,7 @@ class Individual:
   mutation: str
   born_t: float
   generation: int | None = None  # generational strategies only
+  born: dict[str, Any] = dataclasses.field(default_factory=dict)  # its event
   trained: dict[str, Any] | None = None  # the `trained` event
   killed_t: float | None = None
 
@@ -47,6 +48,7 @@ class History:
   state: Any            # the strategy's population state
   elapsed: float        # experiment seconds already spent (all sessions)
   generations: list[dict] = dataclasses.field(default_factory=list)
+  resets: set[int] = dataclasses.field(default_factory=set)  # population resets
 
   @property
   def trained(self) -> list[Individual]:
@@ -84,7 +86,7 @@ class History:
       self.individuals[ident] = Individual(
           id=ident, genome=genome_from_json(e["genome"]), parent=e["parent"],
           mutation=e["mutation"], born_t=float(e["t"]),
-          generation=e.get("generation"))
+          generation=e.get("generation"), born=e)
     elif kind == "trained":
       ind = self.individuals[ident]
       if ind.trained is not None:
@@ -105,6 +107,8 @@ class History:
       self.state, _ = strategy.tell(_NO_KEY, self.state, e["ids"],
                                     e["fitness"])
       self.generations.append(e)
+    elif kind == "population_reset":
+      self.resets.add(e["at"])
 
 
 def replay(events: list[dict], strategy, path: str = "events.jsonl") -> History:

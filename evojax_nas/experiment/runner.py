@@ -41,7 +41,7 @@ from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment.events import EventLog
 from evojax_nas.experiment.history import History, Individual, replay
 from evojax_nas.experiment.progress import Progress
-from evojax_nas.genomes import spaces, strings
+from evojax_nas.genomes import recombination, spaces, strings
 from evojax_nas.train import data as data_lib
 from evojax_nas.train.checkpoints import CheckpointStore
 
@@ -95,6 +95,8 @@ class Experiment:
                                    str(self.log.path))
     _check_same_experiment(config, self.workdir / "config.json")
     self.root_key = jax.random.key(config.seed)
+    self.mutation_periods = recombination.parse_schedule(
+        config.escape.mutation_rate_schedule)
     d = config.data
     self.dataset = data_lib.load(d.name, d.dir or None, d.cache_dir or None,
                                  d.val_size, d.split_seed,
@@ -167,39 +169,91 @@ class Experiment:
     h, c = self.history, self.config
     ident = h.next_id
     key = jax.random.fold_in(self.root_key, ident)
+    rec = c.recombination.mode
     if len(h.individuals) < c.population_size:
       genome = self.space.initial(jax.random.fold_in(key, 1))
-      self._apply(self._born(ident, genome, None, "initial"))
+      extra = ({"mutation_weights": dict(c.mutations)}
+               if rec == "mutation_probabilities" else {})
+      self._apply(self._born(ident, genome, None, "initial", **extra))
       return ident
     action = self.strategy.ask(jax.random.fold_in(key, 0), h.state)
     parent, victim = int(action.parent), int(action.victim)
-    genome, name = self.space.mutate(h.individuals[parent].genome,
-                                     jax.random.fold_in(key, 1))
-    events = [self._born(ident, genome, parent, name)]
+    genome, extra, prefix = h.individuals[parent].genome, {}, ""
+    partner = None
+    if rec != "none" and float(jax.random.uniform(
+        jax.random.fold_in(key, 5))) < c.recombination.probability:
+      # A second tournament picks the other parent.
+      other = int(self.strategy.ask(jax.random.fold_in(key, 4),
+                                    h.state).parent)
+      partner = other if other != parent else None
+    if partner is not None:
+      extra["partner"] = partner
+      if rec == "side_by_side":
+        fused = recombination.side_by_side(genome,
+                                           h.individuals[partner].genome)
+        genome, prefix = (fused, "side_by_side+") if fused else (genome, "")
+    weights = None
+    if rec == "mutation_probabilities":
+      source = h.individuals[partner if partner is not None else parent]
+      weights = recombination.perturb_weights(jax.random.fold_in(key, 6),
+                                              source.born["mutation_weights"])
+      extra["mutation_weights"] = weights
+    count = recombination.mutations_for(ident, self.mutation_periods,
+                                        c.mutations_per_child)
+    genome, name = self.space.mutate(genome, jax.random.fold_in(key, 1),
+                                     count=count, weights=weights)
+    events = [self._born(ident, genome, parent, prefix + name, **extra)]
     # Keep the size (alive + in training): the loser dies.
     if len(h.alive) + len(h.pending) >= c.population_size:
       events.insert(0, self._killed(victim, c.strategy, by=ident))
     self._apply(*events)
     return ident
 
+  def _reset_population(self):
+    """Population-wide weight resets (Real et al. 2017, section 5): at each
+    configured count of trained individuals, every alive individual is
+    replaced by a copy of itself that trains from fresh weights."""
+    h = self.history
+    for at in self.config.escape.reset_population_at:
+      if at in h.resets or len(h.trained) < at:
+        continue
+      events = [{"event": "population_reset", "at": at, "t": self.now()}]
+      ident = h.next_id
+      for ind in h.alive:
+        events.append(self._killed(ind.id, "population_reset", by=ident))
+        extra = ({"mutation_weights": ind.born["mutation_weights"]}
+                 if "mutation_weights" in ind.born else {})
+        events.append(self._born(ident, ind.genome, ind.id,
+                                 "population_reset", **extra))
+        ident += 1
+      self._apply(*events)
+      log.info("population reset at %d trained individuals: %d retrain from "
+               "fresh weights", at, (len(events) - 1) // 2)
+
   def _train(self, ind: Individual) -> dict:
     key = jax.random.fold_in(jax.random.fold_in(self.root_key, ind.id), 2)
-    parent = None
-    if ind.parent is not None and ind.parent in self.checkpoints.ids():
+    saved = set(self.checkpoints.ids())
+    parent = partner = None
+    if ind.parent is not None and ind.parent in saved:
       parent = (ind.parent, self.history.individuals[ind.parent].genome)
+    p = ind.born.get("partner")
+    if (self.config.recombination.mode == "weights" and p is not None
+        and p in saved):
+      partner = (p, self.history.individuals[p].genome)
     test_above = {"all": -1.0, "none": None}.get(
         self.config.evaluate_test,
         max((i.val_accuracy for i in self.history.trained), default=-1.0))
     t0 = time.perf_counter()
     r = self.evaluator.evaluate(key, ind.id, ind.genome, parent,
                                 inherit=not self.space.inherits_nothing(
-                                    ind.mutation),
+                                    ind.mutation), partner=partner,
                                 test_above=test_above)
     event = {"event": "trained", "id": ind.id, "t": self.now(),
              "val_accuracy": r.val_accuracy, "test_accuracy": r.test_accuracy,
              "train_loss": r.train_loss, "train_accuracy": r.train_accuracy,
              "steps": r.steps, "flops": r.flops, "inherited": list(r.inherited),
              "partial": list(r.partial), "fresh": list(r.fresh),
+             "blended": list(r.blended),
              "seconds": r.seconds,
              "wall_s": round(time.perf_counter() - t0, 3),
              "signature": ind.genome.signature_hash(),
@@ -216,7 +270,8 @@ class Experiment:
     model and the ensemble may need them) and parents of pending births."""
     h = self.history
     keep = {i.id for i in h.alive} | {i.id for i in h.top(
-        self.config.ensemble_size)} | {i.parent for i in h.pending}
+        self.config.ensemble_size)} | {i.parent for i in h.pending} | {
+            i.born.get("partner") for i in h.pending}
     for ident in self.checkpoints.ids():
       if ident not in keep:
         self.checkpoints.delete(ident)
@@ -334,6 +389,7 @@ class Experiment:
     h = self.history
     interrupted = {i.id for i in h.pending}
     while h.pending or self.budget_left():
+      self._reset_population()
       if not h.pending:
         self._next_birth()
       ind = h.pending[0]

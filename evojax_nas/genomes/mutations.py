@@ -169,7 +169,7 @@ MUTATIONS: Mapping[str, Mutation] = {
 }
 
 # Mutations after which the child starts from fresh weights.
-INHERITS_NOTHING = frozenset({"reset_weights"})
+INHERITS_NOTHING = frozenset({"reset_weights", "population_reset"})
 
 
 def mutation_probabilities(weights: Mapping[str, float] | None = None

@@ -37,9 +37,14 @@ class DNASpace:
     del key
     return trivial(self.config.initial_learning_rate)
 
-  def mutate(self, genome: DNA, key: jax.Array) -> tuple[DNA, str]:
-    return mutate_many(genome, key, self.config.mutations_per_child,
-                       self.probabilities)
+  def mutate(self, genome: DNA, key: jax.Array, count: int | None = None,
+             weights: dict[str, float] | None = None) -> tuple[DNA, str]:
+    """`count` mutations (default: the config's) drawn from `weights`
+    (default: the config's relative mutation weights)."""
+    p = self.probabilities if weights is None else mutation_probabilities(
+        weights)
+    return mutate_many(genome, key, count or self.config.mutations_per_child,
+                       p)
 
   def inherits_nothing(self, mutation: str) -> bool:
     return inherits_nothing(mutation)
@@ -76,7 +81,8 @@ class GeneticCNNSpace:
     return genetic_cnn.GeneticCNN(bits=tuple(int(b) for b in genes),
                                   **self.kwargs)
 
-  def mutate(self, genome, key: jax.Array):
+  def mutate(self, genome, key: jax.Array, count=None, weights=None):
+    del count, weights
     genes = strings.mutate(key, self.genes(genome), self.q_mutation, 2)
     return self.from_genes(np.asarray(genes)), "bit_flip"
 
@@ -106,7 +112,8 @@ class NB201Space:
   def from_genes(self, genes) -> nb201.Cell:
     return nb201.Cell(tuple(int(g) for g in np.asarray(genes)), **self.kwargs)
 
-  def mutate(self, genome, key: jax.Array):
+  def mutate(self, genome, key: jax.Array, count=None, weights=None):
+    del count, weights
     code = nb201.mutate_code(key, genome.code)
     return self.from_genes(nb201.decode(code)), "alter_op"
 

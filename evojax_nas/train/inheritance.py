@@ -72,3 +72,25 @@ def inherit(fresh: dict[str, Any], parent: dict[str, Any],
   for collection in fresh:  # empty collections (no BN) vanish when flattened
     variables.setdefault(collection, {})
   return variables, report
+
+
+def blend(variables: dict[str, Any], partner: dict[str, Any]
+          ) -> tuple[dict[str, Any], list[str]]:
+  """Averages every layer of `variables` with the same layer of `partner`
+  where identity and all shapes match (weight recombination, Real et al.
+  2017 section 5); returns (variables, blended layer names)."""
+  flat = traverse_util.flatten_dict(variables)
+  other = traverse_util.flatten_dict(partner)
+  layers: dict[str, list[tuple]] = {}
+  for path in flat:
+    layers.setdefault(path[1], []).append(path)
+  blended = []
+  for layer, paths in sorted(layers.items()):
+    if all(p in other and other[p].shape == flat[p].shape for p in paths):
+      for p in paths:
+        flat[p] = (np.asarray(flat[p]) + np.asarray(other[p])) / 2
+      blended.append(layer)
+  out = traverse_util.unflatten_dict(flat)
+  for collection in variables:
+    out.setdefault(collection, {})
+  return out, blended
