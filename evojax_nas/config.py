@@ -51,6 +51,10 @@ def default_config() -> ml_collections.ConfigDict:
   # Birth the next child when the current one starts training and compile
   # it meanwhile (two staggered asynchronous workers; see runner.py).
   c.compile_ahead = True
+  # JAX's persistent compilation cache in WORKDIR/compile_cache, shared by
+  # restarts and workers; compiles above the threshold (seconds) persist.
+  c.persistent_compile_cache = True
+  c.persistent_cache_min_compile_s = 0.0
   # Relative mutation probabilities; the paper used them untuned (uniform).
   c.mutations = ml_collections.ConfigDict({k: 1.0 for k in MUTATIONS})
 

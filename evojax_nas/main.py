@@ -55,7 +55,11 @@ def main(argv):
 
 
 def run_main():
-  """Console-script entry point (`evojax_nas --config ... --workdir ...`)."""
+  """Console-script entry point: `evojax_nas --config ... --workdir ...`
+  runs an experiment; `evojax_nas flops --genome FILE` reports FLOPs."""
+  if len(sys.argv) > 1 and sys.argv[1] == "flops":
+    from evojax_nas.commands import flops  # pylint: disable=g-import-not-at-top
+    sys.exit(flops.main(sys.argv[2:]))
   app.run(main)
 
 

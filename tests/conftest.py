@@ -111,3 +111,12 @@ def tiny_config(cifar10_dir, tmp_path):
   c.train.chunk_steps = 2
   c.train.eval_batch_size = 100
   return c
+
+
+@pytest.fixture(autouse=True)
+def _no_persistent_compile_cache_across_tests():
+  """Experiments point JAX's persistent cache at their workdir; one test's
+  cache must not serve (and hide the compiles of) the next test."""
+  yield
+  from evojax_nas.compile import persistent_cache
+  persistent_cache.disable()

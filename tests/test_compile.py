@@ -160,3 +160,18 @@ def test_host_initialisation_matches_the_module_initialisers():
       assert np.std(k) == pytest.approx(np.sqrt(gain / fan_in), rel=0.15)
   np.testing.assert_array_equal(host["batch_stats"]["bn_1"]["var"], 1.0)
   np.testing.assert_array_equal(host["params"]["bn_1"]["bias"], 0.0)
+
+
+def test_persistent_cache_serves_a_new_process_worth_of_programs(tmp_path):
+  from evojax_nas.compile import persistent_cache
+  persistent_cache.enable(tmp_path / "compile_cache")
+  cfg = StepConfig(num_classes=10, batch_size=8, chunk_steps=1,
+                   eval_batch_size=8)
+  dna = conv_chain((5, 7), (2, 1))
+  first = StepCache(cfg)
+  first.get(dna).precompile(16)
+  assert first.stats()["persistent_hits"] == 0
+  assert any((tmp_path / "compile_cache").iterdir())
+  second = StepCache(cfg)  # a fresh cache, as in a restarted process
+  second.get(dna).precompile(16)
+  assert second.stats()["persistent_hits"] >= 2  # train chunk and predict

@@ -2,15 +2,16 @@
 
 Convolutions and matrix products count 2 FLOPs per multiply-accumulate
 (skipping the zeros a transposed convolution dilates its input with);
-elementwise arithmetic and reductions count one FLOP per output (resp. input)
-element; data movement (reshape, slice, gather, pad, broadcast, convert...)
-counts nothing. Sub-jaxprs (jit, custom_jvp/vjp, scan x length, cond's most
+elementwise arithmetic (and dtype conversion, as XLA counts it) and
+reductions count one FLOP per output (resp. input) element; data movement
+(reshape, slice, gather, pad, broadcast...) counts nothing. Sub-jaxprs (jit, custom_jvp/vjp, scan x length, cond's most
 expensive branch) are walked recursively.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any, Callable
 
 import jax
@@ -18,7 +19,7 @@ import jax
 _ELEMENTWISE = frozenset("""
 add sub mul div neg max min abs exp exp2 log log1p tanh logistic rsqrt sqrt
 pow integer_pow square sign floor ceil round select_n erf erf_inv expm1 sin
-cos rem nextafter atan2 clamp add_any
+cos rem nextafter atan2 clamp add_any convert_element_type
 """.split())
 _REDUCTIONS = frozenset("reduce_sum reduce_max reduce_min argmax argmin "
                         "reduce_prod cumsum cumlogsumexp cummax".split())
@@ -56,7 +57,7 @@ def _sub_jaxprs(eqn) -> list[tuple[Any, int]]:
   if name == "scan":
     return [(p["jaxpr"], int(p["length"]))]
   if name == "cond":
-    return [(max(p["branches"], key=lambda j: count_jaxpr(j)), 1)]
+    return [(max(p["branches"], key=count_jaxpr), 1)]
   found = []
   for key in ("jaxpr", "call_jaxpr", "fun_jaxpr", "body_jaxpr"):
     if key in p:
@@ -64,27 +65,38 @@ def _sub_jaxprs(eqn) -> list[tuple[Any, int]]:
   return found
 
 
-def count_jaxpr(jaxpr) -> int:
-  """Total FLOPs of a (Closed)Jaxpr."""
+def count_jaxpr_by_kind(jaxpr) -> Counter:
+  """FLOPs of a (Closed)Jaxpr by kind: "conv", "dot" (2 per MAC),
+  "elementwise", "reduction"."""
   if not hasattr(jaxpr, "eqns"):  # a ClosedJaxpr
     jaxpr = jaxpr.jaxpr
-  total = 0
+  total = Counter()
   for eqn in jaxpr.eqns:
     name = eqn.primitive.name
     if name == "conv_general_dilated":
-      total += _conv_flops(eqn)
+      total["conv"] += _conv_flops(eqn)
     elif name == "dot_general":
-      total += _dot_flops(eqn)
+      total["dot"] += _dot_flops(eqn)
     elif name in _ELEMENTWISE:
-      total += _size(eqn.outvars[0].aval)
+      total["elementwise"] += _size(eqn.outvars[0].aval)
     elif name in _REDUCTIONS:
-      total += _size(eqn.invars[0].aval)
+      total["reduction"] += _size(eqn.invars[0].aval)
     else:
       for sub, times in _sub_jaxprs(eqn):
-        total += times * count_jaxpr(sub)
+        for kind, n in count_jaxpr_by_kind(sub).items():
+          total[kind] += times * n
   return total
+
+
+def count_jaxpr(jaxpr) -> int:
+  """Total FLOPs of a (Closed)Jaxpr."""
+  return sum(count_jaxpr_by_kind(jaxpr).values())
 
 
 def count_flops(fn: Callable, *args, **kwargs) -> int:
   """FLOPs of one call of `fn`; arguments may be ShapeDtypeStructs."""
   return count_jaxpr(jax.make_jaxpr(fn, **kwargs)(*args))
+
+
+def count_flops_by_kind(fn: Callable, *args, **kwargs) -> dict[str, int]:
+  return dict(count_jaxpr_by_kind(jax.make_jaxpr(fn, **kwargs)(*args)))

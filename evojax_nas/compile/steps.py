@@ -35,6 +35,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from evojax_nas.compile import augment as augment_lib
 from evojax_nas.compile import flops as flops_lib
+from evojax_nas.compile import persistent_cache
 from evojax_nas.compile.modules import build_module
 from evojax_nas.compile.network import sample_variables
 
@@ -258,6 +259,7 @@ class StepCache:
     self.compile_seconds = 0.0
     self._prepare = jax.jit(self._prepare_chunk)
     self._used: set[tuple] = set()
+    self._persistent_start = persistent_cache.counts()
     self._background = concurrent.futures.ThreadPoolExecutor(
         max_workers=1, thread_name_prefix="evojax_nas-compile")
 
@@ -319,8 +321,13 @@ class StepCache:
       self.compile_seconds += seconds
 
   def stats(self) -> dict[str, float]:
+    """In-process hits/misses by individual, programs compiled (or loaded
+    from the persistent cache: `persistent_hits` of them) and their
+    seconds."""
     lookups = self.hits + self.misses
+    now = persistent_cache.counts()
     return {"hits": self.hits, "misses": self.misses,
             "hit_rate": self.hits / lookups if lookups else 0.0,
             "compiles": self.compiles,
-            "compile_seconds": round(self.compile_seconds, 3)}
+            "compile_seconds": round(self.compile_seconds, 3),
+            "persistent_hits": now["hits"] - self._persistent_start["hits"]}

@@ -15,6 +15,12 @@ training (so it is selected from the population without n) and its programs
 compile on a background thread while n trains. The choices stay a pure
 function of the seed: birth n+1 always sees the results of children < n.
 
+Generational strategies (the genetic algorithm) instead birth a whole
+generation in one append, train its members (compiling the next member
+meanwhile), then log a `generation` event with the members' fitness (the
+mean over every evaluation of the same string) and kill the previous
+generation; `strategy.tell` folds that event into the state.
+
 Everything lives under `workdir`: `config.json`, `events.jsonl`,
 `checkpoints/<id>/`, and at the end `results.json` and `model/`. Running
 again on the same workdir replays the log and carries on; an individual that
@@ -35,6 +41,7 @@ import numpy as np
 
 from evojax_nas import config as config_lib
 from evojax_nas import strategies
+from evojax_nas.compile import persistent_cache
 from evojax_nas.compile.steps import StepCache, StepConfig
 from evojax_nas.evaluators import TrainedEvaluator
 from evojax_nas.experiment import results as results_lib
@@ -49,7 +56,9 @@ log = logging.getLogger("evojax_nas")
 
 # Fields that may differ when a workdir is resumed (budgets, display, paths).
 _RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
-                      "progress", "data.dir", "data.cache_dir")
+                      "max_generations", "progress", "data.dir",
+                      "data.cache_dir", "persistent_compile_cache",
+                      "persistent_cache_min_compile_s")
 
 
 def _check_same_experiment(config, path: Path):
@@ -111,6 +120,9 @@ class Experiment:
         eval_batch_size=t.eval_batch_size, momentum=t.momentum,
         weight_decay=t.weight_decay, crop_padding=t.crop_padding, flip=t.flip)
     self.checkpoints = CheckpointStore(self.workdir / "checkpoints")
+    if config.persistent_compile_cache:
+      persistent_cache.enable(self.workdir / "compile_cache",
+                              config.persistent_cache_min_compile_s)
     self.cache = StepCache(self.step_config)
     self.evaluator = TrainedEvaluator(
         self.dataset, self.step_config, self.checkpoints,
@@ -276,9 +288,9 @@ class Experiment:
       if ident not in keep:
         self.checkpoints.delete(ident)
 
-  def _birth_ahead(self, training: Individual):
-    """Births the next child now and compiles it while `training` trains,
-    if the budget still allows it once `training` is done."""
+  def _birth_ahead(self):
+    """Births the next child now and compiles it while the current one
+    trains, if the budget still allows it once the current one is done."""
     h = self.history
     last = h.trained[-1].trained["wall_s"] if h.trained else 0.0
     if len(h.pending) < 2 and self.budget_left(ahead_s=last):
@@ -396,7 +408,7 @@ class Experiment:
       if ind.id in interrupted:
         log.info("training individual %d again (interrupted before)", ind.id)
       if self.config.compile_ahead:
-        self._birth_ahead(ind)
+        self._birth_ahead()
       self._train(ind)
       self._collect_garbage()
       bar.update()
