@@ -47,6 +47,7 @@ def default_config() -> ml_collections.ConfigDict:
   # accuracy so far (all that the best-so-far curves need), "all", "none".
   c.evaluate_test = "new_best"
   c.progress = True                 # progress bar on an interactive terminal
+  c.tensorboard = True              # scalars in WORKDIR/tensorboard
   c.mutations_per_child = 1         # >1: a raised mutation rate (section 5)
   # Birth the next child when the current one starts training and compile
   # it meanwhile (two staggered asynchronous workers; see runner.py).

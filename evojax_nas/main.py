@@ -56,10 +56,12 @@ def main(argv):
 
 def run_main():
   """Console-script entry point: `evojax_nas --config ... --workdir ...`
-  runs an experiment; `evojax_nas flops --genome FILE` reports FLOPs."""
-  if len(sys.argv) > 1 and sys.argv[1] == "flops":
-    from evojax_nas.commands import flops  # pylint: disable=g-import-not-at-top
-    sys.exit(flops.main(sys.argv[2:]))
+  runs an experiment; `evojax_nas flops --genome FILE` reports FLOPs;
+  `evojax_nas report --workdir DIR` writes the HTML report."""
+  if len(sys.argv) > 1 and sys.argv[1] in ("flops", "report"):
+    import importlib  # pylint: disable=g-import-not-at-top
+    command = importlib.import_module(f"evojax_nas.commands.{sys.argv[1]}")
+    sys.exit(command.main(sys.argv[2:]))
   app.run(main)
 
 

@@ -60,6 +60,24 @@ def test_table_rows_and_errors(table, tmp_path):
     load_table(str(short), "cifar10")
 
 
+def test_imagenet16_columns_and_cost(table, tmp_path):
+  import csv
+  rows = list(csv.DictReader(TABLE.open()))
+  path = tmp_path / "with_in.csv"
+  with path.open("w", newline="") as f:
+    w = csv.DictWriter(f, list(rows[0]) + ["in_val12", "in_test200"])
+    w.writeheader()
+    for r in rows:
+      w.writerow(dict(r, in_val12=r["c100_val12"], in_test200=r["c100_test200"]))
+  t = load_table(str(path), "imagenet16-120")
+  cell = nb201.Cell.from_arch_str(ARCH)
+  r = rows[1]
+  assert t.cost[cell.code] == pytest.approx(
+      72.816 * float(r["t_epoch_c10v"]) + 0.12 * float(r["t_valid_c10v"]),
+      rel=1e-5)
+  assert t.val12[cell.code] == pytest.approx(float(r["c100_val12"]))
+
+
 def test_aging_kills_the_oldest():
   t = strategies.make("aging", 5, 3)
   state = t.init()

@@ -99,8 +99,8 @@ def main(argv=None) -> int:
     print(json.dumps(r, indent=1))
     return 0
   print(f"{r['genome']}\n{r['params']:,} parameters, batch {r['batch_size']}")
-  print(f"| program | analytic FLOPs | conv | dot | elementwise | reduction "
-        f"| XLA cost_analysis | XLA / analytic |")
+  print("| program | analytic FLOPs | conv | dot | elementwise | reduction "
+        "| XLA cost_analysis | XLA / analytic |")
   print("|---|---|---|---|---|---|---|---|")
   for name in ("forward_image", "train_step", "eval_batch"):
     q = r[name]

@@ -48,6 +48,7 @@ from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment.events import EventLog
 from evojax_nas.experiment.history import History, Individual, replay
 from evojax_nas.experiment.progress import Progress
+from evojax_nas.reports.tensorboard import SummaryWriter
 from evojax_nas.genomes import recombination, spaces, strings
 from evojax_nas.train import data as data_lib
 from evojax_nas.train.checkpoints import CheckpointStore
@@ -56,7 +57,7 @@ log = logging.getLogger("evojax_nas")
 
 # Fields that may differ when a workdir is resumed (budgets, display, paths).
 _RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
-                      "max_generations", "progress", "data.dir",
+                      "max_generations", "progress", "tensorboard", "data.dir",
                       "data.cache_dir", "persistent_compile_cache",
                       "persistent_cache_min_compile_s")
 
@@ -128,6 +129,8 @@ class Experiment:
         self.dataset, self.step_config, self.checkpoints,
         config.steps_per_individual, config.weight_inheritance,
         config.inheritance_mode, self.cache)
+    self.tensorboard = (SummaryWriter(self.workdir / "tensorboard")
+                        if config.tensorboard else None)
     self._session_start = time.time()
     self._elapsed_before = self.history.elapsed
 
@@ -271,11 +274,28 @@ class Experiment:
              "signature": ind.genome.signature_hash(),
              "compile_cache": self.cache.stats()}
     self._apply(event)
+    self._log_scalars(event)
     log.info("individual %d (%s, parent %s): val %.4f test %s, %.1f s, %s",
                  ind.id, ind.mutation, ind.parent, r.val_accuracy,
                  "-" if r.test_accuracy is None else f"{r.test_accuracy:.4f}",
                  event["wall_s"], ind.genome.describe())
     return event
+
+  def _log_scalars(self, event: dict):
+    """TensorBoard scalars after each trained individual."""
+    if self.tensorboard is None:
+      return
+    h = self.history
+    alive = [i.val_accuracy for i in h.alive]
+    n = len(h.trained)
+    self.tensorboard.scalars(n, {
+        "val_accuracy/individual": event["val_accuracy"],
+        "val_accuracy/best": h.top(1)[0].val_accuracy,
+        "val_accuracy/mean_alive": float(np.mean(alive)) if alive else 0.0,
+        "population/alive": len(alive),
+        "throughput/individuals_per_hour": 3600.0 * n / max(event["t"], 1e-9),
+        "cost/flops_total": float(h.total_flops),
+    })
 
   def _collect_garbage(self):
     """Deletes checkpoints of the dead, except the top-k ever (the exported
@@ -424,6 +444,8 @@ class Experiment:
       else:
         self._run_steady_state(bar)
     self.cache.close()
+    if self.tensorboard is not None:
+      self.tensorboard.close()
     summary = results_lib.finalize(self)
     self.log.append({"event": "finished", "t": self.now()})
     self.checkpoints.close()

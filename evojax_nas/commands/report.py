@@ -1,0 +1,34 @@
+"""`evojax_nas report --workdir DIR [--workdir DIR ...]`: the HTML report.
+
+The first workdir is reported in full; the others (e.g. its random and
+no-inheritance controls, or repeats) join the best-so-far plot. Reads only
+the directories, so it can run while the experiment is going.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from evojax_nas.reports import report
+
+
+def main(argv=None) -> int:
+  p = argparse.ArgumentParser(prog="evojax_nas report",
+                              description=__doc__.split("\n\n")[0])
+  p.add_argument("--workdir", action="append", required=True,
+                 help="experiment directory (repeat to compare runs)")
+  p.add_argument("--out", default=None,
+                 help="output folder (default: FIRST_WORKDIR/report)")
+  args = p.parse_args(argv)
+  try:
+    index = report.build(args.workdir, args.out)
+  except FileNotFoundError as err:
+    print(f"evojax_nas: error: {err}", file=sys.stderr)
+    return 2
+  print(index)
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,1 @@
+"""Looking at runs: the HTML report, architecture drawings, TensorBoard."""

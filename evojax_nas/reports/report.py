@@ -1,0 +1,333 @@
+"""`evojax_nas report --workdir DIR [DIR ...]`: an HTML report of a run.
+
+Reads only the experiment directories (`events.jsonl`, `config.json`, and
+`results.json` when the run has finished), so it works while a run is still
+going, and writes `<first workdir>/report/index.html` plus the PNGs it
+embeds (as data URIs, so the page is self-contained):
+  * progress: every individual a dot at (time, validation accuracy), alive
+    and dead apart, and the test accuracy of the best-by-validation
+    individual over time (Real et al. 2017, figure 1);
+  * best-so-far test accuracy of every run given, on one plot; runs whose
+    configs differ only in the seed are repeats, drawn as mean ± 2σ
+    (figure 2);
+  * the best individual's architecture and its lineage: every ancestor with
+    the mutation that made it and the accuracy it reached;
+  * statistics per generation (genetic) or per window of population-size
+    individuals: max, min, mean, median, std, best genome (Genetic CNN,
+    table 1);
+  * FLOPs, parameters, compile-cache hit rate, wall time, total FLOPs.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from evojax_nas.genomes.spaces import genome_from_json
+from evojax_nas.reports import architecture
+
+
+@dataclasses.dataclass
+class Run:
+  workdir: Path
+  config: dict
+  events: list[dict]
+  results: dict | None
+
+  @property
+  def name(self) -> str:
+    return f"{self.workdir.name} ({self.config.get('strategy', '?')})"
+
+  @property
+  def trained(self) -> list[dict]:
+    return [e for e in self.events if e.get("event") == "trained"]
+
+  @property
+  def born(self) -> dict[int, dict]:
+    return {e["id"]: e for e in self.events if e.get("event") == "born"}
+
+  @property
+  def killed(self) -> set[int]:
+    return {e["id"] for e in self.events if e.get("event") == "killed"}
+
+
+def read_run(workdir: str | Path) -> Run:
+  """Reads a run without writing to it; a torn last line is ignored."""
+  workdir = Path(workdir)
+  path = workdir / "events.jsonl"
+  if not path.is_file():
+    raise FileNotFoundError(f"{workdir} has no events.jsonl: not an "
+                            "experiment directory (or nothing ran yet)")
+  events = []
+  for line in path.read_text().splitlines():
+    try:
+      events.append(json.loads(line))
+    except json.JSONDecodeError:
+      continue  # a line being written right now
+  config = {}
+  if (workdir / "config.json").is_file():
+    config = json.loads((workdir / "config.json").read_text())
+  results = None
+  if (workdir / "results.json").is_file():
+    results = json.loads((workdir / "results.json").read_text())
+  return Run(workdir, config, events, results)
+
+
+# --- numbers ---------------------------------------------------------------------
+def best_so_far(run: Run) -> tuple[np.ndarray, np.ndarray]:
+  """(times, test accuracy of the best-by-validation individual trained by
+  then), at every new best that has a measured test accuracy."""
+  times, tests, best = [], [], -1.0
+  for e in run.trained:
+    if e["val_accuracy"] > best:
+      best = e["val_accuracy"]
+      if e.get("test_accuracy") is not None:
+        times.append(e["t"])
+        tests.append(e["test_accuracy"])
+  return np.asarray(times), np.asarray(tests)
+
+
+def summary(run: Run) -> dict:
+  trained = run.trained
+  if not trained:
+    return {"individuals": 0}
+  best = max(trained, key=lambda e: (e["val_accuracy"], -e["id"]))
+  r = run.results or {}
+  alive = {e["id"] for e in trained} - run.killed
+  out = {
+      "individuals": len(trained),
+      "alive": len(alive),
+      "best_id": best["id"],
+      "best_val": best["val_accuracy"],
+      "best_test": (r["best"]["test_accuracy"] if r else
+                    best.get("test_accuracy")),
+      "ensemble_test": r["ensemble"]["test_accuracy"] if r else None,
+      "total_flops": sum(int(e["flops"]["total"]) for e in trained),
+      "wall_time_s": r.get("wall_time_s", max(e["t"] for e in run.events
+                                               if "t" in e)),
+      "best_train_step_flops": best["flops"]["train_step"],
+      "compile_cache": trained[-1].get("compile_cache", {}),
+      "finished": bool(r),
+  }
+  return out
+
+
+def parameter_count(genome) -> int:
+  import jax  # pylint: disable=import-outside-toplevel
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+  from evojax_nas.compile.modules import build_module  # pylint: disable=import-outside-toplevel
+  module = build_module(genome, 10)
+  shapes = jax.eval_shape(lambda k: module.init(
+      k, jnp.zeros((1, 32, 32, 3)), train=False), jax.random.key(0))
+  return int(sum(np.prod(a.shape) for a in jax.tree.leaves(shapes["params"])))
+
+
+def lineage(run: Run, ident: int) -> list[dict]:
+  """The individual and its ancestors, newest first."""
+  born = run.born
+  val = {e["id"]: e["val_accuracy"] for e in run.trained}
+  chain = []
+  while ident is not None and ident in born:
+    e = born[ident]
+    chain.append({"id": ident, "mutation": e["mutation"], "t": e["t"],
+                  "val_accuracy": val.get(ident),
+                  "description": genome_from_json(e["genome"]).describe()})
+    ident = e["parent"]
+  return chain
+
+
+def window_stats(run: Run) -> list[dict]:
+  """Per generation for generational runs, else per window of
+  `population_size` trained individuals in training order."""
+  gens = [e for e in run.events if e.get("event") == "generation"]
+  if gens:
+    return [dict(g["stats"], window=f"generation {g['generation']}")
+            for g in gens]
+  size = max(1, int(run.config.get("population_size", 10)))
+  trained, born, out = run.trained, run.born, []
+  for start in range(0, len(trained), size):
+    w = trained[start:start + size]
+    v = np.asarray([e["val_accuracy"] for e in w])
+    b = w[int(np.argmax(v))]
+    out.append({"window": f"{w[0]['id']}–{w[-1]['id']}",
+                "max": float(v.max()), "min": float(v.min()),
+                "mean": float(v.mean()), "median": float(np.median(v)),
+                "std": float(v.std()), "best_id": b["id"],
+                "best_genome": genome_from_json(
+                    born[b["id"]]["genome"]).describe()})
+  return out
+
+
+# --- pictures ----------------------------------------------------------------------
+def _plt():
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  return plt
+
+
+def plot_progress(run: Run, path: Path) -> Path:
+  plt = _plt()
+  fig, ax = plt.subplots(figsize=(8, 4.5))
+  dead = run.killed
+  for alive, colour, label in ((False, "#aaaaaa", "dead"),
+                               (True, "#1f77b4", "alive")):
+    pts = [(e["t"], e["val_accuracy"]) for e in run.trained
+           if (e["id"] not in dead) == alive]
+    if pts:
+      t, v = zip(*pts)
+      ax.scatter(t, v, s=12, c=colour, label=f"{label} (validation)",
+                 zorder=2 if alive else 1)
+  t, test = best_so_far(run)
+  if len(t):
+    end = max(e["t"] for e in run.trained)
+    ax.step(list(t) + [end], list(test) + [test[-1]], where="post",
+            color="#d62728", label="test accuracy of the best by validation")
+  ax.set_xlabel("experiment time (s)")
+  ax.set_ylabel("accuracy")
+  ax.set_title(f"{run.name}: every individual")
+  ax.grid(alpha=0.3)
+  ax.legend(loc="lower right", fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+  return path
+
+
+def _repeat_key(run: Run) -> str:
+  return json.dumps({k: v for k, v in run.config.items()
+                     if k not in ("seed", "data.dir", "data.cache_dir",
+                                  "progress")}, sort_keys=True)
+
+
+def plot_best_so_far(runs: list[Run], path: Path) -> Path:
+  plt = _plt()
+  fig, ax = plt.subplots(figsize=(8, 4.5))
+  groups: dict[str, list[Run]] = {}
+  for run in runs:
+    groups.setdefault(_repeat_key(run), []).append(run)
+  for members in groups.values():
+    curves = [best_so_far(r) for r in members]
+    curves = [(t, v) for t, v in curves if len(t)]
+    if not curves:
+      continue
+    label = members[0].name
+    if len(curves) == 1:
+      t, v = curves[0]
+      ax.step(t, v, where="post", label=label)
+      continue
+    grid = np.linspace(0, max(t[-1] for t, _ in curves), 200)
+    ys = np.stack([np.where(grid >= t[0], v[np.clip(
+        np.searchsorted(t, grid, side="right") - 1, 0, None)], np.nan)
+                   for t, v in curves])
+    mean, std = np.nanmean(ys, 0), np.nanstd(ys, 0)
+    line, = ax.plot(grid, mean, label=f"{label}: mean of {len(curves)}")
+    ax.fill_between(grid, mean - 2 * std, mean + 2 * std, alpha=0.2,
+                    color=line.get_color(), label="± 2σ")
+  ax.set_xlabel("experiment time (s)")
+  ax.set_ylabel("test accuracy of the best by validation")
+  ax.set_title("best so far")
+  ax.grid(alpha=0.3)
+  ax.legend(loc="lower right", fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+  return path
+
+
+# --- the page --------------------------------------------------------------------
+def _fmt(x, digits=4):
+  if x is None:
+    return "–"
+  if isinstance(x, float):
+    return f"{x:.{digits}f}"
+  return str(x)
+
+
+def _img(path: Path, alt: str) -> str:
+  data = base64.b64encode(path.read_bytes()).decode()
+  return (f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" '
+          f'data-file="{path.name}">')
+
+
+def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+  head = "".join(f"<th>{html.escape(c)}</th>" for _, c in columns)
+  body = "".join(
+      "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(k)))}</td>"
+                       for k, _ in columns) + "</tr>" for r in rows)
+  return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def build(workdirs, out_dir: str | Path | None = None) -> Path:
+  """Writes the report of `workdirs[0]` (with the others on the best-so-far
+  plot) and returns the path of its index.html."""
+  runs = [read_run(w) for w in workdirs]
+  run = runs[0]
+  out = Path(out_dir) if out_dir else run.workdir / "report"
+  out.mkdir(parents=True, exist_ok=True)
+  s = summary(run)
+  parts = [f"<h1>evojax-nas report: {html.escape(str(run.workdir))}</h1>",
+           "<p>" + ("finished" if s.get("finished") else
+                    "in progress (results.json not written yet)") + "</p>"]
+  if s["individuals"]:
+    best_event = run.born[s["best_id"]]
+    genome = genome_from_json(best_event["genome"])
+    cache = s["compile_cache"]
+    rows = [("individuals", "individuals", s["individuals"]),
+            ("alive", "alive", s["alive"]),
+            ("best-id", "best individual (by validation)", s["best_id"]),
+            ("best-val", "its validation accuracy", _fmt(s["best_val"])),
+            ("best-test", "its test accuracy", _fmt(s["best_test"])),
+            ("ensemble-test", "top-2 ensemble test accuracy",
+             _fmt(s["ensemble_test"])),
+            ("best-flops", "its train-step FLOPs (Ft)",
+             f"{s['best_train_step_flops']:.4g}"),
+            ("best-params", "its parameters", parameter_count(genome)),
+            ("total-flops", "total FLOPs (Σ Ft·Nt + Fv·Nv)",
+             f"{s['total_flops']:.4g}"),
+            ("wall-time", "wall time (s)", _fmt(float(s["wall_time_s"]), 1)),
+            ("cache-hit-rate", "compile-cache hit rate",
+             _fmt(float(cache.get("hit_rate", 0.0)), 3)),
+            ("compile-seconds", "compile seconds (all threads)",
+             _fmt(float(cache.get("compile_seconds", 0.0)), 1))]
+    parts.append("<h2>Summary</h2><table>" + "".join(
+        f'<tr><th>{html.escape(label)}</th><td id="{key}">'
+        f"{html.escape(str(value))}</td></tr>" for key, label, value in rows)
+                 + "</table>")
+    parts.append("<h2>Progress</h2>" + _img(
+        plot_progress(run, out / "progress.png"), "progress"))
+    parts.append("<h2>Best so far</h2>" + _img(
+        plot_best_so_far(runs, out / "best_so_far.png"), "best so far"))
+    parts.append(f"<h2>Best individual: {s['best_id']}</h2><p><code>"
+                 f"{html.escape(genome.describe())}</code></p>" + _img(
+                     architecture.draw(genome, out / "architecture.png",
+                                       f"individual {s['best_id']}"),
+                     "architecture"))
+    parts.append("<h2>Lineage</h2>" + _table(
+        lineage(run, s["best_id"]),
+        [("id", "id"), ("mutation", "mutation"), ("t", "born (s)"),
+         ("val_accuracy", "validation accuracy"),
+         ("description", "architecture")]))
+    parts.append("<h2>Statistics</h2>" + _table(
+        window_stats(run),
+        [("window", "window"), ("max", "max"), ("min", "min"),
+         ("mean", "mean"), ("median", "median"), ("std", "std"),
+         ("best_genome", "best genome")]))
+  else:
+    parts.append("<p>No individual trained yet.</p>")
+  page = ("<!doctype html><html><head><meta charset='utf-8'><title>"
+          f"evojax-nas report</title><style>body{{font-family:sans-serif;"
+          "max-width:1000px;margin:auto}} table{{border-collapse:collapse}}"
+          " td,th{{border:1px solid #ccc;padding:2px 6px;font-size:13px;"
+          "text-align:left}} img{{max-width:100%}}</style></head><body>"
+          + "\n".join(parts) + "</body></html>")
+  index = out / "index.html"
+  tmp = index.with_suffix(".tmp")
+  tmp.write_text(page)
+  tmp.replace(index)
+  return index

@@ -1,0 +1,185 @@
+"""Reports: the HTML page (in a real headless browser), the architecture
+drawing, TensorBoard files, and the Colab notebook executed end to end."""
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evojax_nas import run
+from evojax_nas.config import default_config
+from evojax_nas.genomes import DNA, Edge, Vertex
+from evojax_nas.reports import architecture, report
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tiny(cifar10_dir, cache, **overrides):
+  c = default_config()
+  c.update_from_flattened_dict({
+      "population_size": 3, "steps_per_individual": 8, "max_individuals": 7,
+      "progress": False, "data.dir": str(cifar10_dir),
+      "data.cache_dir": str(cache), "data.val_size": 100,
+      "train.batch_size": 20, "train.chunk_steps": 2,
+      "train.eval_batch_size": 100, **overrides})
+  return c
+
+
+@pytest.fixture(scope="module")
+def finished_run(cifar10_dir, tmp_path_factory):
+  root = tmp_path_factory.mktemp("report")
+  workdirs = []
+  for name, overrides in (("evolution", {}), ("evolution_seed1", {"seed": 1}),
+                          ("random", {"strategy": "random"})):
+    run(_tiny(cifar10_dir, root / "cache", **overrides), root / name)
+    workdirs.append(root / name)
+  return workdirs
+
+
+def _skip_net(with_skip: bool) -> DNA:
+  edges = [Edge(2, 0, 1, "conv", False, 3.0, 3.0, 1.0, 8.0),
+           Edge(4, 1, 3, "conv", False, 3.0, 3.0, 2.0, 16.0),
+           Edge(6, 3, 5, "conv", False, 3.0, 3.0, 1.0, 16.0)]
+  if with_skip:
+    edges.append(Edge(7, 1, 5, "identity", True))
+  return DNA((Vertex(0), Vertex(1, "bn_relu"), Vertex(3, "bn_relu"),
+              Vertex(5, "bn_relu")), tuple(edges), 0.1, 8)
+
+
+def _red_pixels(path) -> int:
+  import matplotlib.image as mpimg
+  img = mpimg.imread(path)[..., :3]
+  target = np.array([0xD6, 0x27, 0x28]) / 255.0  # the skip colour
+  return int((np.abs(img - target).sum(-1) < 0.12).sum())
+
+
+def test_architecture_drawing_shows_the_skip(tmp_path):
+  with_skip, without = _skip_net(True), _skip_net(False)
+  graph = architecture.genome_graph(with_skip)
+  assert [(e.src, e.dst) for e in graph.edges if e.kind == "skip"] == [("1", "5")]
+  assert any("conv 3x3 /2, 16 ch" == e.label for e in graph.edges)
+  architecture.draw(with_skip, tmp_path / "skip.png")
+  architecture.draw(without, tmp_path / "plain.png")
+  assert _red_pixels(tmp_path / "skip.png") > 50  # the skip arc is drawn
+  assert _red_pixels(tmp_path / "plain.png") == 0
+
+
+def test_report_numbers_match_results(finished_run, tmp_path):
+  index = report.build(finished_run, tmp_path / "out")
+  page = index.read_text()
+  results = json.loads((finished_run[0] / "results.json").read_text())
+
+  def cell(key):
+    return re.search(f'id="{key}">([^<]*)<', page).group(1)
+  assert float(cell("best-test")) == pytest.approx(
+      results["best"]["test_accuracy"], abs=1e-4)
+  assert float(cell("best-val")) == pytest.approx(
+      results["best"]["val_accuracy"], abs=1e-4)
+  assert float(cell("ensemble-test")) == pytest.approx(
+      results["ensemble"]["test_accuracy"], abs=1e-4)
+  assert int(cell("individuals")) == results["individuals"]
+  assert int(cell("best-id")) == results["best"]["id"]
+  assert float(cell("total-flops")) == pytest.approx(
+      results["total_flops"], rel=1e-3)
+  for png in ("progress", "best_so_far", "architecture"):
+    assert (tmp_path / "out" / f"{png}.png").stat().st_size > 1000
+  assert page.count("data:image/png;base64,") == 3  # self-contained
+
+
+def test_report_of_a_run_in_progress(finished_run, tmp_path):
+  partial = tmp_path / "partial"
+  partial.mkdir()
+  shutil.copy(finished_run[0] / "config.json", partial)
+  lines = (finished_run[0] / "events.jsonl").read_text().splitlines()
+  cut = [i for i, l in enumerate(lines) if '"trained"' in l][3]
+  (partial / "events.jsonl").write_text("\n".join(lines[:cut + 1]) +
+                                        '\n{"event": "bo')  # torn tail
+  before = (partial / "events.jsonl").read_bytes()
+  page = report.build([partial]).read_text()
+  assert "in progress" in page
+  assert re.search('id="individuals">4<', page)
+  assert (partial / "events.jsonl").read_bytes() == before  # read only
+
+
+def test_tensorboard_scalars_are_readable(finished_run):
+  from tensorboard.backend.event_processing import event_accumulator
+  acc = event_accumulator.EventAccumulator(str(finished_run[0] / "tensorboard"))
+  acc.Reload()
+  tags = set(acc.Tags()["scalars"])
+  assert {"val_accuracy/best", "val_accuracy/mean_alive", "population/alive",
+          "throughput/individuals_per_hour"} <= tags
+  best = acc.Scalars("val_accuracy/best")
+  results = json.loads((finished_run[0] / "results.json").read_text())
+  assert len(best) == results["individuals"]
+  assert best[-1].value == pytest.approx(results["best"]["val_accuracy"])
+  assert [s.step for s in best] == list(range(1, len(best) + 1))
+
+
+def test_report_command_line(finished_run, tmp_path, capsys):
+  from evojax_nas.commands import report as report_cmd
+  assert report_cmd.main(["--workdir", str(finished_run[0]), "--workdir",
+                          str(finished_run[2]), "--out", str(tmp_path)]) == 0
+  assert Path(capsys.readouterr().out.strip()) == tmp_path / "index.html"
+  assert report_cmd.main(["--workdir", str(tmp_path / "nothing")]) == 2
+  assert "no events.jsonl" in capsys.readouterr().err
+
+
+def _browser():
+  chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+  driver = shutil.which("chromedriver")
+  if not (chromium and driver):
+    if os.environ.get("CI"):
+      pytest.fail("CI needs Debian's chromium and chromium-driver "
+                  "(.ci/run installs them)")
+    pytest.skip("chromium / chromedriver not installed")
+  from selenium import webdriver
+  from selenium.webdriver.chrome.service import Service
+  options = webdriver.ChromeOptions()
+  options.binary_location = chromium
+  for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
+              "--disable-dev-shm-usage"):
+    options.add_argument(arg)
+  return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def test_report_renders_in_a_headless_browser(finished_run, tmp_path):
+  index = report.build(finished_run, tmp_path / "out")
+  results = json.loads((finished_run[0] / "results.json").read_text())
+  browser = _browser()
+  try:
+    browser.get(index.as_uri())
+    assert browser.execute_script("return document.readyState") == "complete"
+    sizes = browser.execute_script(
+        "return Array.from(document.images).map(i => [i.complete, "
+        "i.naturalWidth, i.naturalHeight]);")
+    assert len(sizes) == 3
+    assert all(done and w > 0 and h > 0 for done, w, h in sizes)
+    text = lambda key: browser.find_element("id", key).text
+    assert float(text("best-test")) == pytest.approx(
+        results["best"]["test_accuracy"], abs=1e-4)
+    assert int(text("individuals")) == results["individuals"]
+  finally:
+    browser.quit()
+
+
+def test_colab_quickstart_executes(cifar10_dir, tmp_path, monkeypatch):
+  import nbformat
+  from nbclient import NotebookClient
+  monkeypatch.setenv("EVOJAX_NAS_QUICKSTART_TINY", "1")
+  monkeypatch.setenv("EVOJAX_NAS_QUICKSTART_WORKDIR", str(tmp_path / "run"))
+  monkeypatch.setenv("EVOJAX_NAS_DATA_DIR", str(cifar10_dir))
+  monkeypatch.setenv("EVOJAX_NAS_CACHE", str(tmp_path / "cache"))
+  monkeypatch.setenv("PYTHONPATH", str(ROOT))
+  nb = nbformat.read(ROOT / "colab" / "quickstart.ipynb", as_version=4)
+  NotebookClient(nb, timeout=600, kernel_name="python3",
+                 resources={"metadata": {"path": str(tmp_path)}}).execute()
+  outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                    for o in c.get("outputs", []))
+  assert "best individual" in outputs and "accuracy on these 8" in outputs
+  images = [o for c in nb.cells for o in c.get("outputs", [])
+            if "image/png" in o.get("data", {})]
+  assert len(images) >= 3  # progress, architecture, the classified images
