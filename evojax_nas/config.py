@@ -56,6 +56,10 @@ def default_config() -> ml_collections.ConfigDict:
   # restarts and workers; compiles above the threshold (seconds) persist.
   c.persistent_compile_cache = True
   c.persistent_cache_min_compile_s = 0.0
+  # Architectures whose compiled programs stay in memory (least recently
+  # used evicted): XLA:CPU executables hold kernel memory mappings, and the
+  # OS limit (vm.max_map_count) is reached after a few hundred.
+  c.compiled_networks_in_memory = 64
   # Relative mutation probabilities; the paper used them untuned (uniform).
   c.mutations = ml_collections.ConfigDict({k: 1.0 for k in MUTATIONS})
 
@@ -140,6 +144,8 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   need(c.strategy != "genetic" or SPACES[c.search_space].strings,
        f"strategy 'genetic' needs a string search space (genetic_cnn or "
        f"nb201), not {c.search_space!r}")
+  need(c.compiled_networks_in_memory >= 2,
+       "compiled_networks_in_memory must be at least 2")
   need(c.max_generations >= 0, "max_generations must be >= 0 (0 = no limit)")
   try:
     recombination.parse_schedule(c.escape.mutation_rate_schedule)

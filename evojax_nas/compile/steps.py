@@ -20,6 +20,7 @@ slower for conv nets.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
 import threading
@@ -248,10 +249,19 @@ class CompiledNetwork:
 class StepCache:
   """Signature-keyed cache of `CompiledNetwork`s, with hit/compile statistics."""
 
-  def __init__(self, cfg: StepConfig, mesh: Mesh | None = None):
+  def __init__(self, cfg: StepConfig, mesh: Mesh | None = None,
+               max_networks: int = 64):
     self.cfg = cfg
     self.mesh = mesh if mesh is not None else data_mesh(cfg.batch_size)
-    self._networks: dict[tuple, CompiledNetwork] = {}
+    # Least recently used first. Bounded: every XLA:CPU executable holds
+    # memory mappings for its kernels, and a few hundred architectures
+    # exhaust the kernel's map limit (vm.max_map_count, 65530), after which
+    # LLVM cannot allocate code memory. An evicted architecture that comes
+    # back recompiles (or loads from the persistent cache).
+    self._networks: collections.OrderedDict[tuple, CompiledNetwork] = (
+        collections.OrderedDict())
+    self.max_networks = max_networks
+    self.evictions = 0
     self._lock = threading.Lock()
     self.hits = 0
     self.misses = 0
@@ -298,6 +308,10 @@ class StepCache:
         net = CompiledNetwork(sig, build_module(genome, self.cfg.num_classes),
                               self.cfg, self.mesh, self)
         self._networks[sig] = net
+        while len(self._networks) > self.max_networks:
+          self._networks.popitem(last=False)
+          self.evictions += 1
+      self._networks.move_to_end(sig)
       if count:
         if sig in self._used:
           self.hits += 1
@@ -330,4 +344,5 @@ class StepCache:
             "hit_rate": self.hits / lookups if lookups else 0.0,
             "compiles": self.compiles,
             "compile_seconds": round(self.compile_seconds, 3),
-            "persistent_hits": now["hits"] - self._persistent_start["hits"]}
+            "persistent_hits": now["hits"] - self._persistent_start["hits"],
+            "evictions": self.evictions}

@@ -59,6 +59,7 @@ log = logging.getLogger("evojax_nas")
 _RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
                       "max_generations", "progress", "tensorboard", "data.dir",
                       "data.cache_dir", "persistent_compile_cache",
+                      "compiled_networks_in_memory",
                       "persistent_cache_min_compile_s")
 
 
@@ -124,7 +125,8 @@ class Experiment:
     if config.persistent_compile_cache:
       persistent_cache.enable(self.workdir / "compile_cache",
                               config.persistent_cache_min_compile_s)
-    self.cache = StepCache(self.step_config)
+    self.cache = StepCache(self.step_config,
+                           max_networks=config.compiled_networks_in_memory)
     self.evaluator = TrainedEvaluator(
         self.dataset, self.step_config, self.checkpoints,
         config.steps_per_individual, config.weight_inheritance,
