@@ -84,14 +84,15 @@ def children_per_second(net, k: int, steps: int, batched: bool) -> float:
 def main():
   p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   p.add_argument("--steps", type=int, default=30)
-  p.add_argument("--genomes", default="2 conv 16/32 s2,demo best (11/60/30, skips)")
+  p.add_argument("--genomes", default="2 conv 16/32 s2;demo best (11/60/30, skips)",
+                 help="names from benchmarks/step_time.py, separated by ;")
   args = p.parse_args()
   print(f"{jax.devices()[0].device_kind} x{jax.device_count()}, JAX "
         f"{jax.__version__}; child-steps per second, batch {BATCH}")
   print("| genome | k | sequential | vmapped | vmapped / sequential |")
   print("|---|---|---|---|---|")
   cache = StepCache(StepConfig(num_classes=10, batch_size=BATCH))
-  for name in args.genomes.split(","):
+  for name in args.genomes.split(";"):
     net = cache.get(GENOMES[name])
     for k in (1, 2, 4, 8):
       seq = children_per_second(net, k, args.steps, batched=False)

@@ -153,7 +153,7 @@ def torch_step(genome):
       self.head = nn.Linear(c_in, 10)
 
     def forward(self, x):
-      out, conv = {0: x}, iter(self.convs)
+      out, conv, h = {0: x}, iter(self.convs), x
       for (vid, src, is_conv, skips), bn in zip(self.plan, self.bns):
         h = next(conv)(out[src]) if is_conv else out[src]
         for s in skips:  # nearest resize + channel pad/truncate

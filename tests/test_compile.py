@@ -1,5 +1,7 @@
 """Genome -> Flax compilation: shape resolution, compile cache, FLOPs."""
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -175,3 +177,23 @@ def test_persistent_cache_serves_a_new_process_worth_of_programs(tmp_path):
   second = StepCache(cfg)  # a fresh cache, as in a restarted process
   second.get(dna).precompile(16)
   assert second.stats()["persistent_hits"] >= 2  # train chunk and predict
+
+
+def test_compiled_networks_are_bounded_and_their_memory_released():
+  """Each XLA:CPU executable holds ~100 memory mappings; without a bound a
+  long run hits vm.max_map_count (65530) and LLVM fails to allocate."""
+  import gc
+  maps_file = "/proc/self/maps"
+  if not os.path.exists(maps_file):
+    pytest.skip("needs /proc/self/maps")
+  maps = lambda: sum(1 for _ in open(maps_file))
+  cfg = StepConfig(num_classes=10, batch_size=8, chunk_steps=1,
+                   eval_batch_size=8)
+  cache = StepCache(cfg, max_networks=2)
+  counts = []
+  for i in range(8):
+    cache.get(conv_chain((3 + i,), (1,))).precompile(16)
+    gc.collect()
+    counts.append(maps())
+  assert cache.evictions == 6
+  assert counts[-1] - counts[3] < 50  # flat once the bound is reached

@@ -160,12 +160,17 @@ class CompiledNetwork:
     return jax.nn.softmax(self.model.apply(variables, x, train=False))
 
   # --- compiled entry points -----------------------------------------------------
-  def _get(self, name: str, fn, args, donate=()):
+  def _get(self, name: str, fn, abstract_args, donate=()):
+    """The compiled program `name`; `abstract_args()` (shapes, shardings)
+    is only called to compile it, so a hit costs one dict lookup."""
+    compiled = self._compiled.get(name)
+    if compiled is not None:
+      return compiled
     with self._lock:
       if name not in self._compiled:
         t0 = time.perf_counter()
         self._compiled[name] = jax.jit(
-            fn, donate_argnums=donate).lower(*args).compile()
+            fn, donate_argnums=donate).lower(*abstract_args()).compile()
         self._cache._record_compile(time.perf_counter() - t0)
       return self._compiled[name]
 
@@ -204,7 +209,7 @@ class CompiledNetwork:
     """`chunk_steps` SGD steps on batches from `StepCache.prepare`; `state`
     from `new_state`; `lr` a replicated float32 scalar."""
     return self._get("train_chunk", self._train_chunk,
-                     self._abstract_train_args(), donate=(0,))(
+                     self._abstract_train_args, donate=(0,))(
                          state, xs, ys, lr)
 
   def predict(self, variables, images, start, mean, std):
@@ -212,14 +217,16 @@ class CompiledNetwork:
     args = jax.device_put((variables, images, start, mean, std),
                           self._replicated)
     return self._get("predict", self._predict,
-                     self._abstract_predict_args(images.shape[0]))(*args)
+                     lambda: self._abstract_predict_args(images.shape[0]))(
+                         *args)
 
   def precompile(self, eval_rows: int):
     """Compiles the train chunk and the predict step (for `eval_rows` eval
     images) from shapes alone, and counts the FLOPs; safe on any thread."""
-    self._get("train_chunk", self._train_chunk, self._abstract_train_args(),
+    self._get("train_chunk", self._train_chunk, self._abstract_train_args,
               donate=(0,))
-    self._get("predict", self._predict, self._abstract_predict_args(eval_rows))
+    self._get("predict", self._predict,
+              lambda: self._abstract_predict_args(eval_rows))
     self.flops()
 
   # --- cost model -------------------------------------------------------------

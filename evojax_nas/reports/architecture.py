@@ -102,15 +102,14 @@ _COLOURS = {"conv": "#1f77b4", "identity": "#555555", "skip": "#d62728",
 
 def draw(genome, path, title: str = ""):
   """Writes the architecture drawing of `genome` to `path` (PNG)."""
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
   from matplotlib.patches import FancyArrowPatch  # pylint: disable=import-outside-toplevel
 
   graph = genome_graph(genome)
   y = {key: -i for i, (key, _) in enumerate(graph.nodes)}
   height = max(3.0, 0.75 * len(graph.nodes) + 1)
-  fig, ax = plt.subplots(figsize=(7.5, height))
+  fig = Figure(figsize=(7.5, height))
+  ax = fig.subplots()
   for key, label in graph.nodes:
     ax.text(0, y[key], label, ha="center", va="center", fontsize=9,
             bbox=dict(boxstyle="round,pad=0.35", fc="#f3f3f3", ec="#333333"))
@@ -143,5 +142,4 @@ def draw(genome, path, title: str = ""):
     ax.set_title(title, fontsize=10)
   fig.tight_layout()
   fig.savefig(path, dpi=90)
-  plt.close(fig)
   return path

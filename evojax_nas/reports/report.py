@@ -24,6 +24,7 @@ import base64
 import dataclasses
 import html
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -164,16 +165,16 @@ def window_stats(run: Run) -> list[dict]:
 
 
 # --- pictures ----------------------------------------------------------------------
-def _plt():
-  import matplotlib  # pylint: disable=import-outside-toplevel
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-  return plt
+def _figure(width=8, height=4.5):
+  """A matplotlib Figure outside pyplot: no global backend or state is
+  touched, so notebooks keep their inline plots."""
+  from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
+  fig = Figure(figsize=(width, height))
+  return fig, fig.subplots()
 
 
 def plot_progress(run: Run, path: Path) -> Path:
-  plt = _plt()
-  fig, ax = plt.subplots(figsize=(8, 4.5))
+  fig, ax = _figure()
   dead = run.killed
   for alive, colour, label in ((False, "#aaaaaa", "dead"),
                                (True, "#1f77b4", "alive")):
@@ -195,7 +196,6 @@ def plot_progress(run: Run, path: Path) -> Path:
   ax.legend(loc="lower right", fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=90)
-  plt.close(fig)
   return path
 
 
@@ -206,8 +206,7 @@ def _repeat_key(run: Run) -> str:
 
 
 def plot_best_so_far(runs: list[Run], path: Path) -> Path:
-  plt = _plt()
-  fig, ax = plt.subplots(figsize=(8, 4.5))
+  fig, ax = _figure()
   groups: dict[str, list[Run]] = {}
   for run in runs:
     groups.setdefault(_repeat_key(run), []).append(run)
@@ -217,15 +216,19 @@ def plot_best_so_far(runs: list[Run], path: Path) -> Path:
     if not curves:
       continue
     label = members[0].name
-    if len(curves) == 1:
+    if len(curves) == 1:  # drawn on to the run's last individual
       t, v = curves[0]
-      ax.step(t, v, where="post", label=label)
+      end = max(e["t"] for e in members[0].trained)
+      ax.step(np.append(t, end), np.append(v, v[-1]), where="post",
+              label=label)
       continue
     grid = np.linspace(0, max(t[-1] for t, _ in curves), 200)
     ys = np.stack([np.where(grid >= t[0], v[np.clip(
         np.searchsorted(t, grid, side="right") - 1, 0, None)], np.nan)
                    for t, v in curves])
-    mean, std = np.nanmean(ys, 0), np.nanstd(ys, 0)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+      warnings.simplefilter("ignore", RuntimeWarning)  # before the 1st point
+      mean, std = np.nanmean(ys, 0), np.nanstd(ys, 0)
     line, = ax.plot(grid, mean, label=f"{label}: mean of {len(curves)}")
     ax.fill_between(grid, mean - 2 * std, mean + 2 * std, alpha=0.2,
                     color=line.get_color(), label="± 2σ")
@@ -236,7 +239,6 @@ def plot_best_so_far(runs: list[Run], path: Path) -> Path:
   ax.legend(loc="lower right", fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=90)
-  plt.close(fig)
   return path
 
 
@@ -321,10 +323,10 @@ def build(workdirs, out_dir: str | Path | None = None) -> Path:
   else:
     parts.append("<p>No individual trained yet.</p>")
   page = ("<!doctype html><html><head><meta charset='utf-8'><title>"
-          f"evojax-nas report</title><style>body{{font-family:sans-serif;"
-          "max-width:1000px;margin:auto}} table{{border-collapse:collapse}}"
-          " td,th{{border:1px solid #ccc;padding:2px 6px;font-size:13px;"
-          "text-align:left}} img{{max-width:100%}}</style></head><body>"
+          "evojax-nas report</title><style>body{font-family:sans-serif;"
+          "max-width:1000px;margin:auto} table{border-collapse:collapse}"
+          " td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px;"
+          "text-align:left} img{max-width:100%}</style></head><body>"
           + "\n".join(parts) + "</body></html>")
   index = out / "index.html"
   tmp = index.with_suffix(".tmp")
