@@ -18,33 +18,15 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from benchmarks.step_time import GENOMES
+from benchmarks.step_time import GENOMES, TX, sgd_step
 from evojax_nas.compile.steps import StepCache, StepConfig
 
 BATCH = 50
 
 
-def make_step(net):
-  model = net.model
-  tx = optax.chain(optax.add_decayed_weights(1e-4), optax.trace(0.9))
-
-  def step(params, stats, opt, x, y, lr):
-    def loss_fn(p):
-      logits, upd = model.apply({"params": p, "batch_stats": stats}, x,
-                                train=True, mutable=["batch_stats"])
-      return optax.softmax_cross_entropy_with_integer_labels(
-          logits, y).mean(), upd.get("batch_stats", {})
-    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-    updates, opt = tx.update(grads, opt, params)
-    params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
-    return params, stats, opt, loss
-  return step, tx
-
-
 def children_per_second(net, k: int, steps: int, batched: bool) -> float:
-  step, tx = make_step(net)
+  step, tx = sgd_step(net.model), TX
   variables = [net.init(jax.random.key(i)) for i in range(k)]
   params = [v["params"] for v in variables]
   stats = [v["batch_stats"] for v in variables]

@@ -29,31 +29,18 @@ import optax
 
 from evojax_nas.compile import augment
 from evojax_nas.compile.steps import StepCache, StepConfig
-from evojax_nas.genomes import DNA, Edge, Vertex, trivial
+from evojax_nas.genomes import conv_chain, trivial
 
 BATCH = 50
 
 
-def chain(channels, strides, skips=()):
-  vs, es, nid, prev = [Vertex(0)], [], 1, 0
-  for c, s in zip(channels, strides):
-    vs.append(Vertex(nid, "bn_relu"))
-    es.append(Edge(nid + 1, prev, nid, "conv", False, 3.0, 3.0, float(s),
-                   float(c)))
-    prev, nid = nid, nid + 2
-  for src, dst in skips:
-    es.append(Edge(nid, src, dst, "identity", True))
-    nid += 1
-  return DNA(tuple(vs), tuple(es), 0.1, nid)
-
-
 GENOMES = {
     "trivial (GAP + FC)": trivial(),
-    "1 conv 8": chain([8], [1]),
-    "2 conv 16/32 s2": chain([16, 32], [2, 2]),
-    "demo best (11/60/30, skips)": chain([11, 60, 30], [2, 1, 1],
-                                         skips=[(1, 5)]),
-    "3 conv 32/64/128": chain([32, 64, 128], [1, 2, 2]),
+    "1 conv 8": conv_chain([8], [1]),
+    "2 conv 16/32 s2": conv_chain([16, 32], [2, 2]),
+    "demo best (11/60/30, skips)": conv_chain([11, 60, 30], [2, 1, 1],
+                                              skips=[(1, 5)]),
+    "3 conv 32/64/128": conv_chain([32, 64, 128], [1, 2, 2]),
 }
 
 
@@ -91,28 +78,39 @@ def engine_step(genome, images, labels, steps_hint):
   return run, net
 
 
-def handwritten_step(net, images, labels):
-  """The same module in a minimal jit loop (augmentation inside)."""
-  model = net.model
-  tx = optax.chain(optax.add_decayed_weights(1e-4), optax.sgd(0.05, 0.9))
-  variables = net.init(jax.random.key(0))
-  params, stats = variables["params"], variables["batch_stats"]
-  opt = tx.init(params)
-  mean, std = jnp.zeros(3), jnp.ones(3)
+# Momentum 0.9 and weight decay 1e-4, as the engine; the learning rate is an
+# argument so that a vmapped step can give each child its own.
+TX = optax.chain(optax.add_decayed_weights(1e-4), optax.trace(0.9))
 
-  @jax.jit
-  def step(params, stats, opt, key, idx):
-    x = augment.augment(key, augment.standardize(images[idx], mean, std))
-    y = labels[idx]
 
+def sgd_step(model):
+  """A plain train step of `model`: (params, stats, opt, x, y, lr) ->
+  (params, stats, opt, loss)."""
+  def step(params, stats, opt, x, y, lr):
     def loss_fn(p):
       logits, upd = model.apply({"params": p, "batch_stats": stats}, x,
                                 train=True, mutable=["batch_stats"])
       return optax.softmax_cross_entropy_with_integer_labels(
           logits, y).mean(), upd.get("batch_stats", {})
     (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-    updates, opt = tx.update(grads, opt, params)
-    return optax.apply_updates(params, updates), stats, opt, loss
+    updates, opt = TX.update(grads, opt, params)
+    params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
+    return params, stats, opt, loss
+  return step
+
+
+def handwritten_step(net, images, labels):
+  """The same module in a minimal jit loop (augmentation inside)."""
+  train = sgd_step(net.model)
+  variables = net.init(jax.random.key(0))
+  params, stats = variables["params"], variables["batch_stats"]
+  opt = TX.init(params)
+  mean, std = jnp.zeros(3), jnp.ones(3)
+
+  @jax.jit
+  def step(params, stats, opt, key, idx):
+    x = augment.augment(key, augment.standardize(images[idx], mean, std))
+    return train(params, stats, opt, x, labels[idx], 0.05)
 
   rng = np.random.default_rng(0)
   carry = [params, stats, opt]

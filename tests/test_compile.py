@@ -10,9 +10,9 @@ import pytest
 from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile.network import DNANet, match_shape
 from evojax_nas.compile.steps import StepCache, StepConfig, data_mesh
-from evojax_nas.genomes import DNA, Edge, Vertex, mutate, mutation_probabilities
+from evojax_nas.genomes import (DNA, Edge, Vertex, conv_chain, mutate,
+                                mutation_probabilities)
 
-from test_genome import conv_chain
 
 
 class CompileCounter:

@@ -8,19 +8,8 @@ import pytest
 
 from evojax_nas import config as config_lib
 from evojax_nas import run
-from evojax_nas.genomes import DNA, Edge, Vertex, recombination
+from evojax_nas.genomes import conv_chain, recombination
 from evojax_nas.train.inheritance import blend
-
-
-def _chain(channels, strides=None):
-  strides = strides or [1] * len(channels)
-  vs, es, nid, prev = [Vertex(0)], [], 1, 0
-  for c, s in zip(channels, strides):
-    vs.append(Vertex(nid, "bn_relu"))
-    es.append(Edge(nid + 1, prev, nid, "conv", False, 3.0, 3.0, float(s),
-                   float(c)))
-    prev, nid = nid, nid + 2
-  return DNA(tuple(vs), tuple(es), 0.1, nid)
 
 
 def test_schedule_parsing_and_lookup():
@@ -37,12 +26,12 @@ def test_schedule_parsing_and_lookup():
 
 
 def test_side_by_side_adds_channels_when_backbones_align():
-  a, b = _chain([4, 8], [1, 2]), _chain([6, 2], [1, 2])
+  a, b = conv_chain([4, 8], [1, 2]), conv_chain([6, 2], [1, 2])
   fused = recombination.side_by_side(a, b)
   assert [e.out_channels for e in fused.edges] == [10, 10]
   assert [v.id for v in fused.vertices] == [v.id for v in a.vertices]
-  assert recombination.side_by_side(a, _chain([4, 8], [1, 1])) is None
-  assert recombination.side_by_side(a, _chain([4])) is None
+  assert recombination.side_by_side(a, conv_chain([4, 8], [1, 1])) is None
+  assert recombination.side_by_side(a, conv_chain([4], [1])) is None
 
 
 def test_weight_blend_averages_matching_layers_only():

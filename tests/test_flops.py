@@ -5,29 +5,16 @@ import json
 import pytest
 
 from evojax_nas.commands import flops as flops_cmd
-from evojax_nas.genomes import DNA, Edge, Vertex, trivial
+from evojax_nas.genomes import conv_chain, trivial
 from evojax_nas.genomes.genetic_cnn import GeneticCNN
 from evojax_nas.genomes.nb201 import Cell
 
 
-def _chain(channels, strides, skip=False):
-  vs, es, nid, prev = [Vertex(0)], [], 1, 0
-  for c, s in zip(channels, strides):
-    vs.append(Vertex(nid, "bn_relu"))
-    es.append(Edge(nid + 1, prev, nid, "conv", False, 3.0, 3.0, float(s),
-                   float(c)))
-    prev, nid = nid, nid + 2
-  if skip:
-    es.append(Edge(nid, 1, prev, "identity", True))
-    nid += 1
-  return DNA(tuple(vs), tuple(es), 0.1, nid)
-
-
 GENOMES = {
     "trivial": trivial(),
-    "one_conv": _chain([16], [1]),
-    "demo_like": _chain([11, 60, 30], [2, 1, 1], skip=True),
-    "deep": _chain([32, 64, 128], [1, 2, 2]),
+    "one_conv": conv_chain([16], [1]),
+    "demo_like": conv_chain([11, 60, 30], [2, 1, 1], skips=[(1, 5)]),
+    "deep": conv_chain([32, 64, 128], [1, 2, 2]),
     "genetic_cnn": GeneticCNN.from_code("1-01 0-01-111 0-11-010-0111"),
     "nb201": Cell((3, 3, 4, 1, 3, 1), channels=8, cells_per_stage=1),
 }

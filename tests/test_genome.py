@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from evojax_nas.compile.network import DNANet
-from evojax_nas.genomes import (DNA, Edge, GenomeError, MUTATIONS, Vertex,
+from evojax_nas.genomes import (DNA, Edge, GenomeError, MUTATIONS, conv_chain,
                                 mutate, mutation_probabilities, trivial,
                                 validate)
 from evojax_nas.genomes import mutations as m
@@ -22,16 +22,6 @@ def random_lineage(seed: int, length: int, p=None):
     child, name = mutate(dna, jax.random.fold_in(jax.random.key(seed), i), p)
     yield dna, child, name
     dna = child
-
-
-def conv_chain(channels=(8, 16), strides=(1, 2)):
-  vs, es, nid, prev = [Vertex(0)], [], 1, 0
-  for c, s in zip(channels, strides):
-    vs.append(Vertex(nid, "bn_relu"))
-    es.append(Edge(nid + 1, prev, nid, "conv", False, 3.0, 3.0, float(s),
-                   float(c)))
-    prev, nid = nid, nid + 2
-  return DNA(tuple(vs), tuple(es), 0.1, nid)
 
 
 def compiles(dna: DNA) -> bool:

@@ -5,10 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_nas.compile.network import DNANet
+from evojax_nas.genomes import conv_chain
 from evojax_nas.genomes import mutations as m
 from evojax_nas.train.inheritance import inherit
-
-from test_genome import conv_chain
 
 
 def init(dna, seed):

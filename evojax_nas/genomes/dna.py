@@ -206,6 +206,23 @@ def trivial(learning_rate: float = 0.1) -> DNA:
              learning_rate=learning_rate, next_id=1)
 
 
+def conv_chain(channels=(8, 16), strides=(1, 2), skips=(),
+               learning_rate: float = 0.1) -> DNA:
+  """A hand-made DNA: 3x3 conv + BN + ReLU per entry of `channels` (vertex
+  ids 1, 3, 5, ...; conv edge ids 2, 4, 6, ...), plus identity skips given as
+  (src, dst) vertex ids. For tests, benchmarks and seeding experiments."""
+  vs, es, nid, prev = [Vertex(0)], [], 1, 0
+  for c, s in zip(channels, strides):
+    vs.append(Vertex(nid, "bn_relu"))
+    es.append(Edge(nid + 1, prev, nid, "conv", False, 3.0, 3.0, float(s),
+                   float(c)))
+    prev, nid = nid, nid + 2
+  for src, dst in skips:
+    es.append(Edge(nid, src, dst, "identity", True))
+    nid += 1
+  return validate(DNA(tuple(vs), tuple(es), learning_rate, nid))
+
+
 def validate(dna: DNA) -> DNA:
   """Checks every invariant the compiler and the mutations rely on."""
   def fail(msg):
