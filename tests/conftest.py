@@ -120,3 +120,17 @@ def _no_persistent_compile_cache_across_tests():
   yield
   from evojax_nas.compile import persistent_cache
   persistent_cache.disable()
+
+
+def train_one_chunk(net, state, images, labels, lr, idx=None, seed=1):
+  """One `train_chunk` of `net` on rows `idx` (default: the first rows) of
+  `images`/`labels`, unit standardisation, augmentation stream `seed`."""
+  import jax
+  import jax.numpy as jnp
+  cfg = net.cfg
+  if idx is None:
+    idx = jnp.arange(cfg.chunk_steps * cfg.batch_size, dtype=jnp.int32
+                     ).reshape(cfg.chunk_steps, cfg.batch_size) % len(labels)
+  return net.train_chunk(state, images, labels, idx,
+                         jax.random.key(seed, impl="rbg"), jnp.int32(0),
+                         jnp.zeros(3), jnp.ones(3), jnp.float32(lr))

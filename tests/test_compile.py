@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import train_one_chunk
 
 from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile.network import DNANet, match_shape
@@ -58,13 +59,10 @@ def _train_once(cache, dna, data):
   images, labels, evals = data
   net = cache.get(dna, count=True)
   state = net.new_state(net.init(jax.random.key(0)))
-  idx = jnp.zeros((cache.cfg.chunk_steps, cache.cfg.batch_size), jnp.int32)
-  mean, std = jnp.zeros(3), jnp.ones(3)
-  xs, ys = cache.prepare(images, labels, idx, jax.random.key(1, impl="rbg"),
-                         0, mean, std)
-  state, metrics = net.train_chunk(state, xs, ys,
-                                   jnp.float32(dna.learning_rate))
-  probs = net.predict(state.variables(), evals, jnp.int32(0), mean, std)
+  state, metrics = train_one_chunk(net, state, images, labels,
+                                   dna.learning_rate)
+  probs = net.predict(state.variables(), evals, jnp.int32(0), jnp.zeros(3),
+                      jnp.ones(3))
   jax.block_until_ready((metrics, probs))
 
 
@@ -111,9 +109,7 @@ def test_data_parallel_step_matches_one_device():
     net = cache.get(dna)
     state = net.new_state(net.init(jax.random.key(0)))
     idx = jnp.arange(16, dtype=jnp.int32).reshape(2, 8)
-    xs, ys = cache.prepare(images, labels, idx, jax.random.key(1, impl="rbg"),
-                           0, jnp.zeros(3), jnp.ones(3))
-    state, m = net.train_chunk(state, xs, ys, jnp.float32(0.1))
+    state, m = train_one_chunk(net, state, images, labels, 0.1, idx)
     probs = net.predict(state.variables(), evals, jnp.int32(0), jnp.zeros(3),
                         jnp.ones(3))
     results.append((jax.device_get(state.params), float(m["loss"]),
@@ -171,11 +167,11 @@ def test_persistent_cache_serves_a_new_process_worth_of_programs(tmp_path):
                    eval_batch_size=8)
   dna = conv_chain((5, 7), (2, 1))
   first = StepCache(cfg)
-  first.get(dna).precompile(16)
+  first.get(dna).precompile(32, 16)
   assert first.stats()["persistent_hits"] == 0
   assert any((tmp_path / "compile_cache").iterdir())
   second = StepCache(cfg)  # a fresh cache, as in a restarted process
-  second.get(dna).precompile(16)
+  second.get(dna).precompile(32, 16)
   assert second.stats()["persistent_hits"] >= 2  # train chunk and predict
 
 
@@ -192,7 +188,7 @@ def test_compiled_networks_are_bounded_and_their_memory_released():
   cache = StepCache(cfg, max_networks=2)
   counts = []
   for i in range(8):
-    cache.get(conv_chain((3 + i,), (1,))).precompile(16)
+    cache.get(conv_chain((3 + i,), (1,))).precompile(32, 16)
     gc.collect()
     counts.append(maps())
   assert cache.evictions == 6

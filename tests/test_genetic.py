@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import train_one_chunk
 
 from evojax_nas.compile.steps import StepCache, StepConfig
 from evojax_nas.experiment import runner
@@ -75,9 +76,10 @@ def test_paper_base_network_trains_a_step():
                                eval_batch_size=4))
   net = cache.get(g)
   state = net.new_state(net.init(jax.random.key(0)), seed=1)
-  xs = jax.random.normal(jax.random.key(2), (1, 4, 32, 32, 3))
-  state, m = net.train_chunk(state, xs, jnp.zeros((1, 4), jnp.int32),
-                             jnp.float32(0.05))
+  images = jax.random.randint(jax.random.key(2), (8, 32, 32, 3), 0, 255
+                              ).astype(jnp.uint8)
+  state, m = train_one_chunk(net, state, images, jnp.zeros(8, jnp.int32),
+                             0.05)
   assert np.isfinite(float(m["loss"]))
 
 

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import train_one_chunk
 
 from evojax_nas import strategies
 from evojax_nas.compile.steps import StepCache, StepConfig
@@ -125,6 +126,6 @@ def test_cell_compiles_to_the_trainable_skeleton():
   assert {"conv_stem", "cell0_0", "reduce1", "cell2_0", "head"} <= set(params)
   assert params["head"]["kernel"].shape == (16, 10)  # 4C channels
   state = net.new_state(net.init(jax.random.key(0)))
-  state, m = net.train_chunk(state, jnp.ones((1, 4, 32, 32, 3)),
-                             jnp.zeros((1, 4), jnp.int32), jnp.float32(0.1))
+  state, m = train_one_chunk(net, state, jnp.ones((4, 32, 32, 3), jnp.uint8),
+                             jnp.zeros(4, jnp.int32), 0.1)
   assert np.isfinite(float(m["loss"]))

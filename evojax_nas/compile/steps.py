@@ -1,8 +1,8 @@
 """Jitted train and eval steps, compiled once per architecture signature.
 
 A `StepCache` maps `DNA.signature()` to a `CompiledNetwork` holding its
-chunked train step and its predict step (fresh weights are drawn on the host,
-nothing to compile), plus one augmentation program shared by all networks.
+chunked train step (batch gather and augmentation included) and its predict
+step; fresh weights are drawn on the host, nothing to compile.
 The learning rate is a traced argument, so IDENTITY and ALTER-LEARNING-RATE
 children (same signature) never recompile. Steps are compiled ahead of time
 from abstract shapes (`lower(ShapeDtypeStruct...).compile()`), which lets the
@@ -143,8 +143,28 @@ class CompiledNetwork:
                               batch_stats=batch_stats, opt_state=opt_state)
     return new_state, loss, accuracy
 
-  def _train_chunk(self, state, xs, ys, lr):
-    """`xs` (chunk_steps, batch, H, W, C): one prepared batch per step."""
+  def _prepare(self, images, labels, idx, key, chunk, mean, std):
+    """Gathers, standardises and augments the `chunk_steps` batches of rows
+    `idx` (k, B): chunk number `chunk` of the augmentation stream `key`."""
+    x = jnp.take(images, idx, axis=0)            # (k, B, H, W, C) uint8
+    k, b = idx.shape
+    x = augment_lib.standardize(x.reshape((k * b,) + x.shape[2:]), mean, std)
+    x = augment_lib.augment(jax.random.fold_in(key, chunk), x,
+                            self.cfg.crop_padding, self.cfg.flip)
+    return x.reshape((k, b) + x.shape[1:]), jnp.take(labels, idx, axis=0)
+
+  def _train_chunk(self, state, images, labels, idx, key, chunk, mean, std,
+                   lr):
+    """`chunk_steps` SGD steps, unrolled, on freshly augmented batches.
+
+    Gather and augmentation live in the same program as the steps: one
+    dispatch per chunk (a separate augmentation program made the conv-free
+    start genome's step 1.2-1.5x slower than a hand-written loop). The
+    optimization barrier materialises the augmented batches first: fused
+    into the first convolution's input they made it a few % slower.
+    """
+    xs, ys = jax.lax.optimization_barrier(
+        self._prepare(images, labels, idx, key, chunk, mean, std))
     losses, accs = [], []
     for i in range(xs.shape[0]):
       state, loss, acc = self._train_step(state, xs[i], ys[i], lr)
@@ -184,17 +204,23 @@ class CompiledNetwork:
         lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding),
         tree)
 
-  def _abstract_train_args(self):
+  def _abstract_train_args(self, train_rows: int):
     cfg, rep = self.cfg, self._replicated
     state = self._abstract(jax.eval_shape(self._fresh_state,
                                           self.abstract_variables), rep)
-    k, b = cfg.chunk_steps, cfg.batch_size
-    chunked = NamedSharding(self._mesh, P(None, "data"))
-    xs = jax.ShapeDtypeStruct((k, b) + cfg.image_shape, jnp.float32,
-                              sharding=chunked)
-    ys = jax.ShapeDtypeStruct((k, b), jnp.int32, sharding=chunked)
-    lr = jax.ShapeDtypeStruct((), jnp.float32, sharding=rep)
-    return state, xs, ys, lr
+    scalar = lambda dtype: jax.ShapeDtypeStruct((), dtype, sharding=rep)
+    vec = jax.ShapeDtypeStruct((cfg.image_shape[-1],), jnp.float32,
+                               sharding=rep)
+    images = jax.ShapeDtypeStruct((train_rows,) + cfg.image_shape, jnp.uint8,
+                                  sharding=rep)
+    labels = jax.ShapeDtypeStruct((train_rows,), jnp.int32, sharding=rep)
+    idx = jax.ShapeDtypeStruct(
+        (cfg.chunk_steps, cfg.batch_size), jnp.int32,
+        sharding=NamedSharding(self._mesh, P(None, "data")))
+    key = jax.ShapeDtypeStruct((), jax.random.key(0, impl="rbg").dtype,
+                               sharding=rep)
+    return (state, images, labels, idx, key, scalar(jnp.int32), vec, vec,
+            scalar(jnp.float32))
 
   def _abstract_predict_args(self, eval_rows: int):
     cfg, rep = self.cfg, self._replicated
@@ -205,27 +231,32 @@ class CompiledNetwork:
                                  sharding=rep),
             jax.ShapeDtypeStruct((), jnp.int32, sharding=rep), vec, vec)
 
-  def train_chunk(self, state, xs, ys, lr):
-    """`chunk_steps` SGD steps on batches from `StepCache.prepare`; `state`
-    from `new_state`; `lr` a replicated float32 scalar."""
-    return self._get("train_chunk", self._train_chunk,
-                     self._abstract_train_args, donate=(0,))(
-                         state, xs, ys, lr)
+  def train_chunk(self, state, images, labels, idx, key, chunk, mean, std,
+                  lr):
+    """`chunk_steps` SGD steps from `state` (from `new_state`, donated) on
+    rows `idx` (chunk_steps, batch) of the device-resident `images`/`labels`,
+    augmented with chunk number `chunk` (int32) of the RBG key `key`;
+    `mean`/`std` standardise, `lr` is a replicated float32 scalar."""
+    return self._get(f"train_chunk/{images.shape[0]}", self._train_chunk,
+                     lambda: self._abstract_train_args(images.shape[0]),
+                     donate=(0,))(state, images, labels, idx, key, chunk,
+                                  mean, std, lr)
 
   def predict(self, variables, images, start, mean, std):
     """Softmax of the eval batch at row `start` of `images`."""
     args = jax.device_put((variables, images, start, mean, std),
                           self._replicated)
-    return self._get("predict", self._predict,
+    return self._get(f"predict/{images.shape[0]}", self._predict,
                      lambda: self._abstract_predict_args(images.shape[0]))(
                          *args)
 
-  def precompile(self, eval_rows: int):
-    """Compiles the train chunk and the predict step (for `eval_rows` eval
-    images) from shapes alone, and counts the FLOPs; safe on any thread."""
-    self._get("train_chunk", self._train_chunk, self._abstract_train_args,
-              donate=(0,))
-    self._get("predict", self._predict,
+  def precompile(self, train_rows: int, eval_rows: int):
+    """Compiles the train chunk (for a training split of `train_rows`
+    images) and the predict step (for `eval_rows` eval images) from shapes
+    alone, and counts the FLOPs; safe on any thread."""
+    self._get(f"train_chunk/{train_rows}", self._train_chunk,
+              lambda: self._abstract_train_args(train_rows), donate=(0,))
+    self._get(f"predict/{eval_rows}", self._predict,
               lambda: self._abstract_predict_args(eval_rows))
     self.flops()
 
@@ -274,34 +305,10 @@ class StepCache:
     self.misses = 0
     self.compiles = 0
     self.compile_seconds = 0.0
-    self._prepare = jax.jit(self._prepare_chunk)
     self._used: set[tuple] = set()
     self._persistent_start = persistent_cache.counts()
     self._background = concurrent.futures.ThreadPoolExecutor(
         max_workers=1, thread_name_prefix="evojax_nas-compile")
-
-  def _prepare_chunk(self, images, labels, idx, key, chunk, mean, std):
-    """Gathers, standardises and augments the batches of one train chunk.
-
-    Architecture-independent, so it compiles once per experiment instead of
-    once per signature (augmentation is a large part of a step's compile).
-    """
-    x = jnp.take(images, idx, axis=0)            # (k, B, H, W, C) uint8
-    k, b = idx.shape
-    x = augment_lib.standardize(x.reshape((k * b,) + x.shape[2:]), mean, std)
-    x = augment_lib.augment(jax.random.fold_in(key, chunk), x,
-                            self.cfg.crop_padding, self.cfg.flip)
-    chunked = NamedSharding(self.mesh, P(None, "data"))
-    x = jax.lax.with_sharding_constraint(x.reshape((k, b) + x.shape[1:]),
-                                         chunked)
-    y = jax.lax.with_sharding_constraint(jnp.take(labels, idx, axis=0),
-                                         chunked)
-    return x, y
-
-  def prepare(self, images, labels, idx, key, chunk: int, mean, std):
-    """(xs, ys) for `CompiledNetwork.train_chunk`: chunk number `chunk` of the
-    augmentation stream `key`."""
-    return self._prepare(images, labels, idx, key, jnp.int32(chunk), mean, std)
 
   def get(self, genome, count: bool = False) -> CompiledNetwork:
     """The network of `genome`'s architecture (a DNA, a Genetic CNN string
@@ -327,11 +334,13 @@ class StepCache:
           self._used.add(sig)
       return net
 
-  def compile_async(self, genome, eval_rows: int) -> concurrent.futures.Future:
-    """Starts compiling `dna`'s programs on a background thread (one at a
+  def compile_async(self, genome, train_rows: int,
+                    eval_rows: int) -> concurrent.futures.Future:
+    """Starts compiling `genome`'s programs on a background thread (one at a
     time), so the next child compiles while the current one trains. A failed
     background compile is retried, and raises, when the program is used."""
-    return self._background.submit(self.get(genome).precompile, eval_rows)
+    return self._background.submit(self.get(genome).precompile, train_rows,
+                                   eval_rows)
 
   def close(self):
     self._background.shutdown(wait=True, cancel_futures=True)

@@ -91,6 +91,14 @@ class TrainedEvaluator:
     self.inheritance_mode = inheritance_mode
     self._idx_sharding = NamedSharding(self.cache.mesh, P(None, "data"))
     self._replicated = NamedSharding(self.cache.mesh, P())
+    self._chunk_numbers = [jax.device_put(np.int32(i), self._replicated)
+                           for i in range(steps // step_config.chunk_steps)]
+
+  def compile_async(self, genome):
+    """Starts compiling `genome`'s programs for this data on the cache's
+    background thread (see `StepCache.compile_async`)."""
+    return self.cache.compile_async(genome, self.data.num_train,
+                                    self.data.eval_images.shape[0])
 
   def _batches(self, seed: int):
     """Index chunks (chunk_steps, batch) walking shuffled epochs."""
@@ -152,7 +160,7 @@ class TrainedEvaluator:
     # Waits for (or does) this architecture's compilation: time on the
     # critical path, whether or not it started in the background.
     t0 = time.perf_counter()
-    net.precompile(self.data.eval_images.shape[0])
+    net.precompile(self.data.num_train, self.data.eval_images.shape[0])
     seconds["compile"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -161,9 +169,9 @@ class TrainedEvaluator:
     lr = jax.device_put(jnp.float32(genome.learning_rate), self._replicated)
     d = self.data
     for i in range(self.steps // self.cfg.chunk_steps):
-      xs, ys = self.cache.prepare(d.train_images, d.train_labels,
-                                  next(batches), k_aug, i, d.mean, d.std)
-      state, metrics = net.train_chunk(state, xs, ys, lr)
+      state, metrics = net.train_chunk(
+          state, d.train_images, d.train_labels, next(batches), k_aug,
+          self._chunk_numbers[i], d.mean, d.std, lr)
     last = jax.device_get(metrics)  # the last chunk's mean loss and accuracy
     seconds["train"] = time.perf_counter() - t0
 

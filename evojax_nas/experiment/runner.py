@@ -317,8 +317,7 @@ class Experiment:
     last = h.trained[-1].trained["wall_s"] if h.trained else 0.0
     if len(h.pending) < 2 and self.budget_left(ahead_s=last):
       child = h.individuals[self._next_birth()]
-      self.cache.compile_async(child.genome,
-                               self.evaluator.data.eval_images.shape[0])
+      self.evaluator.compile_async(child.genome)
 
   # --- the generational loop (genetic algorithm) --------------------------------
   def _generation_budget_left(self) -> bool:
@@ -400,7 +399,6 @@ class Experiment:
 
   def _run_generations(self, bar):
     h = self.history
-    rows = self.evaluator.data.eval_images.shape[0]
     while True:
       gen = len(h.generations)
       members = [i for i in h.individuals.values() if i.generation == gen]
@@ -412,7 +410,7 @@ class Experiment:
         if ind.trained is not None:
           continue
         if self.config.compile_ahead and k + 1 < len(members):
-          self.cache.compile_async(members[k + 1].genome, rows)
+          self.evaluator.compile_async(members[k + 1].genome)
         self._train(ind)
         self._collect_garbage()
         bar.update()
