@@ -7,7 +7,9 @@ rejects unknown keys and bad values with one line naming the fix.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import json
 import os
 import pathlib
 
@@ -17,6 +19,9 @@ from evojax_nas.genomes import MUTATIONS, mutation_probabilities, recombination
 from evojax_nas.genomes.spaces import SPACES
 from evojax_nas.strategies import STRATEGIES
 from evojax_nas.train.data import DATA_DIR_ENV, DATASETS
+
+
+RUNNERS = ("local", "ray")
 
 
 class ConfigError(ValueError):
@@ -60,6 +65,22 @@ def default_config() -> ml_collections.ConfigDict:
   # used evicted): XLA:CPU executables hold kernel memory mappings, and the
   # OS limit (vm.max_map_count) is reached after a few hundred.
   c.compiled_networks_in_memory = 64
+  # 0: one in-process loop whose choices are a pure function of the seed.
+  # N >= 1: N asynchronous worker processes sharing the population store in
+  # WORKDIR/population (Real et al. 2017, 3.1), started by `runner`:
+  # "local" (subprocesses on this machine) or "ray" (tasks on a Ray cluster).
+  c.num_workers = 0
+  c.runner = "local"
+  c.workers = ml_collections.ConfigDict(dict(
+      claim_timeout_s=300.0,   # a silent trainer's individual is taken back
+      heartbeat_s=10.0,        # how often a trainer touches its claim
+      gc_grace_s=60.0,         # dead checkpoints kept this long (readers)
+      max_restarts=100,        # local runner: restarts of crashed workers
+      ray_address="",          # "" starts a local Ray; "auto" joins a cluster
+      ray_num_cpus=1.0,        # Ray resources per worker
+      ray_num_gpus=0.0,
+      ray_max_retries=100,     # Ray reruns a worker lost with its node
+  ))
   # Relative mutation probabilities; the paper used them untuned (uniform).
   c.mutations = ml_collections.ConfigDict({k: 1.0 for k in MUTATIONS})
 
@@ -103,14 +124,40 @@ def default_config() -> ml_collections.ConfigDict:
   return c
 
 
-def sibling_config(config_file: str, name: str) -> ml_collections.ConfigDict:
-  """`get_config()` of `<name>.py` in the folder of `config_file`, so that a
-  variant in configs/ can start from the config it varies."""
-  path = pathlib.Path(config_file).with_name(f"{name}.py")
-  spec = importlib.util.spec_from_file_location(f"_config_{name}", path)
+def _get_config(path: pathlib.Path) -> ml_collections.ConfigDict:
+  spec = importlib.util.spec_from_file_location(f"_config_{path.stem}", path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config()
+
+
+def sibling_config(config_file: str, name: str) -> ml_collections.ConfigDict:
+  """`get_config()` of `<name>.py` in the folder of `config_file`, so that a
+  variant in configs/ can start from the config it varies."""
+  return _get_config(pathlib.Path(config_file).with_name(f"{name}.py"))
+
+
+def load_file(config_file: str, overrides=()) -> ml_collections.ConfigDict:
+  """`get_config()` of a config file with `KEY=VALUE` overrides (values
+  parsed as Python literals where they are one), for commands without
+  ml-collections flags."""
+  path = pathlib.Path(config_file)
+  if not path.is_file():
+    raise ConfigError(f"config file {path} not found")
+  config = _get_config(path)
+  for item in overrides:
+    key, sep, text = item.partition("=")
+    if not sep:
+      raise ConfigError(f"override {item!r} is not KEY=VALUE")
+    try:
+      value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      value = text
+    try:
+      config.update_from_flattened_dict({key: value})
+    except (KeyError, TypeError) as err:
+      raise ConfigError(f"override {item!r}: {err}") from None
+  return config
 
 
 def _check_keys(config, reference, prefix=""):
@@ -187,11 +234,47 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
        "train.batch_size and train.eval_batch_size must be positive")
   need(c.train.chunk_steps >= 1, "train.chunk_steps must be positive")
   need(c.mutations_per_child >= 1, "mutations_per_child must be at least 1")
+  need(c.num_workers >= 0, "num_workers must be >= 0 (0: one in-process "
+       "loop)")
+  need(c.runner in RUNNERS, f"runner {c.runner!r} unknown; valid choices: "
+       f"{list(RUNNERS)}")
+  need(c.num_workers == 0 or (
+      not STRATEGIES[c.strategy](c.population_size, c.sample_size,
+                                 dict(c.genetic)).generational
+      and c.recombination.mode == "none" and not c.escape.reset_population_at
+      and not c.escape.mutation_rate_schedule),
+       f"num_workers > 0 runs asynchronous steady-state evolution: strategy "
+       f"{c.strategy!r} with escape.* / recombination.* options needs "
+       "num_workers=0")
+  need(c.workers.claim_timeout_s > 2 * c.workers.heartbeat_s > 0,
+       "workers.claim_timeout_s must exceed twice workers.heartbeat_s")
   try:
     mutation_probabilities(dict(c.mutations))
   except ValueError as err:
     raise ConfigError(f"mutations: {err}") from None
   return c
+
+
+def from_workdir(workdir) -> ml_collections.ConfigDict:
+  """The validated config an experiment directory was started with."""
+  path = pathlib.Path(workdir) / "config.json"
+  try:
+    flat = json.loads(path.read_text())
+  except FileNotFoundError:
+    raise ConfigError(f"{path} not found: start the experiment first with "
+                      "--config and --workdir") from None
+  except json.JSONDecodeError:
+    raise ConfigError(f"{path} is not valid JSON; restore it") from None
+  c = default_config()
+  for key, value in flat.items():
+    default = c
+    for part in key.split(".")[:-1]:
+      default = default[part]
+    if isinstance(default.get(key.split(".")[-1]), tuple):
+      value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    flat[key] = value
+  c.update_from_flattened_dict(flat)
+  return validate(c)
 
 
 def _flatten(config, prefix=""):

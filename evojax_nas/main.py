@@ -5,12 +5,10 @@ user can fix (config, data, checkpoints, genomes) end the program with one
 line on stderr and exit status 2; nothing in the workdir is lost.
 """
 
-import logging
 import sys
 
 from absl import app
 from absl import flags
-from absl import logging as absl_logging
 from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -25,6 +23,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   # Imported here so `--help` stays fast and flag errors come first.
+  from evojax_nas.commands import log_to_stderr  # pylint: disable=g-import-not-at-top
   from evojax_nas.config import ConfigError  # pylint: disable=g-import-not-at-top
   from evojax_nas.experiment import run  # pylint: disable=g-import-not-at-top
   from evojax_nas.experiment.events import EventLogError  # pylint: disable=g-import-not-at-top
@@ -32,14 +31,7 @@ def main(argv):
   from evojax_nas.train.checkpoints import CheckpointError  # pylint: disable=g-import-not-at-top
   from evojax_nas.train.data import DataError  # pylint: disable=g-import-not-at-top
 
-  # Our progress lines at INFO; library chatter (Orbax, JAX) only at WARNING.
-  absl_logging.set_verbosity(absl_logging.WARNING)
-  handler = logging.StreamHandler()
-  handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-  ours = logging.getLogger("evojax_nas")
-  ours.addHandler(handler)
-  ours.setLevel(logging.INFO)
-  ours.propagate = False
+  log_to_stderr()
   try:
     results = run(_CONFIG.value, _WORKDIR.value)
   except (ConfigError, DataError, CheckpointError, GenomeError,
@@ -57,8 +49,11 @@ def main(argv):
 def run_main():
   """Console-script entry point: `evojax_nas --config ... --workdir ...`
   runs an experiment; `evojax_nas flops --genome FILE` reports FLOPs;
-  `evojax_nas report --workdir DIR` writes the HTML report."""
-  if len(sys.argv) > 1 and sys.argv[1] in ("flops", "report"):
+  `evojax_nas report --workdir DIR` writes the HTML report;
+  `evojax_nas worker --workdir DIR` joins an experiment as one more worker;
+  `evojax_nas faults ...` runs the worker fault-injection test."""
+  if len(sys.argv) > 1 and sys.argv[1] in ("flops", "report", "worker",
+                                           "faults"):
     import importlib  # pylint: disable=g-import-not-at-top
     command = importlib.import_module(f"evojax_nas.commands.{sys.argv[1]}")
     sys.exit(command.main(sys.argv[2:]))

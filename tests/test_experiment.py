@@ -2,7 +2,7 @@
 
 import json
 import os
-import shutil
+import re
 import signal
 import subprocess
 import sys
@@ -205,28 +205,33 @@ def test_changed_config_on_resume_is_refused(tiny_config, tmp_path):
   assert (wd / "events.jsonl").read_bytes() == before
 
 
-def test_corrupt_checkpoint_is_reported_and_nothing_is_lost(tiny_config,
-                                                            tmp_path):
+def test_corrupt_checkpoint_is_detected_and_its_individual_discarded(
+    tiny_config, tmp_path, caplog):
   wd = tmp_path / "wd"
   run(tiny_config, wd)
   exp = Experiment(tiny_config, wd)
-  victim = exp.history.alive[0]
-  ckpt = wd / "checkpoints" / str(victim.id)
-  for f in ckpt.rglob("*"):
-    if f.is_file() and f.stat().st_size > 0 and "weights" in str(f):
-      f.write_bytes(f.read_bytes()[: f.stat().st_size // 3])
-  snapshot = {p: p.read_bytes() for p in wd.rglob("*") if p.is_file()}
-  with pytest.raises(CheckpointError, match=f"individual {victim.id}.*corrupt"):
-    exp.checkpoints.restore(victim.id, exp.cache.get(
-        victim.genome).abstract_variables)
-  assert {p: p.read_bytes() for p in wd.rglob("*") if p.is_file()} == snapshot
-  # The advertised fix: delete the folder and rerun; the run continues.
-  shutil.rmtree(ckpt)
+  alive = [i.id for i in exp.history.alive]
+  for ident in alive:  # every possible parent is damaged
+    for f in (wd / "checkpoints" / str(ident)).rglob("*"):
+      if f.is_file() and f.stat().st_size > 0 and "weights" in str(f):
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 3])
+  with pytest.raises(CheckpointError, match=f"individual {alive[0]}.*corrupt"):
+    exp.checkpoints.restore(alive[0], exp.cache.get(
+        exp.history.individuals[alive[0]].genome).abstract_variables)
+  before = (wd / "events.jsonl").read_text()
   tiny_config.max_individuals = 8
-  run(tiny_config, wd)
+  with caplog.at_level("WARNING", logger="evojax_nas"):
+    run(tiny_config, wd)
+  assert (wd / "events.jsonl").read_text().startswith(before)
   evs = events(wd)
-  assert any(e["event"] == "killed" and e["id"] == victim.id and
-             e["reason"] == "checkpoint_missing" for e in evs)
+  discarded = {int(m.group(1)) for r in caplog.records
+               if (m := re.search(r"individual (\d+) is discarded",
+                                  r.getMessage()))}
+  assert discarded and discarded <= set(alive)
+  killed = {e["id"] for e in evs if e["event"] == "killed"}
+  assert discarded <= killed  # dead (as a victim already, or discarded)
+  assert not any((wd / "checkpoints" / str(i)).exists() for i in discarded)
+  assert sum(e["event"] == "trained" for e in evs) == 8
 
 
 def test_hand_edited_invalid_genome_in_the_log_is_reported(tiny_config,

@@ -9,11 +9,15 @@ broken by the summed class probabilities).
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import numpy as np
 
 from evojax_nas.experiment.export import export_model
+from evojax_nas.train.checkpoints import CheckpointError
+
+log = logging.getLogger("evojax_nas")
 
 
 def majority_vote(probabilities: list[np.ndarray]) -> np.ndarray:
@@ -29,16 +33,28 @@ def majority_vote(probabilities: list[np.ndarray]) -> np.ndarray:
 def finalize(exp) -> dict:
   """Writes `results.json` and `model/`; returns the results dict."""
   h, ev = exp.history, exp.evaluator
-  top = h.top(exp.config.ensemble_size)
-  if not top:
+  if not h.trained:
     raise RuntimeError("no individual was trained: raise the budget")
   labels = ev.data.splits["test"][2]
-  variables, probs = {}, []
-  for ind in top:
-    net = ev.cache.get(ind.genome)
-    variables[ind.id], _ = exp.checkpoints.restore(ind.id,
-                                                   net.abstract_variables)
+  variables, probs, top = {}, [], []
+  # The best by validation whose checkpoints are usable (kept: the top-k).
+  for ind in h.top(len(h.trained)):
+    if len(top) == exp.config.ensemble_size:
+      break
+    if ind.id not in set(exp.checkpoints.ids()):
+      continue
+    try:
+      variables[ind.id], _ = exp.checkpoints.restore(
+          ind.id, ev.cache.get(ind.genome).abstract_variables)
+    except CheckpointError as err:
+      log.warning("%s: individual %d is left out of the results", err,
+                  ind.id)
+      continue
+    top.append(ind)
     probs.append(ev.predict(ind.genome, variables[ind.id], "test"))
+  if not top:
+    raise CheckpointError(-1, f"no usable checkpoint in "
+                          f"{exp.checkpoints.directory}")
   best = top[0]
   best_test = float(np.mean(probs[0].argmax(-1) == labels))
   ensemble_test = float(np.mean(majority_vote(probs) == labels))

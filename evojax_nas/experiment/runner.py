@@ -51,7 +51,7 @@ from evojax_nas.experiment.progress import Progress
 from evojax_nas.reports.tensorboard import SummaryWriter
 from evojax_nas.genomes import recombination, spaces, strings
 from evojax_nas.train import data as data_lib
-from evojax_nas.train.checkpoints import CheckpointStore
+from evojax_nas.train.checkpoints import CheckpointError, CheckpointStore
 
 log = logging.getLogger("evojax_nas")
 
@@ -63,7 +63,7 @@ _RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
                       "persistent_cache_min_compile_s")
 
 
-def _check_same_experiment(config, path: Path):
+def check_same_experiment(config, path: Path):
   """Refuses to continue a workdir with a config that changes the science."""
   # Through JSON, so that tuples compare equal to the lists read back.
   new = json.loads(json.dumps(config_lib._flatten(config)))  # pylint: disable=protected-access
@@ -91,6 +91,73 @@ def _effective_chunk(steps: int, chunk: int) -> int:
   return max(d for d in range(1, min(chunk, steps) + 1) if steps % d == 0)
 
 
+
+def training_setup(config, workdir: Path):
+  """Data, compiled-step cache, checkpoint store and trained evaluator of an
+  experiment (shared by the in-process loop and every worker)."""
+  d, t = config.data, config.train
+  dataset = data_lib.load(d.name, d.dir or None, d.cache_dir or None,
+                          d.val_size, d.split_seed, d.train_size or None)
+  step_config = StepConfig(
+      num_classes=dataset.num_classes,
+      image_shape=dataset.train_images.shape[1:],
+      batch_size=t.batch_size,
+      chunk_steps=_effective_chunk(config.steps_per_individual,
+                                   t.chunk_steps),
+      eval_batch_size=t.eval_batch_size, momentum=t.momentum,
+      weight_decay=t.weight_decay, crop_padding=t.crop_padding, flip=t.flip)
+  checkpoints = CheckpointStore(workdir / "checkpoints")
+  if config.persistent_compile_cache:
+    persistent_cache.enable(workdir / "compile_cache",
+                            config.persistent_cache_min_compile_s)
+  cache = StepCache(step_config,
+                    max_networks=config.compiled_networks_in_memory)
+  evaluator = TrainedEvaluator(
+      dataset, step_config, checkpoints, config.steps_per_individual,
+      config.weight_inheritance, config.inheritance_mode, cache)
+  return dataset, step_config, checkpoints, cache, evaluator
+
+
+def evaluate_or_discard(evaluator, key, ident, genome, parent, partner,
+                        inherit: bool, test_above, discard):
+  """`evaluator.evaluate`, except that a parent or partner whose checkpoint
+  is missing or corrupt is handed to `discard(id, error)` and the child
+  trains without it (from fresh weights where it was the parent)."""
+  while True:
+    try:
+      return evaluator.evaluate(key, ident, genome, parent, inherit=inherit,
+                                partner=partner, test_above=test_above)
+    except CheckpointError as err:
+      if parent is not None and err.individual == parent[0]:
+        parent = None
+      elif partner is not None and err.individual == partner[0]:
+        partner = None
+      else:
+        raise
+      discard(err.individual, err)
+      log.warning("%s: individual %d is discarded; individual %d trains "
+                  "without it", err, err.individual, ident)
+
+
+def trained_event(ident, genome, r, t: float, wall_s: float,
+                  cache_stats: dict, **extra) -> dict:
+  """The log record of a trained individual."""
+  return {"event": "trained", "id": ident, "t": t,
+          "val_accuracy": r.val_accuracy, "test_accuracy": r.test_accuracy,
+          "train_loss": r.train_loss, "train_accuracy": r.train_accuracy,
+          "steps": r.steps, "flops": r.flops, "inherited": list(r.inherited),
+          "partial": list(r.partial), "fresh": list(r.fresh),
+          "blended": list(r.blended), "seconds": r.seconds,
+          "wall_s": round(wall_s, 3), "signature": genome.signature_hash(),
+          "compile_cache": cache_stats, **extra}
+
+
+def test_threshold(config, trained_val_accuracies) -> float | None:
+  """`test_above` for the evaluator: which individuals get a test score."""
+  return {"all": -1.0, "none": None}.get(
+      config.evaluate_test, max(trained_val_accuracies, default=-1.0))
+
+
 class Experiment:
   """Holds the pieces of one run; `run()` drives it to its budget."""
 
@@ -100,37 +167,19 @@ class Experiment:
     self.workdir.mkdir(parents=True, exist_ok=True)
     self.log = EventLog(self.workdir / "events.jsonl")
     self.space = spaces.make(config.search_space, config)
-    self.strategy = strategies.make(config.strategy, config.population_size,
-                                    config.sample_size, dict(config.genetic))
+    # Asynchronous workers may overshoot the population size by one birth
+    # each for a moment (see worker.py): room for it in the strategy state.
+    self.strategy = strategies.make(
+        config.strategy, config.population_size + config.num_workers,
+        config.sample_size, dict(config.genetic))
     self.history: History = replay(self.log.read(), self.strategy,
                                    str(self.log.path))
-    _check_same_experiment(config, self.workdir / "config.json")
+    check_same_experiment(config, self.workdir / "config.json")
     self.root_key = jax.random.key(config.seed)
     self.mutation_periods = recombination.parse_schedule(
         config.escape.mutation_rate_schedule)
-    d = config.data
-    self.dataset = data_lib.load(d.name, d.dir or None, d.cache_dir or None,
-                                 d.val_size, d.split_seed,
-                                 d.train_size or None)
-    t = config.train
-    self.step_config = StepConfig(
-        num_classes=self.dataset.num_classes,
-        image_shape=self.dataset.train_images.shape[1:],
-        batch_size=t.batch_size,
-        chunk_steps=_effective_chunk(config.steps_per_individual,
-                                     t.chunk_steps),
-        eval_batch_size=t.eval_batch_size, momentum=t.momentum,
-        weight_decay=t.weight_decay, crop_padding=t.crop_padding, flip=t.flip)
-    self.checkpoints = CheckpointStore(self.workdir / "checkpoints")
-    if config.persistent_compile_cache:
-      persistent_cache.enable(self.workdir / "compile_cache",
-                              config.persistent_cache_min_compile_s)
-    self.cache = StepCache(self.step_config,
-                           max_networks=config.compiled_networks_in_memory)
-    self.evaluator = TrainedEvaluator(
-        self.dataset, self.step_config, self.checkpoints,
-        config.steps_per_individual, config.weight_inheritance,
-        config.inheritance_mode, self.cache)
+    (self.dataset, self.step_config, self.checkpoints, self.cache,
+     self.evaluator) = training_setup(config, self.workdir)
     self.tensorboard = (SummaryWriter(self.workdir / "tensorboard")
                         if config.tensorboard else None)
     self._session_start = time.time()
@@ -257,24 +306,15 @@ class Experiment:
     if (self.config.recombination.mode == "weights" and p is not None
         and p in saved):
       partner = (p, self.history.individuals[p].genome)
-    test_above = {"all": -1.0, "none": None}.get(
-        self.config.evaluate_test,
-        max((i.val_accuracy for i in self.history.trained), default=-1.0))
     t0 = time.perf_counter()
-    r = self.evaluator.evaluate(key, ind.id, ind.genome, parent,
-                                inherit=not self.space.inherits_nothing(
-                                    ind.mutation), partner=partner,
-                                test_above=test_above)
-    event = {"event": "trained", "id": ind.id, "t": self.now(),
-             "val_accuracy": r.val_accuracy, "test_accuracy": r.test_accuracy,
-             "train_loss": r.train_loss, "train_accuracy": r.train_accuracy,
-             "steps": r.steps, "flops": r.flops, "inherited": list(r.inherited),
-             "partial": list(r.partial), "fresh": list(r.fresh),
-             "blended": list(r.blended),
-             "seconds": r.seconds,
-             "wall_s": round(time.perf_counter() - t0, 3),
-             "signature": ind.genome.signature_hash(),
-             "compile_cache": self.cache.stats()}
+    r = evaluate_or_discard(
+        self.evaluator, key, ind.id, ind.genome, parent, partner,
+        not self.space.inherits_nothing(ind.mutation),
+        test_threshold(self.config,
+                       [i.val_accuracy for i in self.history.trained]),
+        self._discard)
+    event = trained_event(ind.id, ind.genome, r, self.now(),
+                          time.perf_counter() - t0, self.cache.stats())
     self._apply(event)
     self._log_scalars(event)
     log.info("individual %d (%s, parent %s): val %.4f test %s, %.1f s, %s",
@@ -282,6 +322,13 @@ class Experiment:
                  "-" if r.test_accuracy is None else f"{r.test_accuracy:.4f}",
                  event["wall_s"], ind.genome.describe())
     return event
+
+  def _discard(self, ident: int, err: Exception):
+    """A parent whose checkpoint is unusable leaves the population."""
+    del err
+    if self.history.individuals[ident].killed_t is None:
+      self._apply(self._killed(ident, "checkpoint_corrupt"))
+    self.checkpoints.delete(ident)
 
   def _log_scalars(self, event: dict):
     """TensorBoard scalars after each trained individual."""
@@ -453,5 +500,10 @@ class Experiment:
 
 
 def run(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
-  """Runs (or resumes) the experiment; returns what `results.json` holds."""
+  """Runs (or resumes) the experiment; returns what `results.json` holds.
+  With `num_workers > 0`, asynchronous worker processes do the work (see
+  `launch.py`)."""
+  if config_lib.validate(config).num_workers > 0:
+    from evojax_nas.experiment.launch import run_workers  # pylint: disable=g-import-not-at-top
+    return run_workers(config, workdir)
   return Experiment(config, workdir).run()

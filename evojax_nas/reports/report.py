@@ -61,15 +61,21 @@ def read_run(workdir: str | Path) -> Run:
   """Reads a run without writing to it; a torn last line is ignored."""
   workdir = Path(workdir)
   path = workdir / "events.jsonl"
-  if not path.is_file():
+  if (workdir / "population").is_dir() and not (
+      workdir / "results.json").is_file():
+    # Asynchronous workers still running: their records are the log.
+    from evojax_nas.experiment.store import read_events  # pylint: disable=g-import-not-at-top
+    events = read_events(workdir / "population")
+  elif not path.is_file():
     raise FileNotFoundError(f"{workdir} has no events.jsonl: not an "
                             "experiment directory (or nothing ran yet)")
-  events = []
-  for line in path.read_text().splitlines():
-    try:
-      events.append(json.loads(line))
-    except json.JSONDecodeError:
-      continue  # a line being written right now
+  else:
+    events = []
+    for line in path.read_text().splitlines():
+      try:
+        events.append(json.loads(line))
+      except json.JSONDecodeError:
+        continue  # a line being written right now
   config = {}
   if (workdir / "config.json").is_file():
     config = json.loads((workdir / "config.json").read_text())

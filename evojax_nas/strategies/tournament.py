@@ -84,6 +84,17 @@ class Tournament:
       parent, victim = slots[0], slots[1]
     return Action(parent=state.ids[parent], victim=state.ids[victim])
 
+  def population(self, ids, fitness) -> PopulationState:
+    """The state of a population read from elsewhere (the population store
+    of asynchronous workers): `ids` with their `fitness`."""
+    n = self.population_size
+    if len(ids) > n:
+      raise ValueError(f"{len(ids)} individuals exceed the capacity {n}")
+    pad = n - len(ids)
+    return PopulationState(
+        ids=jnp.asarray(list(ids) + [-1] * pad, jnp.int32),
+        fitness=jnp.asarray(list(fitness) + [0.0] * pad, jnp.float32))
+
   @functools.partial(jax.jit, static_argnums=0)
   def remove(self, state: PopulationState, individual) -> PopulationState:
     hit = state.ids == individual

@@ -1,0 +1,41 @@
+"""`evojax_nas worker --workdir DIR [--name NAME]`: one asynchronous worker.
+
+Joins the experiment in DIR (started with `--config` and `num_workers > 0`,
+whose config.json it reads) and evolves its shared population until the
+budget is spent. Start as many as you like, on any machine that sees DIR;
+kill any of them at any moment: the others (or a restarted one) take its
+individual back after `workers.claim_timeout_s`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+
+
+def main(argv=None) -> int:
+  p = argparse.ArgumentParser(prog="evojax_nas worker",
+                              description=__doc__.split("\n\n")[0])
+  p.add_argument("--workdir", required=True, help="experiment directory")
+  p.add_argument("--name", default=f"{socket.gethostname()}-{os.getpid()}",
+                 help="worker name in logs and claims (default: host-pid)")
+  args = p.parse_args(argv)
+  # pylint: disable=g-import-not-at-top
+  from evojax_nas import config as config_lib
+  from evojax_nas.experiment.worker import Worker
+  from evojax_nas.train.data import DataError
+  from evojax_nas.commands import log_to_stderr
+  log_to_stderr()
+  try:
+    config = config_lib.from_workdir(args.workdir)
+    Worker(config, args.workdir, args.name).run()
+  except (config_lib.ConfigError, DataError) as err:
+    print(f"evojax_nas worker: error: {err}", file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

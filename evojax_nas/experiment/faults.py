@@ -1,0 +1,165 @@
+"""Fault injection: SIGKILL workers at random moments, then check the run.
+
+`inject_faults` runs an experiment with `num_workers` workers and, every
+random few seconds, SIGKILLs one of them:
+  * runner "local": a random worker subprocess, started again at once under
+    the same name (a new process: its old claim is taken back);
+  * runner "ray": the process of a random worker that holds a claim (its
+    pid is in the claim); Ray reruns the task.
+After the budget is spent, `check` verifies what crash safety promises:
+every individual born once, trained at most once and dead at most once
+(the log replays without error), the budget complete, the population size
+kept (alive + in training never above population_size + workers - 1, and
+exactly population_size at the end), and every remaining checkpoint restores
+(weights digest included). `taken_back` counts the claims other workers took
+over from killed ones (those individuals were trained again).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import threading
+import time
+from pathlib import Path
+
+import ml_collections
+
+from evojax_nas.experiment import launch
+from evojax_nas.experiment.store import read_events
+
+log = logging.getLogger("evojax_nas")
+
+
+def _kill_local(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
+  n = config.num_workers
+  procs = {f"w{i}": launch.start_worker(workdir, f"w{i}", i) for i in range(n)}
+  done: list[dict] = []
+  t0 = time.time()
+  while procs:
+    if len(done) < kills:
+      time.sleep(rng.uniform(*gap_s))
+      live = sorted(k for k, p in procs.items() if p.poll() is None)
+      if live:
+        name = rng.choice(live)
+        procs[name].send_signal(signal.SIGKILL)
+        procs[name].wait()
+        done.append({"t": round(time.time() - t0, 2), "worker": name,
+                     "pid": procs[name].pid})
+        log.info("fault %d: SIGKILL worker %s (pid %d); restarting it",
+                 len(done), name, procs[name].pid)
+        procs[name] = launch.start_worker(workdir, name, int(name[1:]))
+    else:
+      time.sleep(0.5)
+    for name, p in list(procs.items()):
+      code = p.poll()
+      if code == 0:
+        del procs[name]
+      elif code is not None:  # died by itself: a bug, not an injected fault
+        raise RuntimeError(f"worker {name} exited with {code}; see "
+                           f"{workdir}/logs/{name}.log")
+  return done
+
+
+def _kill_ray(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
+  errors: list[BaseException] = []
+
+  def work():
+    try:
+      launch.run_ray(config, workdir)
+    except BaseException as err:  # pylint: disable=broad-except
+      errors.append(err)
+
+  runner = threading.Thread(target=work)
+  runner.start()
+  done: list[dict] = []
+  t0 = time.time()
+  while runner.is_alive() and len(done) < kills:
+    time.sleep(rng.uniform(*gap_s))
+    claims = []
+    for claim in (workdir / "population").glob("*/claim"):
+      try:
+        c = json.loads(claim.read_text())
+      except (FileNotFoundError, json.JSONDecodeError):
+        continue
+      if c.get("pid") not in (None, os.getpid()):
+        claims.append(c)
+    if not claims:
+      continue
+    victim = rng.choice(claims)
+    try:
+      os.kill(int(victim["pid"]), signal.SIGKILL)
+    except ProcessLookupError:
+      continue
+    done.append({"t": round(time.time() - t0, 2), "worker": victim["worker"],
+                 "pid": victim["pid"]})
+    log.info("fault %d: SIGKILL Ray worker %s (pid %s)", len(done),
+             victim["worker"], victim["pid"])
+  runner.join()
+  if errors:
+    raise errors[0]
+  return done
+
+
+def check(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
+  """The invariants above; AssertionError naming the first one broken."""
+  # pylint: disable=g-import-not-at-top
+  from evojax_nas.experiment.runner import Experiment
+  workdir = Path(workdir)
+  events = read_events(workdir / "population")
+  counts = {k: {} for k in ("born", "trained", "killed")}
+  size, max_size = 0, 0
+  for e in events:
+    kind = e["event"]
+    if kind in counts:
+      counts[kind][e["id"]] = counts[kind].get(e["id"], 0) + 1
+    size += {"born": 1, "killed": -1}.get(kind, 0)
+    max_size = max(max_size, size)
+  for kind, limit in (("born", 1), ("trained", 1), ("killed", 1)):
+    over = [i for i, n in counts[kind].items() if n > limit]
+    assert not over, f"individuals {over} {kind} more than once"
+  untrained = sorted(set(counts["born"]) - set(counts["trained"]))
+  assert not untrained, f"individuals {untrained} born but never trained"
+  p, w = config.population_size, config.num_workers
+  assert max_size <= p + w - 1, (
+      f"population reached {max_size} > population_size + workers - 1")
+  assert size == p, f"population ends at {size}, not {p}"
+  if config.max_individuals:
+    assert len(counts["trained"]) == config.max_individuals, (
+        f"{len(counts['trained'])} trained, budget {config.max_individuals}")
+  exp = Experiment(config, workdir)  # replays the log: raises on doubles
+  restored = 0
+  for ident in exp.checkpoints.ids():
+    genome = exp.history.individuals[ident].genome
+    exp.checkpoints.restore(ident, exp.cache.get(genome).abstract_variables)
+    restored += 1
+  exp.cache.close()
+  return {"born": len(counts["born"]), "trained": len(counts["trained"]),
+          "killed": len(counts["killed"]), "max_population": max_size,
+          "final_population": size, "checkpoints_restored": restored,
+          "taken_back": len(list((workdir / "population").glob(
+              "*/claim.taken-*")))}
+
+
+def inject_faults(config: ml_collections.ConfigDict, workdir: str | Path,
+                  kills: int = 10, gap_s: tuple[float, float] = (1.0, 5.0),
+                  seed: int = 0) -> dict:
+  """Runs the experiment under `kills` SIGKILLs; returns the kills, the
+  check's findings and the results."""
+  config, workdir = launch.prepare_workdir(config, workdir)
+  rng = random.Random(seed)
+  t0 = time.time()
+  if config.runner == "ray":
+    faults = _kill_ray(config, workdir, kills, gap_s, rng)
+  else:
+    faults = _kill_local(config, workdir, kills, gap_s, rng)
+  results = launch.finish(config, workdir)
+  report = {"kills": faults, "wall_s": round(time.time() - t0, 1),
+            "check": check(config, workdir),
+            "results": {"individuals": results["individuals"],
+                        "best_val": results["best"]["val_accuracy"]}}
+  (workdir / "faults.json").write_text(json.dumps(report, indent=1))
+  return report

@@ -1,0 +1,170 @@
+"""Starting N asynchronous workers, locally or on Ray, and ending the run.
+
+`run_workers(config, workdir)` (what `run` does when `num_workers > 0`):
+  * runner "local": N subprocesses `python -m evojax_nas.main worker
+    --workdir DIR --name wK` on this machine (one per accelerator: each gets
+    its own GPU via CUDA_VISIBLE_DEVICES when there are enough); a worker
+    that dies is started again, up to `workers.max_restarts` times;
+  * runner "ray": N Ray tasks, each running a worker (resources
+    `workers.ray_num_cpus` / `ray_num_gpus`); Ray reruns a task whose
+    process or node was lost (`workers.ray_max_retries`). The workdir must
+    be on a file system every node sees.
+Then it writes `events.jsonl` from the population store (time-ordered) and
+finishes like the in-process loop: `results.json`, `model/`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import ml_collections
+
+from evojax_nas import config as config_lib
+
+log = logging.getLogger("evojax_nas")
+
+
+def worker_command(workdir: Path, name: str) -> list[str]:
+  return [sys.executable, "-m", "evojax_nas.main", "worker", "--workdir",
+          str(workdir), "--name", name]
+
+
+def _gpu_count() -> int:
+  try:
+    out = subprocess.run(["nvidia-smi", "-L"], capture_output=True,
+                         text=True, timeout=20, check=False).stdout
+  except (OSError, subprocess.TimeoutExpired):
+    return 0
+  return sum(line.startswith("GPU ") for line in out.splitlines())
+
+
+def start_worker(workdir: Path, name: str, index: int,
+                 gpus: int = 0) -> subprocess.Popen:
+  """A worker subprocess whose output goes to `<workdir>/logs/<name>.log`."""
+  env = dict(os.environ)
+  if gpus and "CUDA_VISIBLE_DEVICES" not in os.environ:
+    env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
+  (workdir / "logs").mkdir(exist_ok=True)
+  out = open(workdir / "logs" / f"{name}.log", "ab")  # pylint: disable=consider-using-with
+  try:
+    return subprocess.Popen(worker_command(workdir, name), stdout=out,
+                            stderr=subprocess.STDOUT, env=env)
+  finally:
+    out.close()
+
+
+def _run_local(config, workdir: Path):
+  n = config.num_workers
+  gpus = _gpu_count()
+  gpus = gpus if gpus >= n else 0  # fewer GPUs than workers: let JAX share
+  procs = {f"w{i}": start_worker(workdir, f"w{i}", i, gpus) for i in range(n)}
+  restarts = 0
+  while procs:
+    time.sleep(0.5)
+    for name, proc in sorted(procs.items()):
+      code = proc.poll()
+      if code is None:
+        continue
+      if code == 0:
+        del procs[name]
+      elif code == 2:  # a user error, the same for every restart
+        for p in procs.values():
+          p.kill()
+        raise config_lib.ConfigError(
+            f"worker {name} stopped with an error; see "
+            f"{workdir}/logs/{name}.log")
+      elif restarts < config.workers.max_restarts:
+        restarts += 1
+        log.warning("worker %s died (exit %s); starting it again (%d/%d)",
+                    name, code, restarts, config.workers.max_restarts)
+        procs[name] = start_worker(workdir, name, int(name[1:]), gpus)
+      else:
+        for p in procs.values():
+          p.kill()
+        raise RuntimeError(f"workers died {restarts} times; see "
+                           f"{workdir}/logs/")
+
+
+def _ray_worker(workdir: str, name: str) -> int:
+  """A Ray task: one worker, reading the experiment's config.json."""
+  from evojax_nas.experiment.worker import Worker  # pylint: disable=g-import-not-at-top
+  logging.getLogger("evojax_nas").setLevel(logging.INFO)
+  return Worker(config_lib.from_workdir(workdir), workdir, name).run()
+
+
+def run_ray(config, workdir: Path):
+  try:
+    import ray  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise config_lib.ConfigError(
+        "runner='ray' needs Ray: pip install 'evojax-nas[ray]'") from None
+  w = config.workers
+  if not ray.is_initialized():
+    ray.init(address=w.ray_address or None, include_dashboard=False,
+             log_to_driver=True)
+  task = ray.remote(num_cpus=w.ray_num_cpus, num_gpus=w.ray_num_gpus,
+                    max_retries=w.ray_max_retries)(_ray_worker)
+  done = ray.get([task.remote(str(workdir), f"ray{i}")
+                  for i in range(config.num_workers)])
+  log.info("Ray workers finished: %s individuals trained", done)
+
+
+def export_events(workdir: Path) -> int:
+  """Writes `events.jsonl` from the population store; returns its length."""
+  from evojax_nas.experiment.store import read_events  # pylint: disable=g-import-not-at-top
+  events = read_events(workdir / "population")
+  tmp = workdir / "events.jsonl.tmp"
+  tmp.write_text("".join(json.dumps(e, sort_keys=True) + "\n"
+                         for e in events))
+  os.replace(tmp, workdir / "events.jsonl")
+  return len(events)
+
+
+def prepare_workdir(config: ml_collections.ConfigDict, workdir: str | Path
+                    ) -> tuple[ml_collections.ConfigDict, Path]:
+  """Validates, records config.json (or checks it against the one there)
+  and creates the population store's folder."""
+  # pylint: disable=g-import-not-at-top
+  from evojax_nas.experiment.runner import check_same_experiment
+  config = config_lib.validate(config)
+  workdir = Path(workdir).absolute()
+  workdir.mkdir(parents=True, exist_ok=True)
+  if (workdir / "events.jsonl").is_file() and not (
+      workdir / "population").is_dir():
+    raise config_lib.ConfigError(
+        f"{workdir} holds an experiment of the in-process loop; continue it "
+        "with num_workers=0 or use a new --workdir")
+  check_same_experiment(config, workdir / "config.json")
+  (workdir / "population").mkdir(exist_ok=True)
+  return config, workdir
+
+
+def finish(config: ml_collections.ConfigDict, workdir: Path) -> dict:
+  """After the workers: `events.jsonl`, `results.json`, `model/`."""
+  # pylint: disable=g-import-not-at-top
+  from evojax_nas.experiment import results as results_lib
+  from evojax_nas.experiment.runner import Experiment
+  export_events(workdir)
+  exp = Experiment(config, workdir)
+  summary = results_lib.finalize(exp)
+  exp.checkpoints.close()
+  exp.cache.close()
+  return summary
+
+
+def run_workers(config: ml_collections.ConfigDict, workdir: str | Path
+                ) -> dict:
+  """Runs the experiment with `config.num_workers` asynchronous workers;
+  returns what `results.json` holds."""
+  config, workdir = prepare_workdir(config, workdir)
+  if config.runner == "ray":
+    run_ray(config, workdir)
+  else:
+    _run_local(config, workdir)
+  return finish(config, workdir)
