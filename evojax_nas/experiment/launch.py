@@ -2,8 +2,8 @@
 
 `run_workers(config, workdir)` (what `run` does when `num_workers > 0`):
   * runner "local": N subprocesses `python -m evojax_nas.main worker
-    --workdir DIR --name wK` on this machine (one per accelerator: each gets
-    its own GPU via CUDA_VISIBLE_DEVICES when there are enough); a worker
+    --workdir DIR --name wK` on this machine (each gets its own share of the
+    GPUs via CUDA_VISIBLE_DEVICES when there are at least N); a worker
     that dies is started again, up to `workers.max_restarts` times;
   * runner "ray": N Ray tasks, each running a worker (resources
     `workers.ray_num_cpus` / `ray_num_gpus`); Ray reruns a task whose
@@ -45,11 +45,13 @@ def _gpu_count() -> int:
 
 
 def start_worker(workdir: Path, name: str, index: int,
-                 gpus: int = 0) -> subprocess.Popen:
-  """A worker subprocess whose output goes to `<workdir>/logs/<name>.log`."""
+                 gpus_each: int = 0) -> subprocess.Popen:
+  """A worker subprocess whose output goes to `<workdir>/logs/<name>.log`;
+  with `gpus_each`, worker `index` sees GPUs [index * gpus_each, ...)."""
   env = dict(os.environ)
-  if gpus and "CUDA_VISIBLE_DEVICES" not in os.environ:
-    env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
+  if gpus_each and "CUDA_VISIBLE_DEVICES" not in os.environ:
+    env["CUDA_VISIBLE_DEVICES"] = ",".join(
+        str(g) for g in range(index * gpus_each, (index + 1) * gpus_each))
   (workdir / "logs").mkdir(exist_ok=True)
   out = open(workdir / "logs" / f"{name}.log", "ab")  # pylint: disable=consider-using-with
   try:
@@ -61,8 +63,7 @@ def start_worker(workdir: Path, name: str, index: int,
 
 def _run_local(config, workdir: Path):
   n = config.num_workers
-  gpus = _gpu_count()
-  gpus = gpus if gpus >= n else 0  # fewer GPUs than workers: let JAX share
+  gpus = _gpu_count() // n  # each worker its own GPUs; fewer GPUs: shared
   procs = {f"w{i}": start_worker(workdir, f"w{i}", i, gpus) for i in range(n)}
   restarts = 0
   while procs:
