@@ -148,3 +148,14 @@ def test_sigkilled_ray_workers_lose_nothing(worker_config, tmp_path):
   found = report["check"]
   assert found["trained"] == found["born"] == 30
   assert found["final_population"] == 3
+
+
+def test_report_reads_the_store_of_a_run_still_going(tmp_path):
+  from evojax_nas.reports.report import read_run
+  store = PopulationStore(tmp_path / "population", "a")
+  ident = store.reserve()
+  store.birth(ident, {"event": "born", "id": ident, "t": 1.0, "parent": None})
+  store.finish(ident, {"event": "trained", "id": ident, "t": 2.0,
+                       "val_accuracy": 0.25})
+  got = read_run(tmp_path)
+  assert [e["event"] for e in got.events] == ["started", "born", "trained"]

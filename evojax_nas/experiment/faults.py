@@ -59,8 +59,10 @@ def _kill_local(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
       if code == 0:
         del procs[name]
       elif code is not None:  # died by itself: a bug, not an injected fault
-        raise RuntimeError(f"worker {name} exited with {code}; see "
-                           f"{workdir}/logs/{name}.log")
+        tail = (workdir / "logs" / f"{name}.log").read_text(
+            errors="replace").splitlines()[-15:]
+        raise RuntimeError(f"worker {name} exited with {code}; the end of "
+                           f"{workdir}/logs/{name}.log:\n" + "\n".join(tail))
   return done
 
 

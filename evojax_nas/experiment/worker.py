@@ -60,7 +60,7 @@ class Worker:
     (_, _, self.checkpoints, self.cache,
      self.evaluator) = training_setup(config, self.workdir)
     self._poll_s = min(1.0, w.heartbeat_s)
-    self._training: int | None = None
+    self._claimed: set[int] = set()  # reserved or in training: heartbeat
     self._stop = threading.Event()
     self._beat = threading.Thread(target=self._heartbeat, daemon=True,
                                   name=f"evojax_nas-heartbeat-{name}")
@@ -68,8 +68,8 @@ class Worker:
   # --- claims -------------------------------------------------------------------
   def _heartbeat(self):
     while not self._stop.wait(self.config.workers.heartbeat_s):
-      if self._training is not None:
-        self.store.heartbeat(self._training)
+      for ident in list(self._claimed):
+        self.store.heartbeat(ident)
 
   # --- budget -------------------------------------------------------------------
   def _counted(self, recs: dict[int, Record]) -> list[Record]:
@@ -91,18 +91,20 @@ class Worker:
     return {"event": "killed", "id": ident, "t": self.store.now(),
             "reason": reason, "by": by, "worker": self.name}
 
-  def _reproduce(self) -> Record | None:
-    """Births one child (killing as needed); None if over budget."""
+  def _reproduce(self, wait: bool = True) -> Record | None:
+    """Births one child (killing as needed); None if over budget, or if
+    too few individuals are trained yet and not `wait` (a worker must not
+    wait for its own children)."""
     c = self.config
     ident = self.store.reserve()
-    self._training = ident  # heartbeat the reservation's claim meanwhile
+    self._claimed.add(ident)  # heartbeat the reservation's claim meanwhile
     key = jax.random.fold_in(self.root_key, ident)
     for attempt in range(10_000):
       recs = self.store.records()
       earlier = [r for r in self._counted(recs) if r.id < ident]
       if self._over_budget(len(earlier)):
         self.store.abandon(ident)
-        self._training = None
+        self._claimed.discard(ident)
         return None
       born = [r for r in recs.values() if r.born is not None]
       if len(born) < c.population_size:
@@ -112,6 +114,10 @@ class Worker:
       alive = [r for r in recs.values() if r.alive]
       size = len(alive) + sum(r.pending for r in recs.values())
       if len(alive) < c.sample_size:  # the first ones are still training
+        if not wait:
+          self.store.abandon(ident)
+          self._claimed.discard(ident)
+          return None
         time.sleep(self._poll_s)
         continue
       state = self.strategy.population([r.id for r in alive],
@@ -152,7 +158,7 @@ class Worker:
     parent, p = None, recs.get(born["parent"])
     if p is not None and p.id in set(self.checkpoints.ids()):
       parent = (p.id, genome_from_json(p.born["genome"]))
-    self._training = rec.id
+    self._claimed.add(rec.id)
     t0 = time.perf_counter()
     try:
       r = evaluate_or_discard(
@@ -162,7 +168,7 @@ class Worker:
                                        for x in recs.values() if x.trained]),
           self._discard)
     finally:
-      self._training = None
+      self._claimed.discard(rec.id)
     event = trained_event(rec.id, genome, r, self.store.now(),
                           time.perf_counter() - t0, self.cache.stats(),
                           worker=self.name)
@@ -178,12 +184,13 @@ class Worker:
   def _collect_garbage(self, recs: dict[int, Record]):
     """Deletes checkpoints of the dead, except the top-k ever (export and
     ensemble), parents of individuals in training, and the recently killed
-    (a worker may have just chosen one as parent)."""
+    (a worker may have just chosen one as parent). Individuals in training
+    keep theirs: it may be saved before their record is published."""
     c, now = self.config, self.store.now()
     trained = sorted((r for r in recs.values() if r.trained),
                      key=lambda r: (-r.trained["val_accuracy"], r.id))
     keep = {r.id for r in trained[:c.ensemble_size]}
-    keep |= {r.id for r in recs.values() if r.alive}
+    keep |= {r.id for r in recs.values() if r.alive or r.pending}
     keep |= {r.born["parent"] for r in recs.values() if r.pending}
     keep |= {r.id for r in recs.values() if r.killed and
              now - float(r.killed["t"]) < c.workers.gc_grace_s}
@@ -195,15 +202,22 @@ class Worker:
   # --- the loop ---------------------------------------------------------------------
   def run(self) -> int:
     """Works until the budget is spent and nothing is left in training;
-    returns how many individuals this worker trained."""
-    trained = 0
+    returns how many individuals this worker trained.
+
+    With `compile_ahead`, the worker births its next child when the current
+    one starts training and compiles it meanwhile (as the in-process loop
+    does): it holds two claims, and the next child is selected from a
+    population without the current one's result.
+    """
+    trained, ahead = 0, None
     self._beat.start()
     log.info("worker %s started on %s", self.name, self.workdir)
     try:
       while True:
         recs = self.store.records()
         orphan = next((r for r in recs.values()
-                       if r.pending and self.store.stale(r)), None)
+                       if r.pending and self.store.stale(r)
+                       and r.id not in self._claimed), None)
         if orphan is not None:
           if self.store.take_back(orphan):
             log.info("worker %s: training individual %d again (its trainer "
@@ -212,17 +226,27 @@ class Worker:
             self._train(orphan, recs)
             trained += 1
           continue
-        if not self._over_budget(len(self._counted(recs))):
+        if ahead is not None:
+          child, ahead = ahead, None
+        elif not self._over_budget(len(self._counted(recs))):
           child = self._reproduce()
-          if child is not None:
-            self._train(child, self.store.records())
-            trained += 1
-            self._collect_garbage(self.store.records())
+        else:
+          if not any(r.pending or (r.reserved and not self.store.stale(r))
+                     for r in recs.values()):
+            break  # budget spent, no birth or training under way: done
+          time.sleep(self._poll_s)  # others still train; they may die
           continue
-        if not any(r.pending or (r.reserved and not self.store.stale(r))
-                   for r in recs.values()):
-          break  # budget spent, no birth or training under way: done
-        time.sleep(self._poll_s)  # others still train; they may die
+        if child is None:
+          continue
+        if self.config.compile_ahead and not self._over_budget(
+            len(self._counted(self.store.records()))):
+          ahead = self._reproduce(wait=False)
+          if ahead is not None:
+            self.evaluator.compile_async(genome_from_json(
+                ahead.born["genome"]))
+        self._train(child, self.store.records())
+        trained += 1
+        self._collect_garbage(self.store.records())
     finally:
       self._stop.set()
       self.checkpoints.close()
