@@ -7,8 +7,10 @@ Runs the config once per worker count, each in a fresh workdir under
 --root, with `time_budget_s=--budget`, through the command line a user types
 (`python -m evojax_nas.main ... --config.num_workers=N`), and prints one
 table: individuals trained, wall seconds (process start to results.json,
-including every worker's start-up), individuals per hour, and the mean
-seconds one individual's training took inside a worker (from the log).
+including every worker's start-up), individuals per hour, the mean seconds
+one individual's training took inside a worker (from the log), and the
+experiment's FLOPs (sum of Ft*Nt + Fv*Nv) per wall second: what evolves
+decides how big the individuals are, so compare both columns.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def one_run(config: str, workers: int, budget: float, workdir: Path) -> dict:
   return {"workers": workers, "individuals": n, "wall_s": wall,
           "per_hour": 3600.0 * n / wall,
           "train_s": statistics.mean(e["wall_s"] for e in trained),
+          "gflops": results["total_flops"] / wall / 1e9,
           "best_val": results["best"]["val_accuracy"]}
 
 
@@ -60,14 +63,14 @@ def main():
           file=sys.stderr, flush=True)
   base = next((r["per_hour"] for r in rows if r["workers"] == 1), None)
   print("| workers | individuals | wall s | individuals / hour | vs 1 worker "
-        "| s per individual (in a worker) | best val |")
-  print("|---|---|---|---|---|---|---|")
+        "| s per individual (in a worker) | training GFLOP/s | best val |")
+  print("|---|---|---|---|---|---|---|---|")
   for r in rows:
     label = "0 (in-process loop)" if r["workers"] == 0 else r["workers"]
     ratio = f"{r['per_hour'] / base:.2f}" if base else "-"
     print(f"| {label} | {r['individuals']} | {r['wall_s']:.0f} | "
           f"{r['per_hour']:.0f} | {ratio} | {r['train_s']:.1f} | "
-          f"{r['best_val']:.4f} |")
+          f"{r['gflops']:.1f} | {r['best_val']:.4f} |")
 
 if __name__ == "__main__":
   main()
