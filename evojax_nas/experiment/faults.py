@@ -66,6 +66,18 @@ def _kill_local(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
   return done
 
 
+def _running(pid) -> bool:
+  """Whether `pid` is a live process (claims of killed workers linger
+  until they are taken back)."""
+  try:
+    os.kill(int(pid), 0)
+  except (ProcessLookupError, ValueError, TypeError):
+    return False
+  except PermissionError:
+    return True
+  return True
+
+
 def _kill_ray(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
   errors: list[BaseException] = []
 
@@ -87,7 +99,7 @@ def _kill_ray(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
         c = json.loads(claim.read_text())
       except (FileNotFoundError, json.JSONDecodeError):
         continue
-      if c.get("pid") not in (None, os.getpid()):
+      if c.get("pid") not in (None, os.getpid()) and _running(c["pid"]):
         claims.append(c)
     if not claims:
       continue

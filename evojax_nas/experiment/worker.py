@@ -16,7 +16,8 @@ the workers: runs with workers are not bit-reproducible.
 Population size: a birth kills one individual per excess of (alive +
 in training) over `population_size - 1`, so a worker killed between a kill
 and a birth (size one short) or racing births (a few over) correct
-themselves at the next births.
+themselves at the next births; a surplus left at the very end is trimmed
+(the worst die) when the workers finish.
 """
 
 from __future__ import annotations
@@ -145,6 +146,22 @@ class Worker:
     self.store.birth(ident, born)
     return Record(id=ident, born=born)
 
+  def _trim(self, recs: dict[int, Record]):
+    """At the end, kills the surplus of racing births (two workers that
+    both saw one place free) that no later birth corrected: the worst
+    (ties: the oldest), the same choice in every worker, so concurrent
+    trims agree."""
+    while True:
+      alive = sorted((r for r in recs.values() if r.alive),
+                     key=lambda r: (r.trained["val_accuracy"], r.id))
+      if len(alive) <= self.config.population_size:
+        return
+      victim = alive[0].id
+      if self.store.kill(victim, self._killed(victim, "population_size")):
+        log.info("worker %s: killed individual %d, one over the population "
+                 "size", self.name, victim)
+      recs = self.store.records()
+
   # --- training -------------------------------------------------------------------
   def _discard(self, ident: int, err: Exception):
     del err
@@ -233,6 +250,7 @@ class Worker:
         else:
           if not any(r.pending or (r.reserved and not self.store.stale(r))
                      for r in recs.values()):
+            self._trim(recs)
             break  # budget spent, no birth or training under way: done
           time.sleep(self._poll_s)  # others still train; they may die
           continue
