@@ -28,13 +28,19 @@ def main(argv=None) -> int:
   from evojax_nas.train.data import DataError
   from evojax_nas.commands import log_to_stderr
   log_to_stderr()
+  code = 0
   try:
     config = config_lib.from_workdir(args.workdir)
     Worker(config, args.workdir, args.name).run()
   except (config_lib.ConfigError, DataError) as err:
     print(f"evojax_nas worker: error: {err}", file=sys.stderr)
-    return 2
-  return 0
+    code = 2
+  # Everything is on disk. Skip the interpreter's teardown: with XLA's and
+  # Orbax's native threads alive it occasionally aborts (SIGABRT, "exception
+  # not rethrown"), which the launcher would count as a crash.
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(code)  # pylint: disable=protected-access
 
 
 if __name__ == "__main__":

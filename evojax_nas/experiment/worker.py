@@ -267,6 +267,7 @@ class Worker:
         self._collect_garbage(self.store.records())
     finally:
       self._stop.set()
+      self._beat.join()
       self.checkpoints.close()
       self.cache.close()
     log.info("worker %s finished: %d individuals trained", self.name, trained)
