@@ -152,7 +152,7 @@ def trained_event(ident, genome, r, t: float, wall_s: float,
           "compile_cache": cache_stats, **extra}
 
 
-def test_threshold(config, trained_val_accuracies) -> float | None:
+def threshold_for_test(config, trained_val_accuracies) -> float | None:
   """`test_above` for the evaluator: which individuals get a test score."""
   return {"all": -1.0, "none": None}.get(
       config.evaluate_test, max(trained_val_accuracies, default=-1.0))
@@ -310,7 +310,7 @@ class Experiment:
     r = evaluate_or_discard(
         self.evaluator, key, ind.id, ind.genome, parent, partner,
         not self.space.inherits_nothing(ind.mutation),
-        test_threshold(self.config,
+        threshold_for_test(self.config,
                        [i.val_accuracy for i in self.history.trained]),
         self._discard)
     event = trained_event(ind.id, ind.genome, r, self.now(),

@@ -87,6 +87,7 @@ class PopulationStore:
     self.worker = worker
     self.claim_timeout_s = claim_timeout_s
     self._final: dict[int, Record] = {}  # killed: never changes again
+    self._published: dict[int, tuple[dict | None, dict | None]] = {}
     if not read_only:
       self.root.mkdir(parents=True, exist_ok=True)
       self.origin = self._origin()
@@ -146,8 +147,12 @@ class PopulationStore:
         age = now - entry.stat().st_mtime
       except FileNotFoundError:
         continue
-      rec = Record(id=ident, born=self._read(d / "born.json"),
-                   trained=self._read(d / "trained.json"),
+      # Published records never change: read each once.
+      born, trained = self._published.get(ident, (None, None))
+      born = born or self._read(d / "born.json")
+      trained = trained or self._read(d / "trained.json")
+      self._published[ident] = (born, trained)
+      rec = Record(id=ident, born=born, trained=trained,
                    killed=self._read(d / "killed.json"), reserved_age_s=age,
                    abandoned=(d / "abandoned").exists())
       try:
@@ -260,12 +265,3 @@ def read_events(root: str | Path) -> list[dict]:
   """The store's records as time-ordered events, without writing."""
   return PopulationStore(root, "reader", read_only=True).events()
 
-
-def event_counts(events: list[dict]) -> dict[str, Any]:
-  """Per kind, how often each id occurs: the fault test's invariants."""
-  counts: dict[str, dict[int, int]] = {"born": {}, "trained": {}, "killed": {}}
-  for e in events:
-    if e["event"] in counts:
-      c = counts[e["event"]]
-      c[e["id"]] = c.get(e["id"], 0) + 1
-  return counts

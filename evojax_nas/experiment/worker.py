@@ -32,7 +32,7 @@ import ml_collections
 
 from evojax_nas import strategies
 from evojax_nas.experiment.runner import (evaluate_or_discard,
-                                          test_threshold, trained_event,
+                                          threshold_for_test, trained_event,
                                           training_setup)
 from evojax_nas.experiment.store import PopulationStore, Record
 from evojax_nas.genomes import spaces
@@ -181,7 +181,7 @@ class Worker:
       r = evaluate_or_discard(
           self.evaluator, key, rec.id, genome, parent, None,
           not self.space.inherits_nothing(born["mutation"]),
-          test_threshold(self.config, [x.trained["val_accuracy"]
+          threshold_for_test(self.config, [x.trained["val_accuracy"]
                                        for x in recs.values() if x.trained]),
           self._discard)
     finally:
