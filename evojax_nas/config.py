@@ -65,6 +65,17 @@ def default_config() -> ml_collections.ConfigDict:
   # used evicted): XLA:CPU executables hold kernel memory mappings, and the
   # OS limit (vm.max_map_count) is reached after a few hundred.
   c.compiled_networks_in_memory = 64
+  # Limits of one long-running process (see compile/memory.py). Compiled
+  # networks are also evicted (least recently used first) while the process
+  # holds more memory mappings than `cache_map_fraction` of the kernel's
+  # vm.max_map_count; past `recycle_map_fraction` of it, or past
+  # `recycle_memory_fraction` of the machine's (or cgroup's) memory, the
+  # run recycles its process: a fresh one resumes from the log, with the
+  # same choices (see experiment/recycle.py).
+  c.resources = ml_collections.ConfigDict(dict(
+      cache_map_fraction=0.4,
+      recycle_map_fraction=0.75,
+      recycle_memory_fraction=0.9))
   # 0: one in-process loop whose choices are a pure function of the seed.
   # N >= 1: N asynchronous worker processes sharing the population store in
   # WORKDIR/population (Real et al. 2017, 3.1), started by `runner`:
@@ -193,6 +204,10 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
        f"nb201), not {c.search_space!r}")
   need(c.compiled_networks_in_memory >= 2,
        "compiled_networks_in_memory must be at least 2")
+  for k in ("cache_map_fraction", "recycle_map_fraction",
+            "recycle_memory_fraction"):
+    need(0.0 < c.resources[k] <= 1.0, f"resources.{k} must be in (0, 1], "
+         f"got {c.resources[k]}")
   need(c.max_generations >= 0, "max_generations must be >= 0 (0 = no limit)")
   try:
     recombination.parse_schedule(c.escape.mutation_rate_schedule)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import gc
 import threading
 import time
 from typing import Any
@@ -36,6 +37,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from evojax_nas.compile import augment as augment_lib
 from evojax_nas.compile import flops as flops_lib
+from evojax_nas.compile import memory
 from evojax_nas.compile import persistent_cache
 from evojax_nas.compile.modules import build_module
 from evojax_nas.compile.network import sample_variables
@@ -187,12 +189,14 @@ class CompiledNetwork:
     if compiled is not None:
       return compiled
     with self._lock:
-      if name not in self._compiled:
+      compiled = self._compiled.get(name)
+      if compiled is None:
         t0 = time.perf_counter()
-        self._compiled[name] = jax.jit(
+        compiled = self._compiled[name] = jax.jit(
             fn, donate_argnums=donate).lower(*abstract_args()).compile()
         self._cache._record_compile(time.perf_counter() - t0)
-      return self._compiled[name]
+    self._cache.bound_mappings()  # only after a compilation (a miss)
+    return compiled
 
   def init(self, key: jax.Array):
     """Fresh He-initialised variables (host arrays; nothing to compile)."""
@@ -287,18 +291,24 @@ class CompiledNetwork:
 class StepCache:
   """Signature-keyed cache of `CompiledNetwork`s, with hit/compile statistics."""
 
+  # Never evicted by the mapping bound: the network training and the one
+  # compiling ahead.
+  MIN_NETWORKS = 2
+
   def __init__(self, cfg: StepConfig, mesh: Mesh | None = None,
-               max_networks: int = 64):
+               max_networks: int = 64, max_mappings: int | None = None):
     self.cfg = cfg
     self.mesh = mesh if mesh is not None else data_mesh(cfg.batch_size)
-    # Least recently used first. Bounded: every XLA:CPU executable holds
-    # memory mappings for its kernels, and a few hundred architectures
-    # exhaust the kernel's map limit (vm.max_map_count, 65530), after which
+    # Least recently used first. Bounded by count and, where given, by this
+    # process's memory mappings (see compile/memory.py): every XLA:CPU
+    # executable holds mappings for its kernels, ~1,400 for a deep demo net,
+    # so 64 networks alone can pass vm.max_map_count (65530), after which
     # LLVM cannot allocate code memory. An evicted architecture that comes
     # back recompiles (or loads from the persistent cache).
     self._networks: collections.OrderedDict[tuple, CompiledNetwork] = (
         collections.OrderedDict())
     self.max_networks = max_networks
+    self.max_mappings = max_mappings
     self.evictions = 0
     self._lock = threading.Lock()
     self.hits = 0
@@ -333,6 +343,26 @@ class StepCache:
           self.misses += 1
           self._used.add(sig)
       return net
+
+  def bound_mappings(self):
+    """Evicts least recently used networks while this process holds more
+    than `max_mappings` memory mappings (keeping the `MIN_NETWORKS` most
+    recent); called after every compilation."""
+    if not self.max_mappings:
+      return
+    with self._lock:
+      while (len(self._networks) > self.MIN_NETWORKS
+             and (memory.mappings() or 0) > self.max_mappings):
+        self._networks.popitem(last=False)
+        self.evictions += 1
+        gc.collect()  # an executable's mappings go when it is freed
+
+  def clear(self):
+    """Drops every compiled network (their memory goes once unreferenced)."""
+    with self._lock:
+      self.evictions += len(self._networks)
+      self._networks.clear()
+    gc.collect()
 
   def compile_async(self, genome, train_rows: int,
                     eval_rows: int) -> concurrent.futures.Future:

@@ -41,7 +41,7 @@ import numpy as np
 
 from evojax_nas import config as config_lib
 from evojax_nas import strategies
-from evojax_nas.compile import persistent_cache
+from evojax_nas.compile import memory, persistent_cache
 from evojax_nas.compile.steps import StepCache, StepConfig
 from evojax_nas.evaluators import TrainedEvaluator
 from evojax_nas.experiment import results as results_lib
@@ -60,7 +60,10 @@ _RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
                       "max_generations", "progress", "tensorboard", "data.dir",
                       "data.cache_dir", "persistent_compile_cache",
                       "compiled_networks_in_memory",
-                      "persistent_cache_min_compile_s")
+                      "persistent_cache_min_compile_s",
+                      "resources.cache_map_fraction",
+                      "resources.recycle_map_fraction",
+                      "resources.recycle_memory_fraction")
 
 
 def check_same_experiment(config, path: Path):
@@ -110,8 +113,11 @@ def training_setup(config, workdir: Path):
   if config.persistent_compile_cache:
     persistent_cache.enable(workdir / "compile_cache",
                             config.persistent_cache_min_compile_s)
+  max_maps = memory.max_mappings()
   cache = StepCache(step_config,
-                    max_networks=config.compiled_networks_in_memory)
+                    max_networks=config.compiled_networks_in_memory,
+                    max_mappings=max_maps and max(1, int(
+                        config.resources.cache_map_fraction * max_maps)))
   evaluator = TrainedEvaluator(
       dataset, step_config, checkpoints, config.steps_per_individual,
       config.weight_inheritance, config.inheritance_mode, cache)
