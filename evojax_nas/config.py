@@ -188,7 +188,7 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   _check_keys(config, default_config())
   full = default_config()
   full.update_from_flattened_dict(
-      {k: v for k, v in _flatten(config).items()})
+      {k: v for k, v in flatten(config).items()})
   c = full
 
   def need(ok, msg):
@@ -273,11 +273,20 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 def from_workdir(workdir) -> ml_collections.ConfigDict:
   """The validated config an experiment directory was started with."""
   path = pathlib.Path(workdir) / "config.json"
+  if not path.is_file():
+    raise ConfigError(f"{path} not found: start the experiment first with "
+                      "--config and --workdir")
+  return from_json_file(path)
+
+
+def from_json_file(path) -> ml_collections.ConfigDict:
+  """The validated config of a flat `{"a.b": value}` JSON file (config.json
+  and the like)."""
+  path = pathlib.Path(path)
   try:
     flat = json.loads(path.read_text())
   except FileNotFoundError:
-    raise ConfigError(f"{path} not found: start the experiment first with "
-                      "--config and --workdir") from None
+    raise ConfigError(f"config file {path} not found") from None
   except json.JSONDecodeError:
     raise ConfigError(f"{path} is not valid JSON; restore it") from None
   c = default_config()
@@ -292,12 +301,13 @@ def from_workdir(workdir) -> ml_collections.ConfigDict:
   return validate(c)
 
 
-def _flatten(config, prefix=""):
+def flatten(config, prefix="") -> dict:
+  """{"a.b": value} of a (nested) config."""
   out = {}
   for key in config.keys():
     value = config[key]
     if isinstance(value, (ml_collections.ConfigDict, dict)):
-      out.update(_flatten(value, f"{prefix}{key}."))
+      out.update(flatten(value, f"{prefix}{key}."))
     else:
       out[f"{prefix}{key}"] = value
   return out

@@ -17,33 +17,28 @@ _CONFIG = config_flags.DEFINE_config_file(
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Experiment directory; rerun with the same one to resume.")
 flags.mark_flags_as_required(["config", "workdir"])
+_ARGV: list[str] = []  # this command's arguments, to re-execute it
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   # Imported here so `--help` stays fast and flag errors come first.
-  from evojax_nas.commands import log_to_stderr  # pylint: disable=g-import-not-at-top
-  from evojax_nas.config import ConfigError  # pylint: disable=g-import-not-at-top
-  from evojax_nas.experiment import run  # pylint: disable=g-import-not-at-top
-  from evojax_nas.experiment.events import EventLogError  # pylint: disable=g-import-not-at-top
-  from evojax_nas.genomes import GenomeError  # pylint: disable=g-import-not-at-top
-  from evojax_nas.train.checkpoints import CheckpointError  # pylint: disable=g-import-not-at-top
-  from evojax_nas.train.data import DataError  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from evojax_nas.commands import log_to_stderr, summary_line, user_errors
+  from evojax_nas.experiment import run
+  from evojax_nas.experiment.recycle import reexec
 
   log_to_stderr()
   try:
-    results = run(_CONFIG.value, _WORKDIR.value)
-  except (ConfigError, DataError, CheckpointError, GenomeError,
-          EventLogError) as err:
+    # A recycle (a long run near its memory limits) re-executes this
+    # command, which resumes from the log.
+    results = run(_CONFIG.value, _WORKDIR.value,
+                  recycle=lambda config, workdir: reexec(_ARGV))
+  except user_errors() as err:
     print(f"evojax_nas: error: {err}", file=sys.stderr)
     sys.exit(2)
-  best = results["best"]
-  print(f"best individual {best['id']}: val {best['val_accuracy']:.4f}, "
-        f"test {best['test_accuracy']:.4f}; top-{len(results['ensemble']['ids'])}"
-        f" ensemble test {results['ensemble']['test_accuracy']:.4f}; "
-        f"{results['individuals']} individuals, {results['total_flops']:.3g} "
-        f"FLOPs, {results['wall_time_s']:.0f} s -> {_WORKDIR.value}/results.json")
+  print(summary_line(results, _WORKDIR.value))
 
 
 def run_main():
@@ -51,9 +46,11 @@ def run_main():
   runs an experiment; `evojax_nas flops --genome FILE` reports FLOPs;
   `evojax_nas report --workdir DIR` writes the HTML report;
   `evojax_nas worker --workdir DIR` joins an experiment as one more worker;
+  `evojax_nas resume --workdir DIR` continues one with its recorded config;
   `evojax_nas faults ...` runs the worker fault-injection test."""
+  _ARGV[:] = sys.argv[1:]
   if len(sys.argv) > 1 and sys.argv[1] in ("flops", "report", "worker",
-                                           "faults"):
+                                           "faults", "resume"):
     import importlib  # pylint: disable=g-import-not-at-top
     command = importlib.import_module(f"evojax_nas.commands.{sys.argv[1]}")
     sys.exit(command.main(sys.argv[2:]))

@@ -25,8 +25,8 @@ def test_paper_values_and_variants():
   assert (c10.train.batch_size, c10.train.momentum, c10.train.weight_decay) == (
       50, 0.9, 1e-4)
   assert c10.initial_learning_rate == 0.1 and c10.data.val_size == 5000
-  diff = {k for k, v in config_lib._flatten(c10).items()
-          if config_lib._flatten(c100)[k] != v}
+  diff = {k for k, v in config_lib.flatten(c10).items()
+          if config_lib.flatten(c100)[k] != v}
   assert diff == {"data.name"}
   demo = config_lib.sibling_config(root, "cifar10_demo")
   rand = config_lib.sibling_config(root, "cifar10_demo_random")

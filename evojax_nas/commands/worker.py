@@ -24,6 +24,7 @@ def main(argv=None) -> int:
   args = p.parse_args(argv)
   # pylint: disable=g-import-not-at-top
   from evojax_nas import config as config_lib
+  from evojax_nas.experiment.recycle import RecycleNeeded, reexec
   from evojax_nas.experiment.worker import Worker
   from evojax_nas.train.data import DataError
   from evojax_nas.commands import log_to_stderr
@@ -35,6 +36,10 @@ def main(argv=None) -> int:
   except (config_lib.ConfigError, DataError) as err:
     print(f"evojax_nas worker: error: {err}", file=sys.stderr)
     code = 2
+  except RecycleNeeded:
+    # Near its memory limits, between individuals: the same worker (name,
+    # PID) starts afresh.
+    reexec(["worker", "--workdir", args.workdir, "--name", args.name])
   # Everything is on disk. Skip the interpreter's teardown: with XLA's and
   # Orbax's native threads alive it occasionally aborts (SIGABRT, "exception
   # not rethrown"), which the launcher would count as a crash.

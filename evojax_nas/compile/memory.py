@@ -80,8 +80,8 @@ class Watch:
   def from_fractions(cls, map_fraction: float, memory_fraction: float):
     """Thresholds as fractions of `vm.max_map_count` and of the memory."""
     maps, mem = max_mappings(), memory_limit_bytes()
-    return cls(int(map_fraction * maps) if maps else None,
-               int(memory_fraction * mem) if mem else None)
+    return cls(max(1, int(map_fraction * maps)) if maps else None,
+               max(1, int(memory_fraction * mem)) if mem else None)
 
   def sample(self) -> dict[str, int | None]:
     return {"mappings": mappings(), "resident_bytes": resident_bytes()}

@@ -92,11 +92,18 @@ def _run_local(config, workdir: Path):
                            f"{workdir}/logs/")
 
 
-def _ray_worker(workdir: str, name: str) -> int:
-  """A Ray task: one worker, reading the experiment's config.json."""
-  from evojax_nas.experiment.worker import Worker  # pylint: disable=g-import-not-at-top
+def _ray_worker(workdir: str, name: str) -> int | None:
+  """A Ray task: one worker, reading the experiment's config.json; None if
+  it recycled (near its process's memory limits: the driver starts a fresh
+  task, in a fresh process since each runs once per process)."""
+  # pylint: disable=g-import-not-at-top
+  from evojax_nas.experiment.recycle import RecycleNeeded
+  from evojax_nas.experiment.worker import Worker
   logging.getLogger("evojax_nas").setLevel(logging.INFO)
-  return Worker(config_lib.from_workdir(workdir), workdir, name).run()
+  try:
+    return Worker(config_lib.from_workdir(workdir), workdir, name).run()
+  except RecycleNeeded:
+    return None
 
 
 def run_ray(config, workdir: Path):
@@ -110,9 +117,19 @@ def run_ray(config, workdir: Path):
     ray.init(address=w.ray_address or None, include_dashboard=False,
              log_to_driver=True)
   task = ray.remote(num_cpus=w.ray_num_cpus, num_gpus=w.ray_num_gpus,
-                    max_retries=w.ray_max_retries)(_ray_worker)
-  done = ray.get([task.remote(str(workdir), f"ray{i}")
-                  for i in range(config.num_workers)])
+                    max_retries=w.ray_max_retries, max_calls=1)(_ray_worker)
+  running = {task.remote(str(workdir), f"ray{i}"): f"ray{i}"
+             for i in range(config.num_workers)}
+  done = []
+  while running:
+    ready, _ = ray.wait(list(running), num_returns=1)
+    name = running.pop(ready[0])
+    trained = ray.get(ready[0])
+    if trained is None:  # recycled: the same worker in a fresh process
+      log.info("Ray worker %s recycled its process; starting it again", name)
+      running[task.remote(str(workdir), name)] = name
+    else:
+      done.append(trained)
   log.info("Ray workers finished: %s individuals trained", done)
 
 

@@ -48,6 +48,8 @@ from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment.events import EventLog
 from evojax_nas.experiment.history import History, Individual, replay
 from evojax_nas.experiment.progress import Progress
+from evojax_nas.experiment.recycle import (Recycler, RecycleNeeded,
+                                           continue_in_child)
 from evojax_nas.reports.tensorboard import SummaryWriter
 from evojax_nas.genomes import recombination, spaces, strings
 from evojax_nas.train import data as data_lib
@@ -69,7 +71,7 @@ _RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
 def check_same_experiment(config, path: Path):
   """Refuses to continue a workdir with a config that changes the science."""
   # Through JSON, so that tuples compare equal to the lists read back.
-  new = json.loads(json.dumps(config_lib._flatten(config)))  # pylint: disable=protected-access
+  new = json.loads(json.dumps(config_lib.flatten(config)))
   if not path.exists():
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(new, indent=1, sort_keys=True))
@@ -188,6 +190,7 @@ class Experiment:
      self.evaluator) = training_setup(config, self.workdir)
     self.tensorboard = (SummaryWriter(self.workdir / "tensorboard")
                         if config.tensorboard else None)
+    self.recycler = Recycler(config.resources)
     self._session_start = time.time()
     self._elapsed_before = self.history.elapsed
 
@@ -322,12 +325,24 @@ class Experiment:
     event = trained_event(ind.id, ind.genome, r, self.now(),
                           time.perf_counter() - t0, self.cache.stats())
     self._apply(event)
+    self.recycler.count()
     self._log_scalars(event)
     log.info("individual %d (%s, parent %s): val %.4f test %s, %.1f s, %s",
                  ind.id, ind.mutation, ind.parent, r.val_accuracy,
                  "-" if r.test_accuracy is None else f"{r.test_accuracy:.4f}",
                  event["wall_s"], ind.genome.describe())
     return event
+
+  def _recycle_if_due(self, more_work: bool):
+    """At a safe point (the last result logged, nothing in training):
+    hands over to a fresh process if this one nears its limits and
+    `more_work` is left (finishing a run needs no fresh process)."""
+    reason = more_work and self.recycler.due()
+    if reason:
+      log.warning("recycling the process: %s; a fresh one resumes from the "
+                  "log", reason)
+      self.log.append(self.recycler.event(reason, self.now()))
+      raise RecycleNeeded(reason)
 
   def _discard(self, ident: int, err: Exception):
     """A parent whose checkpoint is unusable leaves the population."""
@@ -467,6 +482,7 @@ class Experiment:
         self._train(ind)
         self._collect_garbage()
         bar.update()
+        self._recycle_if_due(k + 1 < len(members))
       self._finish_generation(gen, members)
 
   # --- the steady-state loop (tournament, aging, random) ----------------------------
@@ -479,23 +495,29 @@ class Experiment:
         self._next_birth()
       ind = h.pending[0]
       if ind.id in interrupted:
-        log.info("training individual %d again (interrupted before)", ind.id)
+        log.info("training individual %d (born before this start)", ind.id)
       if self.config.compile_ahead:
         self._birth_ahead()
       self._train(ind)
       self._collect_garbage()
       bar.update()
+      self._recycle_if_due(bool(h.pending) or self.budget_left())
 
   def run(self) -> dict:
     h = self.history
     self.log.append({"event": "started", "t": self.now(),
                      "resumed": bool(h.individuals)})
     self._drop_alive_without_checkpoint()
-    with Progress(self.config, h, self.now, enabled=self.config.progress) as bar:
-      if self.strategy.generational:
-        self._run_generations(bar)
-      else:
-        self._run_steady_state(bar)
+    try:
+      with Progress(self.config, h, self.now,
+                    enabled=self.config.progress) as bar:
+        if self.strategy.generational:
+          self._run_generations(bar)
+        else:
+          self._run_steady_state(bar)
+    except RecycleNeeded:
+      self.close()
+      raise
     self.cache.close()
     if self.tensorboard is not None:
       self.tensorboard.close()
@@ -504,12 +526,32 @@ class Experiment:
     self.checkpoints.close()
     return summary
 
+  def close(self):
+    """Stops background work and closes files (a recycle's hand-over)."""
+    self.cache.close()
+    if self.tensorboard is not None:
+      self.tensorboard.close()
+    self.checkpoints.close()
 
-def run(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
+
+def run(config: ml_collections.ConfigDict, workdir: str | Path,
+        recycle=None) -> dict:
   """Runs (or resumes) the experiment; returns what `results.json` holds.
   With `num_workers > 0`, asynchronous worker processes do the work (see
-  `launch.py`)."""
-  if config_lib.validate(config).num_workers > 0:
+  `launch.py`).
+
+  Where the process nears its memory-mapping or memory limits it recycles
+  (see recycle.py): `recycle(config, workdir)` continues the run in a fresh
+  process and returns its results; by default a child process
+  (`evojax_nas resume`), the command line re-executes itself instead."""
+  config = config_lib.validate(config)
+  if config.num_workers > 0:
     from evojax_nas.experiment.launch import run_workers  # pylint: disable=g-import-not-at-top
     return run_workers(config, workdir)
-  return Experiment(config, workdir).run()
+  try:
+    return Experiment(config, workdir).run()
+  except RecycleNeeded:
+    pass  # the Experiment is closed and gone: its memory can be freed
+  if recycle is None:
+    return continue_in_child(config_lib.flatten(config), workdir)
+  return recycle(config, workdir)

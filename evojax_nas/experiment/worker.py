@@ -34,6 +34,7 @@ from evojax_nas import strategies
 from evojax_nas.experiment.runner import (evaluate_or_discard,
                                           threshold_for_test, trained_event,
                                           training_setup)
+from evojax_nas.experiment.recycle import Recycler, RecycleNeeded
 from evojax_nas.experiment.store import PopulationStore, Record
 from evojax_nas.genomes import spaces
 from evojax_nas.genomes.spaces import genome_from_json
@@ -61,6 +62,7 @@ class Worker:
     (_, _, self.checkpoints, self.cache,
      self.evaluator) = training_setup(config, self.workdir)
     self._poll_s = min(1.0, w.heartbeat_s)
+    self.recycler = Recycler(config.resources)
     self._claimed: set[int] = set()  # reserved or in training: heartbeat
     self._stop = threading.Event()
     self._beat = threading.Thread(target=self._heartbeat, daemon=True,
@@ -189,6 +191,7 @@ class Worker:
     event = trained_event(rec.id, genome, r, self.store.now(),
                           time.perf_counter() - t0, self.cache.stats(),
                           worker=self.name)
+    self.recycler.count()
     if self.store.finish(rec.id, event):
       log.info("worker %s: individual %d (%s, parent %s): val %.4f, %.1f s, "
                "%s", self.name, rec.id, born["mutation"], born["parent"],
@@ -219,7 +222,9 @@ class Worker:
   # --- the loop ---------------------------------------------------------------------
   def run(self) -> int:
     """Works until the budget is spent and nothing is left in training;
-    returns how many individuals this worker trained.
+    returns how many individuals this worker trained. Near its memory
+    limits it raises `RecycleNeeded` at a safe point, holding no claim (the
+    caller starts a fresh process, see recycle.py).
 
     With `compile_ahead`, the worker births its next child when the current
     one starts training and compiles it meanwhile (as the in-process loop
@@ -256,7 +261,8 @@ class Worker:
           continue
         if child is None:
           continue
-        if self.config.compile_ahead and not self._over_budget(
+        recycling = self.recycler.due()  # then no child ahead: a safe point
+        if self.config.compile_ahead and not recycling and not self._over_budget(
             len(self._counted(self.store.records()))):
           ahead = self._reproduce(wait=False)
           if ahead is not None:
@@ -265,6 +271,12 @@ class Worker:
         self._train(child, self.store.records())
         trained += 1
         self._collect_garbage(self.store.records())
+        reason = ahead is None and not self._over_budget(
+            len(self._counted(self.store.records()))) and self.recycler.due()
+        if reason:  # nothing of this worker's is reserved or in training
+          log.warning("worker %s: recycling the process: %s; a fresh one "
+                      "carries on", self.name, reason)
+          raise RecycleNeeded(reason)
     finally:
       self._stop.set()
       self._beat.join()

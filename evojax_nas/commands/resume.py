@@ -1,0 +1,43 @@
+"""`evojax_nas resume --workdir DIR [--config_json FILE]`: continues an
+in-process experiment from its directory.
+
+With the config the experiment recorded (DIR/config.json: its first start's
+budgets), or the flat JSON config in FILE. A recycled run (a long run near
+its memory limits, started from Python) continues this way in a fresh
+process; it re-executes itself when it recycles again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv=None) -> int:
+  argv = list(sys.argv[1:] if argv is None else argv)
+  p = argparse.ArgumentParser(prog="evojax_nas resume",
+                              description=__doc__.split("\n\n", maxsplit=1)[0])
+  p.add_argument("--workdir", required=True, help="experiment directory")
+  p.add_argument("--config_json", default="",
+                 help="flat JSON config (default: WORKDIR/config.json)")
+  args = p.parse_args(argv)
+  # pylint: disable=g-import-not-at-top
+  from evojax_nas import config as config_lib
+  from evojax_nas.commands import log_to_stderr, summary_line, user_errors
+  from evojax_nas.experiment import run
+  from evojax_nas.experiment.recycle import reexec
+  log_to_stderr()
+  try:
+    config = (config_lib.from_json_file(args.config_json) if args.config_json
+              else config_lib.from_workdir(args.workdir))
+    results = run(config, args.workdir,
+                  recycle=lambda c, w: reexec(["resume", *argv]))
+  except user_errors() as err:
+    print(f"evojax_nas resume: error: {err}", file=sys.stderr)
+    return 2
+  print(summary_line(results, args.workdir))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,96 @@
+"""Recycling a long run's process before it runs out of memory mappings or
+memory.
+
+XLA:CPU keeps every compiled program's kernels in memory mappings of their
+own (compile/memory.py); the compiled-network cache is bounded by them, and
+this is the safety net for whatever else grows over thousands of
+architectures: a loop checks `Recycler.due()` at a safe point (an
+individual's result is in the log or the store, nothing of its own is in
+training) and raises `RecycleNeeded`; a fresh process then resumes from the
+log. A birth is a pure function of the seed and the log, so the run's
+choices do not change, and nothing is lost or trained twice.
+
+How the fresh process starts depends on who runs the loop:
+  * a command (`python -m evojax_nas.main ...`, `evojax_nas worker ...`)
+    re-executes itself (`reexec`): same PID, same arguments;
+  * a Python caller (`evojax_nas.experiment.run` in a notebook or a test)
+    continues in a child process, `evojax_nas resume` (`continue_in_child`),
+    whose output it relays, and gets results.json back as usual;
+  * a Ray worker task returns, and the driver starts a fresh task.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from evojax_nas.compile import memory
+
+log = logging.getLogger("evojax_nas")
+
+
+class RecycleNeeded(Exception):
+  """This process should hand over to a fresh one (at a safe point)."""
+
+
+class Recycler:
+  """Decides when a loop recycles its process: past a threshold, and only
+  once this process has trained at least one individual (so a fresh process
+  always makes progress, however low the thresholds)."""
+
+  def __init__(self, resources):
+    self.watch = memory.Watch.from_fractions(
+        resources.recycle_map_fraction, resources.recycle_memory_fraction)
+    self.trained = 0
+
+  def count(self):
+    self.trained += 1
+
+  def due(self) -> str | None:
+    """The reason to recycle now, or None."""
+    return self.watch.over() if self.trained else None
+
+  def event(self, reason: str, t: float) -> dict:
+    """The `recycled` log record (replay ignores it)."""
+    return {"event": "recycled", "t": t, "reason": reason, "pid": os.getpid(),
+            "trained_in_process": self.trained, **self.watch.sample()}
+
+
+def command(*args: str) -> list[str]:
+  """`python -m evojax_nas.main ARGS` with this interpreter."""
+  return [sys.executable, "-m", "evojax_nas.main", *args]
+
+
+def reexec(argv: list[str]):
+  """Replaces this process by a fresh run of `evojax_nas.main argv`."""
+  log.warning("recycling this process (pid %d): starting afresh to resume "
+              "from the log", os.getpid())
+  for stream in (sys.stdout, sys.stderr):
+    stream.flush()
+  os.execv(sys.executable, command(*argv))
+
+
+def continue_in_child(config_flat: dict, workdir: str | Path) -> dict:
+  """Runs the rest of the experiment in a child process (`evojax_nas
+  resume`), relaying its output; returns its results.json."""
+  workdir = Path(workdir)
+  path = workdir / "recycle_config.json"
+  tmp = path.with_suffix(".tmp")
+  tmp.write_text(json.dumps(config_flat, indent=1, sort_keys=True))
+  os.replace(tmp, path)
+  log.warning("recycling: the run continues in a fresh process")
+  with subprocess.Popen(
+      command("resume", "--workdir", str(workdir), "--config_json",
+              str(path)), stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+    for line in proc.stdout:
+      sys.stderr.write(line)
+    code = proc.wait()
+  if code != 0:
+    raise RuntimeError(f"the recycled run stopped with exit status {code}; "
+                       f"run again on {workdir} to resume it")
+  return json.loads((workdir / "results.json").read_text())
