@@ -61,9 +61,9 @@ def default_config() -> ml_collections.ConfigDict:
   # restarts and workers; compiles above the threshold (seconds) persist.
   c.persistent_compile_cache = True
   c.persistent_cache_min_compile_s = 0.0
-  # Architectures whose compiled programs stay in memory (least recently
-  # used evicted): XLA:CPU executables hold kernel memory mappings, and the
-  # OS limit (vm.max_map_count) is reached after a few hundred.
+  # Architectures whose compiled programs stay in memory at most (least
+  # recently used evicted; `resources.cache_map_fraction` bounds them by
+  # memory mappings as well).
   c.compiled_networks_in_memory = 64
   # Limits of one long-running process (see compile/memory.py). Compiled
   # networks are also evicted (least recently used first) while the process
