@@ -26,10 +26,10 @@ def main(argv):
   # Imported here so `--help` stays fast and flag errors come first.
   # pylint: disable=g-import-not-at-top
   from evojax_nas.commands import log_to_stderr, summary_line, user_errors
+  log_to_stderr()  # before JAX starts: its backend probes log at INFO
   from evojax_nas.experiment import run
   from evojax_nas.experiment.recycle import reexec
 
-  log_to_stderr()
   try:
     # A recycle (a long run near its memory limits) re-executes this
     # command, which resumes from the log.

@@ -22,11 +22,11 @@ def main(argv=None) -> int:
                  help="flat JSON config (default: WORKDIR/config.json)")
   args = p.parse_args(argv)
   # pylint: disable=g-import-not-at-top
-  from evojax_nas import config as config_lib
   from evojax_nas.commands import log_to_stderr, summary_line, user_errors
+  log_to_stderr()  # before JAX starts: its backend probes log at INFO
+  from evojax_nas import config as config_lib
   from evojax_nas.experiment import run
   from evojax_nas.experiment.recycle import reexec
-  log_to_stderr()
   try:
     config = (config_lib.from_json_file(args.config_json) if args.config_json
               else config_lib.from_workdir(args.workdir))

@@ -23,15 +23,21 @@ def main(argv=None) -> int:
                  help="worker name in logs and claims (default: host-pid)")
   args = p.parse_args(argv)
   # pylint: disable=g-import-not-at-top
+  from evojax_nas.commands import log_to_stderr
+  log_to_stderr()  # before JAX starts: its backend probes log at INFO
   from evojax_nas import config as config_lib
   from evojax_nas.experiment.recycle import RecycleNeeded, reexec
   from evojax_nas.experiment.worker import Worker
   from evojax_nas.train.data import DataError
-  from evojax_nas.commands import log_to_stderr
-  log_to_stderr()
   code = 0
   try:
     config = config_lib.from_workdir(args.workdir)
+    if config.num_workers == 0:
+      raise config_lib.ConfigError(
+          f"{args.workdir} holds an in-process experiment (num_workers=0), "
+          "which workers must not join; continue it with `python -m "
+          "evojax_nas.main` (or `evojax_nas resume --workdir ...`), or start "
+          "one with --config.num_workers=N on a new --workdir")
     Worker(config, args.workdir, args.name).run()
   except (config_lib.ConfigError, DataError) as err:
     print(f"evojax_nas worker: error: {err}", file=sys.stderr)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import ml_collections
 
-from evojax_nas.experiment import launch
+from evojax_nas.experiment import launch, ownership
 from evojax_nas.experiment.store import read_events
 
 log = logging.getLogger("evojax_nas")
@@ -150,7 +150,7 @@ def check(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
     genome = exp.history.individuals[ident].genome
     exp.checkpoints.restore(ident, exp.cache.get(genome).abstract_variables)
     restored += 1
-  exp.cache.close()
+  exp.close()
   return {"born": len(counts["born"]), "trained": len(counts["trained"]),
           "killed": len(counts["killed"]), "max_population": max_size,
           "final_population": size, "checkpoints_restored": restored,
@@ -166,14 +166,17 @@ def inject_faults(config: ml_collections.ConfigDict, workdir: str | Path,
   config, workdir = launch.prepare_workdir(config, workdir)
   rng = random.Random(seed)
   t0 = time.time()
-  if config.runner == "ray":
-    faults = _kill_ray(config, workdir, kills, gap_s, rng)
-  else:
-    faults = _kill_local(config, workdir, kills, gap_s, rng)
-  results = launch.finish(config, workdir)
-  report = {"kills": faults, "wall_s": round(time.time() - t0, 1),
-            "check": check(config, workdir),
-            "results": {"individuals": results["individuals"],
-                        "best_val": results["best"]["val_accuracy"]}}
+  try:
+    if config.runner == "ray":
+      faults = _kill_ray(config, workdir, kills, gap_s, rng)
+    else:
+      faults = _kill_local(config, workdir, kills, gap_s, rng)
+    results = launch.finish(config, workdir)
+    report = {"kills": faults, "wall_s": round(time.time() - t0, 1),
+              "check": check(config, workdir),
+              "results": {"individuals": results["individuals"],
+                          "best_val": results["best"]["val_accuracy"]}}
+  finally:
+    ownership.release(workdir)
   (workdir / "faults.json").write_text(json.dumps(report, indent=1))
   return report

@@ -26,6 +26,7 @@ from pathlib import Path
 import ml_collections
 
 from evojax_nas import config as config_lib
+from evojax_nas.experiment import ownership
 
 log = logging.getLogger("evojax_nas")
 
@@ -147,19 +148,25 @@ def export_events(workdir: Path) -> int:
 def prepare_workdir(config: ml_collections.ConfigDict, workdir: str | Path
                     ) -> tuple[ml_collections.ConfigDict, Path]:
   """Validates, records config.json (or checks it against the one there)
-  and creates the population store's folder."""
+  and creates the population store's folder, holding the workdir's lock
+  (release with `ownership.release`)."""
   # pylint: disable=g-import-not-at-top
   from evojax_nas.experiment.runner import check_same_experiment
   config = config_lib.validate(config)
   workdir = Path(workdir).absolute()
   workdir.mkdir(parents=True, exist_ok=True)
-  if (workdir / "events.jsonl").is_file() and not (
-      workdir / "population").is_dir():
-    raise config_lib.ConfigError(
-        f"{workdir} holds an experiment of the in-process loop; continue it "
-        "with num_workers=0 or use a new --workdir")
-  check_same_experiment(config, workdir / "config.json")
-  (workdir / "population").mkdir(exist_ok=True)
+  ownership.acquire(workdir, f"the launcher of {config.num_workers} workers")
+  try:
+    if (workdir / "events.jsonl").is_file() and not (
+        workdir / "population").is_dir():
+      raise config_lib.ConfigError(
+          f"{workdir} holds an experiment of the in-process loop; continue "
+          "it with num_workers=0 or use a new --workdir")
+    check_same_experiment(config, workdir / "config.json")
+    (workdir / "population").mkdir(exist_ok=True)
+  except BaseException:
+    ownership.release(workdir)
+    raise
   return config, workdir
 
 
@@ -171,8 +178,7 @@ def finish(config: ml_collections.ConfigDict, workdir: Path) -> dict:
   export_events(workdir)
   exp = Experiment(config, workdir)
   summary = results_lib.finalize(exp)
-  exp.checkpoints.close()
-  exp.cache.close()
+  exp.close()
   return summary
 
 
@@ -181,8 +187,11 @@ def run_workers(config: ml_collections.ConfigDict, workdir: str | Path
   """Runs the experiment with `config.num_workers` asynchronous workers;
   returns what `results.json` holds."""
   config, workdir = prepare_workdir(config, workdir)
-  if config.runner == "ray":
-    run_ray(config, workdir)
-  else:
-    _run_local(config, workdir)
-  return finish(config, workdir)
+  try:
+    if config.runner == "ray":
+      run_ray(config, workdir)
+    else:
+      _run_local(config, workdir)
+    return finish(config, workdir)
+  finally:
+    ownership.release(workdir)

@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 
 from evojax_nas.compile import memory
+from evojax_nas.experiment import ownership
 
 log = logging.getLogger("evojax_nas")
 
@@ -71,6 +72,8 @@ def reexec(argv: list[str]):
               "from the log", os.getpid())
   for stream in (sys.stdout, sys.stderr):
     stream.flush()
+  _, env = ownership.hand_over()  # the workdir's lock stays with us
+  os.environ.update(env)
   os.execv(sys.executable, command(*argv))
 
 
@@ -83,10 +86,12 @@ def continue_in_child(config_flat: dict, workdir: str | Path) -> dict:
   tmp.write_text(json.dumps(config_flat, indent=1, sort_keys=True))
   os.replace(tmp, path)
   log.warning("recycling: the run continues in a fresh process")
+  fds, env = ownership.hand_over()  # the child holds the workdir's lock
   with subprocess.Popen(
       command("resume", "--workdir", str(workdir), "--config_json",
               str(path)), stdout=subprocess.PIPE,
-      stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+      stderr=subprocess.STDOUT, text=True, bufsize=1, pass_fds=fds,
+      env=dict(os.environ, **env)) as proc:
     for line in proc.stdout:
       sys.stderr.write(line)
     code = proc.wait()

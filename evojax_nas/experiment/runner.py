@@ -46,6 +46,7 @@ from evojax_nas.compile.steps import StepCache, StepConfig
 from evojax_nas.evaluators import TrainedEvaluator
 from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment.events import EventLog
+from evojax_nas.experiment import ownership
 from evojax_nas.experiment.history import History, Individual, replay
 from evojax_nas.experiment.progress import Progress
 from evojax_nas.experiment.recycle import (Recycler, RecycleNeeded,
@@ -173,6 +174,16 @@ class Experiment:
     self.config = config = config_lib.validate(config)
     self.workdir = Path(workdir).absolute()
     self.workdir.mkdir(parents=True, exist_ok=True)
+    # Before anything is written: a second start on this workdir is refused.
+    ownership.acquire(self.workdir, "an in-process run" if
+                      config.num_workers == 0 else "the workers' launcher")
+    try:
+      self._set_up(config)
+    except BaseException:
+      ownership.release(self.workdir)
+      raise
+
+  def _set_up(self, config):
     self.log = EventLog(self.workdir / "events.jsonl")
     self.space = spaces.make(config.search_space, config)
     # Asynchronous workers may overshoot the population size by one birth
@@ -516,7 +527,7 @@ class Experiment:
         else:
           self._run_steady_state(bar)
     except RecycleNeeded:
-      self.close()
+      self.close(release=False)
       raise
     self.cache.close()
     if self.tensorboard is not None:
@@ -524,14 +535,18 @@ class Experiment:
     summary = results_lib.finalize(self)
     self.log.append({"event": "finished", "t": self.now()})
     self.checkpoints.close()
+    ownership.release(self.workdir)
     return summary
 
-  def close(self):
-    """Stops background work and closes files (a recycle's hand-over)."""
+  def close(self, release: bool = True):
+    """Stops background work and closes files; the workdir's lock goes
+    too unless not `release` (a recycle hands it to the fresh process)."""
     self.cache.close()
     if self.tensorboard is not None:
       self.tensorboard.close()
     self.checkpoints.close()
+    if release:
+      ownership.release(self.workdir)
 
 
 def run(config: ml_collections.ConfigDict, workdir: str | Path,
@@ -552,6 +567,9 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path,
     return Experiment(config, workdir).run()
   except RecycleNeeded:
     pass  # the Experiment is closed and gone: its memory can be freed
-  if recycle is None:
-    return continue_in_child(config_lib.flatten(config), workdir)
-  return recycle(config, workdir)
+  try:
+    if recycle is None:
+      return continue_in_child(config_lib.flatten(config), workdir)
+    return recycle(config, workdir)
+  finally:
+    ownership.release(workdir)
