@@ -134,3 +134,20 @@ def train_one_chunk(net, state, images, labels, lr, idx=None, seed=1):
   return net.train_chunk(state, images, labels, idx,
                          jax.random.key(seed, impl="rbg"), jnp.int32(0),
                          jnp.zeros(3), jnp.ones(3), jnp.float32(lr))
+
+
+def write_cli_config(path: Path, data_dir, cache_dir, **fields) -> Path:
+  """A config file for the command line: the tiny config on `data_dir`,
+  with `fields` (e.g. max_individuals=14) on top."""
+  settings = {"population_size": 3, "steps_per_individual": 40,
+              "progress": False, "data.dir": str(data_dir),
+              "data.cache_dir": str(cache_dir), "data.val_size": 100,
+              "train.batch_size": 20, "train.chunk_steps": 2,
+              "train.eval_batch_size": 100, **fields}
+  path.write_text(
+      "from evojax_nas.config import default_config\n"
+      "def get_config():\n"
+      "  c = default_config()\n"
+      + "".join(f"  c.{k} = {v!r}\n" for k, v in settings.items())
+      + "  return c\n")
+  return path

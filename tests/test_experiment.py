@@ -17,6 +17,8 @@ from evojax_nas import load_model, run
 from evojax_nas.experiment import Experiment
 from evojax_nas.train.checkpoints import CheckpointError
 
+from conftest import write_cli_config
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -123,28 +125,9 @@ def test_interrupted_training_is_redone_once(tiny_config, tmp_path):
   assert sum(e["event"] == "trained" for e in evs) == 6
 
 
-SIGKILL_CONFIG = """
-from evojax_nas.config import default_config
-def get_config():
-  c = default_config()
-  c.population_size = 3
-  c.steps_per_individual = 40
-  c.max_individuals = 14
-  c.progress = False
-  c.data.dir = {data!r}
-  c.data.cache_dir = {cache!r}
-  c.data.val_size = 100
-  c.train.batch_size = 20
-  c.train.chunk_steps = 2
-  c.train.eval_batch_size = 100
-  return c
-"""
-
-
 def test_sigkill_mid_run_then_rerun_finishes(cifar10_dir, tmp_path):
-  cfg = tmp_path / "cfg.py"
-  cfg.write_text(SIGKILL_CONFIG.format(data=str(cifar10_dir),
-                                       cache=str(tmp_path / "cache")))
+  cfg = write_cli_config(tmp_path / "cfg.py", cifar10_dir, tmp_path / "cache",
+                         max_individuals=14)
   wd = tmp_path / "wd"
   cmd = [sys.executable, "-m", "evojax_nas.main", f"--config={cfg}",
          f"--workdir={wd}"]

@@ -15,6 +15,8 @@ import pytest
 from evojax_nas import config as config_lib
 from evojax_nas import run
 
+from conftest import write_cli_config
+
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
 
@@ -58,29 +60,10 @@ def test_second_start_is_refused_and_writes_nothing(tiny_config, tmp_path):
   assert run(tiny_config, wd)["individuals"] == 9
 
 
-SLOW_CONFIG = """
-from evojax_nas.config import default_config
-def get_config():
-  c = default_config()
-  c.population_size = 3
-  c.steps_per_individual = 40
-  c.max_individuals = 12
-  c.progress = False
-  c.data.dir = {data!r}
-  c.data.cache_dir = {cache!r}
-  c.data.val_size = 100
-  c.train.batch_size = 20
-  c.train.chunk_steps = 2
-  c.train.eval_batch_size = 100
-  return c
-"""
-
-
 def test_two_command_line_starts_one_refused_one_finishes(cifar10_dir,
                                                           tmp_path):
-  cfg = tmp_path / "cfg.py"
-  cfg.write_text(SLOW_CONFIG.format(data=str(cifar10_dir),
-                                    cache=str(tmp_path / "cache")))
+  cfg = write_cli_config(tmp_path / "cfg.py", cifar10_dir, tmp_path / "cache",
+                         max_individuals=12)
   wd = tmp_path / "wd"
   cmd = [sys.executable, "-m", "evojax_nas.main", f"--config={cfg}",
          f"--workdir={wd}"]

@@ -17,6 +17,8 @@ from evojax_nas.compile.steps import StepCache, StepConfig
 from evojax_nas.experiment.faults import check
 from evojax_nas.genomes.dna import conv_chain
 
+from conftest import write_cli_config
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(memory.mappings() is None,
                                 reason="needs /proc (Linux)")
@@ -98,24 +100,9 @@ def test_recycled_run_makes_the_same_choices(tiny_config, tmp_path):
 def test_command_line_run_reexecutes_itself(cifar10_dir, tmp_path):
   """`python -m evojax_nas.main` recycles by re-executing its own command:
   the same PID resumes from the log and finishes with one summary line."""
-  cfg = tmp_path / "cfg.py"
-  cfg.write_text(f"""
-from evojax_nas.config import default_config
-def get_config():
-  c = default_config()
-  c.strategy = "random"
-  c.population_size = 3
-  c.steps_per_individual = 4
-  c.max_individuals = 4
-  c.progress = False
-  c.data.dir = {str(cifar10_dir)!r}
-  c.data.cache_dir = {str(tmp_path / "cache")!r}
-  c.data.val_size = 100
-  c.train.batch_size = 20
-  c.train.chunk_steps = 2
-  c.train.eval_batch_size = 100
-  return c
-""")
+  cfg = write_cli_config(tmp_path / "cfg.py", cifar10_dir, tmp_path / "cache",
+                         strategy="random", steps_per_individual=4,
+                         max_individuals=4)
   wd = tmp_path / "wd"
   done = subprocess.run(
       [sys.executable, "-m", "evojax_nas.main", f"--config={cfg}",
