@@ -162,9 +162,8 @@ def test_unknown_config_field_is_one_clear_error(tiny_config, tmp_path):
 
 
 def test_command_line_errors_are_one_line(tiny_config, tmp_path):
-  cfg = tmp_path / "cfg.py"
-  cfg.write_text(SIGKILL_CONFIG.format(data=str(tmp_path / "missing"),
-                                       cache=str(tmp_path / "cache")))
+  cfg = write_cli_config(tmp_path / "cfg.py", tmp_path / "missing",
+                         tmp_path / "cache", max_individuals=14)
   env = dict(os.environ, PYTHONPATH=str(ROOT))
   base = [sys.executable, "-m", "evojax_nas.main", f"--config={cfg}",
           f"--workdir={tmp_path / 'wd'}"]
