@@ -230,3 +230,28 @@ def test_hand_edited_invalid_genome_in_the_log_is_reported(tiny_config,
   with pytest.raises(ValueError, match=rf"events.jsonl:{n + 1}:.*learning_rate"):
     run(tiny_config, wd)
   assert (wd / "events.jsonl").read_bytes() == before
+
+
+def test_failed_first_start_leaves_the_workdir_free(tiny_config, tmp_path):
+  """config.json is recorded only once the data has loaded, so the
+  corrected command is not refused as "a different experiment"."""
+  from evojax_nas.train.data import DataError  # pylint: disable=g-import-not-at-top
+  wd = tmp_path / "wd"
+  good_dir = tiny_config.data.dir
+  tiny_config.data.dir = str(tmp_path / "missing")
+  with pytest.raises(DataError):
+    run(tiny_config, wd)
+  assert not (wd / "config.json").exists()
+  assert not (wd / "events.jsonl").exists()
+  tiny_config.data.dir = good_dir
+  tiny_config.data.val_size = 200  # a changed science field: still accepted
+  assert run(tiny_config, wd)["individuals"] == 6
+
+
+def test_batch_larger_than_the_training_set_is_refused(tiny_config, tmp_path):
+  tiny_config.train.batch_size = 100_000
+  with pytest.raises(config_lib.ConfigError,
+                     match=r"train.batch_size=100000 exceeds the 500 "
+                           r"training images"):
+    run(tiny_config, tmp_path / "wd")
+  assert not (tmp_path / "wd" / "config.json").exists()

@@ -104,6 +104,8 @@ def test_workers_evolve_one_population_and_finish_like_the_loop(
   assert workers <= {"w0", "w1"} and workers
   logged = [json.loads(l) for l in (wd / "events.jsonl").read_text().splitlines()]
   assert sum(e["event"] == "trained" for e in logged) == 12
+  assert [e["event"] for e in logged].count("finished") == 1
+  assert logged[-1]["event"] == "finished"
   assert (wd / "model").is_dir() and (wd / "results.json").is_file()
   # Running it again finds the budget spent and only finishes again.
   assert run(worker_config, wd)["individuals"] == 12

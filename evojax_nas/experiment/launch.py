@@ -178,6 +178,7 @@ def finish(config: ml_collections.ConfigDict, workdir: Path) -> dict:
   export_events(workdir)
   exp = Experiment(config, workdir)
   summary = results_lib.finalize(exp)
+  exp.log.append({"event": "finished", "t": exp.now()})
   exp.close()
   return summary
 

@@ -69,11 +69,14 @@ _RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
                       "resources.recycle_memory_fraction")
 
 
-def check_same_experiment(config, path: Path):
-  """Refuses to continue a workdir with a config that changes the science."""
+def check_same_experiment(config, path: Path, record: bool = True):
+  """Refuses to continue a workdir with a config that changes the science;
+  records the config at `path` if there is none yet and `record`."""
   # Through JSON, so that tuples compare equal to the lists read back.
   new = json.loads(json.dumps(config_lib.flatten(config)))
   if not path.exists():
+    if not record:
+      return
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(new, indent=1, sort_keys=True))
     os.replace(tmp, path)
@@ -104,6 +107,11 @@ def training_setup(config, workdir: Path):
   d, t = config.data, config.train
   dataset = data_lib.load(d.name, d.dir or None, d.cache_dir or None,
                           d.val_size, d.split_seed, d.train_size or None)
+  if t.batch_size > len(dataset.train_labels):
+    raise config_lib.ConfigError(
+        f"train.batch_size={t.batch_size} exceeds the "
+        f"{len(dataset.train_labels):,} training images; lower it (or "
+        "data.val_size, or raise data.train_size)")
   step_config = StepConfig(
       num_classes=dataset.num_classes,
       image_shape=dataset.train_images.shape[1:],
@@ -193,12 +201,16 @@ class Experiment:
         config.sample_size, dict(config.genetic))
     self.history: History = replay(self.log.read(), self.strategy,
                                    str(self.log.path))
-    check_same_experiment(config, self.workdir / "config.json")
+    # Recorded only once the data has loaded: a failed first start (a
+    # wrong data.name, a missing folder) leaves the workdir free for the
+    # corrected command.
+    check_same_experiment(config, self.workdir / "config.json", record=False)
     self.root_key = jax.random.key(config.seed)
     self.mutation_periods = recombination.parse_schedule(
         config.escape.mutation_rate_schedule)
     (self.dataset, self.step_config, self.checkpoints, self.cache,
      self.evaluator) = training_setup(config, self.workdir)
+    check_same_experiment(config, self.workdir / "config.json")
     self.tensorboard = (SummaryWriter(self.workdir / "tensorboard")
                         if config.tensorboard else None)
     self.recycler = Recycler(config.resources)
