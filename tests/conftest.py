@@ -113,6 +113,23 @@ def tiny_config(cifar10_dir, tmp_path):
   return c
 
 
+@pytest.fixture
+def tiny_genetic_config(tiny_config):
+  """The tiny config as a Genetic CNN run: 4 strings of two 3-node stages,
+  trained from scratch, two generations after generation 0."""
+  c = tiny_config
+  c.strategy = "genetic"
+  c.search_space = "genetic_cnn"
+  c.population_size = 4
+  c.max_individuals = 0
+  c.max_generations = 2
+  c.weight_inheritance = False
+  c.genetic_cnn.nodes = (3, 3)
+  c.genetic_cnn.widths = (4, 4)
+  c.genetic_cnn.fc_width = 8
+  return c
+
+
 @pytest.fixture(autouse=True)
 def _no_persistent_compile_cache_across_tests():
   """Experiments point JAX's persistent cache at their workdir; one test's

@@ -142,17 +142,8 @@ def test_plan_rates_match_p_crossover_and_p_mutation():
 
 
 # --- a generational run ------------------------------------------------------------
-def test_genetic_run_end_to_end_and_resume(tiny_config, tmp_path):
-  c = tiny_config
-  c.strategy = "genetic"
-  c.search_space = "genetic_cnn"
-  c.population_size = 4
-  c.max_individuals = 0
-  c.max_generations = 2
-  c.weight_inheritance = False
-  c.genetic_cnn.nodes = (3, 3)
-  c.genetic_cnn.widths = (4, 4)
-  c.genetic_cnn.fc_width = 8
+def test_genetic_run_end_to_end_and_resume(tiny_genetic_config, tmp_path):
+  c = tiny_genetic_config
   c.genetic.p_crossover = 0.5
   c.evaluate_test = "all"
   workdir = tmp_path / "ga"

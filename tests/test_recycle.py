@@ -140,20 +140,13 @@ def test_workers_recycle_between_individuals_and_lose_nothing(tiny_config,
   assert "Traceback" not in logs
 
 
-def test_recycled_genetic_run_makes_the_same_generations(tiny_config,
-                                                         tmp_path):
+def test_recycled_genetic_run_makes_the_same_generations(
+    tiny_genetic_config, tmp_path):
   """The generational loop recycles between members of a generation; its
   births and generation records equal an uninterrupted run's."""
-  c = tiny_config
-  c.strategy = "genetic"
-  c.search_space = "genetic_cnn"
+  c = tiny_genetic_config
   c.population_size = 3
-  c.max_individuals = 0
   c.max_generations = 1
-  c.weight_inheritance = False
-  c.genetic_cnn.nodes = (3, 3)
-  c.genetic_cnn.widths = (4, 4)
-  c.genetic_cnn.fc_width = 8
   run(c, tmp_path / "straight")
   c.resources.recycle_map_fraction = 1e-9
   run(c, tmp_path / "recycled")
