@@ -10,6 +10,6 @@ def load_model(workdir):
 
 
 def run(config, workdir):
-  """Runs or resumes an experiment; see `experiment.runner.run`."""
-  from evojax_nas.experiment.runner import run as _run  # pylint: disable=g-import-not-at-top
+  """Runs or resumes an experiment; see `experiment.dispatch.run`."""
+  from evojax_nas.experiment.dispatch import run as _run  # pylint: disable=g-import-not-at-top
   return _run(config, workdir)

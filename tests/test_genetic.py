@@ -10,7 +10,7 @@ import pytest
 from conftest import train_one_chunk
 
 from evojax_nas.compile.steps import StepCache, StepConfig
-from evojax_nas.experiment import runner
+from evojax_nas.experiment import run, runner
 from evojax_nas.genomes import strings
 from evojax_nas.genomes.dna import GenomeError
 from evojax_nas.genomes.genetic_cnn import GeneticCNN, Stage
@@ -152,7 +152,7 @@ def test_genetic_run_end_to_end_and_resume(tiny_genetic_config, tmp_path):
   exp.run()
   events = [json.loads(l) for l in (workdir / "events.jsonl").open()]
   assert sum(e["event"] == "generation" for e in events) == 1
-  result = runner.run(c, workdir)  # resumes with generations 1 and 2
+  result = run(c, workdir)  # resumes with generations 1 and 2
   events = [json.loads(l) for l in (workdir / "events.jsonl").open()]
   gens = [e for e in events if e["event"] == "generation"]
   assert [g["generation"] for g in gens] == [0, 1, 2]

@@ -27,6 +27,11 @@ import ml_collections
 
 from evojax_nas import config as config_lib
 from evojax_nas.experiment import ownership
+from evojax_nas.experiment import results as results_lib
+from evojax_nas.experiment.recycle import RecycleNeeded
+from evojax_nas.experiment.runner import Experiment, check_same_experiment
+from evojax_nas.experiment.store import read_events
+from evojax_nas.experiment.worker import Worker
 
 log = logging.getLogger("evojax_nas")
 
@@ -97,9 +102,6 @@ def _ray_worker(workdir: str, name: str) -> int | None:
   """A Ray task: one worker, reading the experiment's config.json; None if
   it recycled (near its process's memory limits: the driver starts a fresh
   task, in a fresh process since each runs once per process)."""
-  # pylint: disable=g-import-not-at-top
-  from evojax_nas.experiment.recycle import RecycleNeeded
-  from evojax_nas.experiment.worker import Worker
   logging.getLogger("evojax_nas").setLevel(logging.INFO)
   try:
     return Worker(config_lib.from_workdir(workdir), workdir, name).run()
@@ -136,7 +138,6 @@ def run_ray(config, workdir: Path):
 
 def export_events(workdir: Path) -> int:
   """Writes `events.jsonl` from the population store; returns its length."""
-  from evojax_nas.experiment.store import read_events  # pylint: disable=g-import-not-at-top
   events = read_events(workdir / "population")
   tmp = workdir / "events.jsonl.tmp"
   tmp.write_text("".join(json.dumps(e, sort_keys=True) + "\n"
@@ -150,8 +151,6 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str | Path
   """Validates, records config.json (or checks it against the one there)
   and creates the population store's folder, holding the workdir's lock
   (release with `ownership.release`)."""
-  # pylint: disable=g-import-not-at-top
-  from evojax_nas.experiment.runner import check_same_experiment
   config = config_lib.validate(config)
   workdir = Path(workdir).absolute()
   workdir.mkdir(parents=True, exist_ok=True)
@@ -172,9 +171,6 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str | Path
 
 def finish(config: ml_collections.ConfigDict, workdir: Path) -> dict:
   """After the workers: `events.jsonl`, `results.json`, `model/`."""
-  # pylint: disable=g-import-not-at-top
-  from evojax_nas.experiment import results as results_lib
-  from evojax_nas.experiment.runner import Experiment
   export_events(workdir)
   exp = Experiment(config, workdir)
   summary = results_lib.finalize(exp)

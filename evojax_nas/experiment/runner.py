@@ -1,4 +1,5 @@
-"""`run(config, workdir)`: one evolution experiment, resumable.
+"""`Experiment(config, workdir).run()`: one in-process evolution experiment,
+resumable (`dispatch.run` chooses it, or the workers, and recycles it).
 
 One reproduction event (Real et al. 2017, 3.1):
   key      = fold_in(root_key, child_id)                    deterministic
@@ -44,13 +45,12 @@ from evojax_nas import strategies
 from evojax_nas.compile import memory, persistent_cache
 from evojax_nas.compile.steps import StepCache, StepConfig
 from evojax_nas.evaluators import TrainedEvaluator
+from evojax_nas.experiment import ownership
 from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment.events import EventLog
-from evojax_nas.experiment import ownership
 from evojax_nas.experiment.history import History, Individual, replay
 from evojax_nas.experiment.progress import Progress
-from evojax_nas.experiment.recycle import (Recycler, RecycleNeeded,
-                                           continue_in_child)
+from evojax_nas.experiment.recycle import Recycler, RecycleNeeded
 from evojax_nas.reports.tensorboard import SummaryWriter
 from evojax_nas.genomes import recombination, spaces, strings
 from evojax_nas.train import data as data_lib
@@ -541,13 +541,9 @@ class Experiment:
     except RecycleNeeded:
       self.close(release=False)
       raise
-    self.cache.close()
-    if self.tensorboard is not None:
-      self.tensorboard.close()
     summary = results_lib.finalize(self)
     self.log.append({"event": "finished", "t": self.now()})
-    self.checkpoints.close()
-    ownership.release(self.workdir)
+    self.close()
     return summary
 
   def close(self, release: bool = True):
@@ -560,28 +556,3 @@ class Experiment:
     if release:
       ownership.release(self.workdir)
 
-
-def run(config: ml_collections.ConfigDict, workdir: str | Path,
-        recycle=None) -> dict:
-  """Runs (or resumes) the experiment; returns what `results.json` holds.
-  With `num_workers > 0`, asynchronous worker processes do the work (see
-  `launch.py`).
-
-  Where the process nears its memory-mapping or memory limits it recycles
-  (see recycle.py): `recycle(config, workdir)` continues the run in a fresh
-  process and returns its results; by default a child process
-  (`evojax_nas resume`), the command line re-executes itself instead."""
-  config = config_lib.validate(config)
-  if config.num_workers > 0:
-    from evojax_nas.experiment.launch import run_workers  # pylint: disable=g-import-not-at-top
-    return run_workers(config, workdir)
-  try:
-    return Experiment(config, workdir).run()
-  except RecycleNeeded:
-    pass  # the Experiment is closed and gone: its memory can be freed
-  try:
-    if recycle is None:
-      return continue_in_child(config_lib.flatten(config), workdir)
-    return recycle(config, workdir)
-  finally:
-    ownership.release(workdir)

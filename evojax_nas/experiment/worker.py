@@ -271,9 +271,10 @@ class Worker:
         self._train(child, self.store.records())
         trained += 1
         self._collect_garbage(self.store.records())
-        reason = ahead is None and not self._over_budget(
-            len(self._counted(self.store.records()))) and self.recycler.due()
-        if reason:  # nothing of this worker's is reserved or in training
+        reason = ahead is None and self.recycler.due()
+        if reason and not self._over_budget(
+            len(self._counted(self.store.records()))):
+          # Nothing of this worker's is reserved or in training.
           log.warning("worker %s: recycling the process: %s; a fresh one "
                       "carries on", self.name, reason)
           raise RecycleNeeded(reason)
