@@ -136,7 +136,11 @@ def test_workers_recycle_between_individuals_and_lose_nothing(tiny_config,
   assert found["trained"] == found["born"] == 8
   assert found["final_population"] == 3
   logs = "".join(p.read_text() for p in (wd / "logs").glob("*.log"))
-  assert logs.count("recycling the process") >= 4
+  # How many recycles depends on how the two workers interleave; each
+  # process trains before it may recycle, and each recycle starts one anew.
+  recycles = logs.count("recycling the process")
+  assert recycles >= 1
+  assert logs.count(" started on ") == recycles + 2
   assert "Traceback" not in logs
 
 
