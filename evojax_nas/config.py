@@ -3,6 +3,10 @@
 `default_config()` holds every key with the values of Real et al. (2017) on
 CIFAR-10; files in `configs/` start from it and override. `validate(config)`
 rejects unknown keys and bad values with one line naming the fix.
+
+Importing this module does not import JAX (a launcher, a report or `--help`
+needs none): `validate` loads the registries of strategies and search spaces
+when it is called.
 """
 
 from __future__ import annotations
@@ -15,9 +19,8 @@ import pathlib
 
 import ml_collections
 
-from evojax_nas.genomes import MUTATIONS, mutation_probabilities, recombination
-from evojax_nas.genomes.spaces import SPACES
-from evojax_nas.strategies import STRATEGIES
+from evojax_nas.experiment.escape import parse_schedule
+from evojax_nas.genomes.names import MUTATION_NAMES
 from evojax_nas.train.data import DATA_DIR_ENV, DATASETS
 
 
@@ -93,7 +96,7 @@ def default_config() -> ml_collections.ConfigDict:
       ray_max_retries=100,     # Ray reruns a worker lost with its node
   ))
   # Relative mutation probabilities; the paper used them untuned (uniform).
-  c.mutations = ml_collections.ConfigDict({k: 1.0 for k in MUTATIONS})
+  c.mutations = ml_collections.ConfigDict({k: 1.0 for k in MUTATION_NAMES})
 
   # Escaping local optima and recombination (Real et al. 2017, section 5;
   # steady-state strategies on the DNA, all off by default).
@@ -185,6 +188,11 @@ def _check_keys(config, reference, prefix=""):
 
 def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Returns the config completed with defaults; ConfigError if invalid."""
+  # pylint: disable=g-import-not-at-top
+  from evojax_nas.genomes import recombination
+  from evojax_nas.genomes.mutations import mutation_probabilities
+  from evojax_nas.genomes.spaces import SPACES
+  from evojax_nas.strategies import STRATEGIES
   _check_keys(config, default_config())
   full = default_config()
   full.update_from_flattened_dict(
@@ -210,7 +218,7 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
          f"got {c.resources[k]}")
   need(c.max_generations >= 0, "max_generations must be >= 0 (0 = no limit)")
   try:
-    recombination.parse_schedule(c.escape.mutation_rate_schedule)
+    parse_schedule(c.escape.mutation_rate_schedule)
   except ValueError as err:
     raise ConfigError(f"escape.mutation_rate_schedule: {err}") from None
   need(all(isinstance(n, int) and n > 0

@@ -168,3 +168,37 @@ def write_cli_config(path: Path, data_dir, cache_dir, **fields) -> Path:
       + "".join(f"  c.{k} = {v!r}\n" for k, v in settings.items())
       + "  return c\n")
   return path
+
+
+# --- the loop without training --------------------------------------------------
+def fake_fitness(genome) -> float:
+  """A validation accuracy that only the genome decides (its architecture
+  and its learning rate)."""
+  return (int(genome.signature_hash()[:8], 16) / 16**8
+          + genome.learning_rate) % 1.0
+
+
+@pytest.fixture
+def fitness_from_signature(monkeypatch):
+  """Training replaced by `fake_fitness` (nothing compiles, no checkpoint,
+  no results): the loop's choices alone, independent of the CPU's
+  floating-point arithmetic. Yields the number of evaluations so far."""
+  from evojax_nas.experiment import results as results_lib
+  from evojax_nas.train import trainer as trainer_lib
+  calls = []
+
+  def evaluate(self, key, ident, genome, parent, **kwargs):
+    del self, key, kwargs
+    calls.append(ident)
+    acc = fake_fitness(genome)
+    return trainer_lib.Result(
+        id=ident, val_accuracy=acc, test_accuracy=None, train_loss=1.0 - acc,
+        train_accuracy=acc, steps=8, flops={"train_step": 1, "eval_batch": 1,
+                                            "total": 10},
+        inherited=("parent",) if parent else (), partial=(), fresh=(),
+        seconds={})
+  monkeypatch.setattr(trainer_lib.Trainer, "evaluate", evaluate)
+  monkeypatch.setattr(trainer_lib.Trainer, "compile_async",
+                      lambda self, genome: None)
+  monkeypatch.setattr(results_lib, "finalize", lambda *a, **k: {})
+  yield calls

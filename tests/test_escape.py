@@ -8,17 +8,18 @@ import pytest
 
 from evojax_nas import config as config_lib
 from evojax_nas import run
+from evojax_nas.experiment import escape
 from evojax_nas.genomes import conv_chain, recombination
 from evojax_nas.train.inheritance import blend
 
 
 def test_schedule_parsing_and_lookup():
-  periods = recombination.parse_schedule("10-20:5, 30-40:3")
+  periods = escape.parse_schedule("10-20:5, 30-40:3")
   assert periods == [(10, 20, 5), (30, 40, 3)]
-  assert [recombination.mutations_for(i, periods, 1)
+  assert [escape.mutations_for(i, periods, 1)
           for i in (9, 10, 19, 20, 35)] == [1, 5, 5, 1, 3]
   with pytest.raises(ValueError, match="START-END:COUNT"):
-    recombination.parse_schedule("10:5")
+    escape.parse_schedule("10:5")
   c = config_lib.default_config()
   c.escape.mutation_rate_schedule = "20-10:2"
   with pytest.raises(config_lib.ConfigError, match="mutation_rate_schedule"):

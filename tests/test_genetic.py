@@ -148,8 +148,7 @@ def test_genetic_run_end_to_end_and_resume(tiny_genetic_config, tmp_path):
   c.evaluate_test = "all"
   workdir = tmp_path / "ga"
   exp = runner.Experiment(c, workdir)
-  exp._run_generations = _stop_after_first_generation(exp)  # a "crash"
-  exp.run()
+  exp.run(loop=_first_generation_only(exp))  # then a "crash"
   events = [json.loads(l) for l in (workdir / "events.jsonl").open()]
   assert sum(e["event"] == "generation" for e in events) == 1
   result = run(c, workdir)  # resumes with generations 1 and 2
@@ -176,12 +175,13 @@ def test_genetic_run_end_to_end_and_resume(tiny_genetic_config, tmp_path):
       assert fit == pytest.approx(np.mean(same))
 
 
-def _stop_after_first_generation(exp):
-  original = exp._finish_generation
+def _first_generation_only(exp):
+  loop = exp.loop()
 
-  def run_one(bar):
-    members = exp._birth_generation(0)
+  def run_one():
+    members = loop.birth_generation(0)
     for ind in members:
-      exp._train(ind)
-    original(0, members)
-  return run_one
+      loop.train(ind)
+    loop.finish_generation(0, members)
+  loop.run = run_one
+  return loop

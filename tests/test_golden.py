@@ -15,9 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment.dispatch import run
-from evojax_nas.evaluators import trained as trainer_lib
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -29,30 +27,6 @@ CASES = {
                  "escape.mutation_rate_schedule": "6-9:3",
                  "escape.reset_population_at": (8,)},
 }
-
-
-def fake_fitness(genome) -> float:
-  """A validation accuracy that only the genome decides (its architecture
-  and its learning rate)."""
-  return (int(genome.signature_hash()[:8], 16) / 16**8
-          + genome.learning_rate) % 1.0
-
-
-@pytest.fixture
-def fitness_from_signature(monkeypatch):
-  def evaluate(self, key, ident, genome, parent, **kwargs):
-    del self, key, kwargs
-    acc = fake_fitness(genome)
-    return trainer_lib.Result(
-        id=ident, val_accuracy=acc, test_accuracy=None, train_loss=1.0 - acc,
-        train_accuracy=acc, steps=8, flops={"train_step": 1, "eval_batch": 1,
-                                            "total": 10},
-        inherited=("parent",) if parent else (), partial=(), fresh=(),
-        seconds={})
-  monkeypatch.setattr(trainer_lib.TrainedEvaluator, "evaluate", evaluate)
-  monkeypatch.setattr(trainer_lib.TrainedEvaluator, "compile_async",
-                      lambda self, genome: None)
-  monkeypatch.setattr(results_lib, "finalize", lambda *a, **k: {})
 
 
 def trajectory(workdir: Path) -> dict:

@@ -80,13 +80,13 @@ def test_imagenet16_columns_and_cost(table, tmp_path):
 
 
 def test_aging_kills_the_oldest():
-  t = strategies.make("aging", 5, 3)
+  t = strategies.make("aging", 5, sample_size=3)
   state = t.init()
   for ident, f in zip([3, 7, 4, 9, 8], [0.9, 0.1, 0.5, 0.2, 0.3]):
     state, _ = t.tell(jax.random.key(0), state, ident, f)
   victims = {int(t.ask(jax.random.key(i), state).victim) for i in range(50)}
   assert victims == {3}  # the oldest, although it is the best
-  worst = strategies.make("kill_worst", 5, 3)
+  worst = strategies.make("kill_worst", 5, sample_size=3)
   victims = {int(worst.ask(jax.random.key(i), state).victim)
              for i in range(50)}
   assert victims == {7}

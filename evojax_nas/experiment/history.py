@@ -24,7 +24,6 @@ class Individual:
   genome: Any
   parent: int | None
   mutation: str
-  born_t: float
   generation: int | None = None  # generational strategies only
   born: dict[str, Any] = dataclasses.field(default_factory=dict)  # its event
   trained: dict[str, Any] | None = None  # the `trained` event
@@ -85,7 +84,7 @@ class History:
         raise ValueError(f"individual {ident} born twice")
       self.individuals[ident] = Individual(
           id=ident, genome=genome_from_json(e["genome"]), parent=e["parent"],
-          mutation=e["mutation"], born_t=float(e["t"]),
+          mutation=e["mutation"],
           generation=e.get("generation"), born=e)
     elif kind == "trained":
       ind = self.individuals[ident]

@@ -30,7 +30,7 @@ from evojax_nas.experiment import ownership
 from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment.recycle import RecycleNeeded
 from evojax_nas.experiment.runner import Experiment, check_same_experiment
-from evojax_nas.experiment.store import read_events
+from evojax_nas.experiment.store import PopulationStore, read_events
 from evojax_nas.experiment.worker import Worker
 
 log = logging.getLogger("evojax_nas")
@@ -162,7 +162,9 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str | Path
           f"{workdir} holds an experiment of the in-process loop; continue "
           "it with num_workers=0 or use a new --workdir")
     check_same_experiment(config, workdir / "config.json")
-    (workdir / "population").mkdir(exist_ok=True)
+    # None of our workers runs yet: the downtime since the last record
+    # does not count (unless another host's workers still hold claims).
+    PopulationStore(workdir / "population", "launcher").resume_clock()
   except BaseException:
     ownership.release(workdir)
     raise
@@ -174,7 +176,7 @@ def finish(config: ml_collections.ConfigDict, workdir: Path) -> dict:
   export_events(workdir)
   exp = Experiment(config, workdir)
   summary = results_lib.finalize(exp)
-  exp.log.append({"event": "finished", "t": exp.now()})
+  exp.population.note({"event": "finished", "t": exp.now()})
   exp.close()
   return summary
 

@@ -32,7 +32,7 @@ def majority_vote(probabilities: list[np.ndarray]) -> np.ndarray:
 
 def finalize(exp) -> dict:
   """Writes `results.json` and `model/`; returns the results dict."""
-  h, ev = exp.history, exp.evaluator
+  h, ev = exp.history, exp.trainer
   if not h.trained:
     raise RuntimeError("no individual was trained: raise the budget")
   labels = ev.data.splits["test"][2]

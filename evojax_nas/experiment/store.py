@@ -13,7 +13,8 @@ tries again. Here, under `<workdir>/population/`:
   <id>/trained.json     the training record (accuracies, FLOPs, seconds)
   <id>/killed.json      the death record (reason, by whom)
   <id>/abandoned        a reserved id given up (the budget was spent)
-  experiment.json       the shared clock's origin
+  experiment.json       the shared clock's origin (moved forward over
+                        downtime by `resume_clock`)
 
 Records are written to a private temporary file and then published with
 `os.link` (birth: `os.replace`), atomic on POSIX file systems and NFS:
@@ -118,11 +119,35 @@ class PopulationStore:
   def _origin(self) -> float:
     path = self.root / "experiment.json"
     self._create(path, {"origin": time.time()})
+    self._origin_mtime = path.stat().st_mtime_ns
     return float(json.loads(path.read_text())["origin"])
 
   def now(self) -> float:
-    """Seconds on the shared clock (wall time since the store began)."""
+    """Seconds on the shared clock: the time the experiment ran, summed
+    over sessions (`resume_clock` skips the downtime between them)."""
+    path = self.root / "experiment.json"
+    if path.stat().st_mtime_ns != self._origin_mtime:  # moved by a restart
+      self.origin = self._origin()
     return round(time.time() - self.origin, 3)
+
+  def resume_clock(self, idle_s: float = 0.0) -> float:
+    """At a restart: if no worker holds a live claim and the last record is
+    older than `idle_s`, moves the origin forward so that the clock
+    continues from the last record (the downtime does not count, as in
+    the event log). Returns the seconds skipped."""
+    recs = self.records()
+    if any((r.pending or r.reserved) and not self.stale(r)
+           for r in recs.values()):
+      return 0.0  # a session is under way
+    last = max((float(e["t"]) for r in recs.values()
+                for e in (r.born, r.trained, r.killed) if e), default=None)
+    skip = 0.0 if last is None else self.now() - last
+    if skip <= idle_s:
+      return 0.0
+    path = self.root / "experiment.json"
+    os.replace(self._tmp({"origin": self.origin + skip}), path)
+    self.origin = self._origin()
+    return skip
 
   @staticmethod
   def _read(path: Path) -> dict | None:
@@ -255,10 +280,6 @@ class PopulationStore:
       os.utime(self._dir(ident) / "claim")
     except FileNotFoundError:
       pass
-
-  def holds_claim(self, ident: int) -> bool:
-    claim = self._read(self._dir(ident) / "claim")
-    return bool(claim) and claim == self._claim_payload()
 
 
 def read_events(root: str | Path) -> list[dict]:

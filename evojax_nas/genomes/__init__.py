@@ -1,12 +1,25 @@
-"""Genome encodings and their variation operators (no JAX training, no files)."""
+"""Genome encodings and their variation operators (no JAX training, no files).
 
-from evojax_nas.genomes.dna import (DNA, Edge, GenomeError, Vertex, conv_chain,
-                                   trivial, validate)
-from evojax_nas.genomes.mutations import (INHERITS_NOTHING, MUTATIONS,
-                                          inherits_nothing, mutate, mutate_many,
-                                          mutation_probabilities)
+Names are resolved on first use, so that `evojax_nas.genomes.names` (and the
+config, which reads it) loads without JAX.
+"""
 
-__all__ = ["DNA", "Edge", "GenomeError", "Vertex", "conv_chain", "trivial",
-           "validate",
-           "INHERITS_NOTHING", "MUTATIONS", "inherits_nothing", "mutate",
-           "mutate_many", "mutation_probabilities"]
+import importlib
+
+_EXPORTS = {
+    "DNA": "dna", "Edge": "dna", "GenomeError": "dna", "Vertex": "dna",
+    "conv_chain": "dna", "trivial": "dna", "validate": "dna",
+    "INHERITS_NOTHING": "mutations", "MUTATIONS": "mutations",
+    "inherits_nothing": "mutations", "mutate": "mutations",
+    "mutate_many": "mutations", "mutation_probabilities": "mutations",
+}
+
+
+def __getattr__(name):
+  if name not in _EXPORTS:
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+  return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"),
+                 name)
+
+
+__all__ = sorted(_EXPORTS)

@@ -96,21 +96,12 @@ class DNA:
     """The vertex that the global pool reads."""
     return self.vertices[-1].id
 
-  def position(self, vertex_id: int) -> int:
-    for i, v in enumerate(self.vertices):
-      if v.id == vertex_id:
-        return i
-    raise KeyError(vertex_id)
-
   def backbone_edge(self, dst: int) -> Edge:
     """The primary (non-skip) edge into vertex `dst`."""
     for e in self.edges:
       if e.dst == dst and not e.skip:
         return e
     raise KeyError(dst)
-
-  def skips_into(self, dst: int) -> tuple[Edge, ...]:
-    return tuple(e for e in self.edges if e.dst == dst and e.skip)
 
   @property
   def convolutions(self) -> tuple[Edge, ...]:

@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from evojax_nas.genomes.dna import DNA, Edge, Vertex, validate
+from evojax_nas.genomes.names import MUTATION_NAMES
 
 Mutation = Callable[[DNA, np.random.Generator], "DNA | None"]
 
@@ -167,6 +168,8 @@ MUTATIONS: Mapping[str, Mutation] = {
     "add_skip": add_skip,
     "remove_skip": remove_skip,
 }
+if tuple(MUTATIONS) != MUTATION_NAMES:  # names.py lists them for the config
+  raise ImportError("genomes/names.py and MUTATIONS disagree")
 
 # Mutations after which the child starts from fresh weights.
 INHERITS_NOTHING = frozenset({"reset_weights", "population_reset"})

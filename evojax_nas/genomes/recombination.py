@@ -12,9 +12,9 @@ population; all are options of the steady-state strategies, off by default:
   * "side_by_side": a recombined child fuses both parents' architectures
     side by side: every backbone convolution gets the channels of both
     (possible when the two backbones align layer for layer);
-  * a period of raised mutation rate (`mutation_rate_schedule`);
-  * population-wide weight resets (the runner retrains every alive
-    individual from fresh weights).
+The two escapes of the same section (a period of raised mutation rate,
+population-wide weight resets) are the reproduction loop's: see
+experiment/escape.py.
 """
 
 from __future__ import annotations
@@ -26,32 +26,6 @@ from evojax_nas.genomes.dna import DNA, validate
 
 RECOMBINATION_MODES = ("none", "mutation_probabilities", "weights",
                        "side_by_side")
-
-
-def parse_schedule(spec: str) -> list[tuple[int, int, int]]:
-  """"START-END:COUNT,..." -> [(start, end, count)]: births with ids in
-  [start, end) get `count` mutations. ValueError says what is wrong."""
-  periods = []
-  for part in filter(None, (p.strip() for p in spec.split(","))):
-    try:
-      span, count = part.split(":")
-      start, end = span.split("-")
-      period = (int(start), int(end), int(count))
-    except ValueError:
-      raise ValueError(f"bad period {part!r}: write START-END:COUNT, e.g. "
-                       "'200-300:5'") from None
-    if not (0 <= period[0] < period[1] and period[2] >= 1):
-      raise ValueError(f"bad period {part!r}: need 0 <= START < END and "
-                       "COUNT >= 1")
-    periods.append(period)
-  return periods
-
-
-def mutations_for(ident: int, periods, default: int) -> int:
-  for start, end, count in periods:
-    if start <= ident < end:
-      return count
-  return default
 
 
 def perturb_weights(key: jax.Array, weights: dict[str, float]

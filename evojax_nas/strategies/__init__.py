@@ -12,19 +12,19 @@ from evojax_nas.strategies.tournament import (KILL, Action, PopulationState,
 
 STRATEGIES = {
     # Real et al. 2017: sample 2, the worse dies, the better reproduces.
-    "tournament": lambda n, s, g: Tournament(n, s, True, "sample_worst"),
+    "tournament": lambda n, s, g: Tournament(n, s, select=True, kill="sample_worst"),
     # Real et al. 2018: sample S, the best reproduces, the oldest dies.
-    "aging": lambda n, s, g: Tournament(n, s, True, "oldest"),
+    "aging": lambda n, s, g: Tournament(n, s, select=True, kill="oldest"),
     # The non-aging control of 2018: the worst of the population dies.
-    "kill_worst": lambda n, s, g: Tournament(n, s, True, "worst"),
+    "kill_worst": lambda n, s, g: Tournament(n, s, select=True, kill="worst"),
     # Real et al. 2017's control: random parent, random victim.
-    "random": lambda n, s, g: Tournament(n, 2, False),
+    "random": lambda n, s, g: Tournament(n, 2, select=False),
     # Xie & Yuille 2017: roulette, stage crossover, bit-flip mutation.
     "genetic": lambda n, s, g: Genetic(n, **g),
 }
 
 
-def make(name: str, population_size: int, sample_size: int = 2,
+def make(name: str, population_size: int, *, sample_size: int = 2,
          genetic: dict | None = None):
   """The strategy called `name`; ValueError naming the valid choices."""
   if name not in STRATEGIES:

@@ -44,7 +44,7 @@ class Tournament:
 
   generational = False
 
-  def __init__(self, population_size: int, sample_size: int = 2,
+  def __init__(self, population_size: int, sample_size: int = 2, *,
                select: bool = True, kill: str = "sample_worst"):
     if population_size < 2 or not 2 <= sample_size <= population_size:
       raise ValueError(f"tournament needs population_size >= sample_size >= "

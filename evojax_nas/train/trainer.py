@@ -1,23 +1,32 @@
-"""The trained evaluator: compile, inherit, train, validate, checkpoint.
+"""The trainer: compile, inherit, train, validate, checkpoint.
 
-`evaluate(...)` turns a genome into a `Result` (fitness = validation
-accuracy; cost = FLOPs and seconds) and leaves the trained weights in the
-checkpoint store under the individual's id. It never decides who dies.
+`Trainer.evaluate(...)` turns a genome into a `Result` (fitness =
+validation accuracy; cost = FLOPs and seconds) and leaves the trained
+weights in the checkpoint store under the individual's id; `train(...)`
+does the same but trains without a parent (or partner) whose checkpoint is
+unusable. It never decides who dies: the reproduction loop does
+(experiment/loop.py). `build(config, workdir)` assembles one from an
+experiment's config.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from evojax_nas import config as config_lib
+from evojax_nas.compile import memory, persistent_cache
 from evojax_nas.compile.steps import StepCache, StepConfig
-from evojax_nas.train.checkpoints import CheckpointStore
+from evojax_nas.train import data as data_lib
+from evojax_nas.train.checkpoints import CheckpointError, CheckpointStore
 from evojax_nas.train.data import Dataset
 from evojax_nas.train.inheritance import blend
 from evojax_nas.train.inheritance import inherit as inherit_weights
@@ -74,7 +83,10 @@ class DeviceData:
     self.eval_images = put(np.concatenate(parts))
 
 
-class TrainedEvaluator:
+log = logging.getLogger("evojax_nas")
+
+
+class Trainer:
   """Trains individuals for `steps` SGD steps each, with weight inheritance."""
 
   def __init__(self, dataset: Dataset, step_config: StepConfig,
@@ -82,6 +94,7 @@ class TrainedEvaluator:
                weight_inheritance: bool = True,
                inheritance_mode: str = "exact",
                cache: StepCache | None = None):
+    self.dataset = dataset
     self.cfg = step_config
     self.cache = cache or StepCache(step_config)
     self.data = DeviceData(dataset, self.cache.mesh, step_config.eval_batch_size)
@@ -206,3 +219,69 @@ class TrainedEvaluator:
                   fresh=tuple(report["fresh"]),
                   blended=tuple(report.get("blended", ())),
                   seconds={k: round(v, 4) for k, v in seconds.items()})
+
+  def train(self, key: jax.Array, individual: int, genome,
+            parent: tuple[int, Any] | None, partner: tuple[int, Any] | None,
+            inherit: bool, test_above: float | None,
+            discard: Callable[[int, Exception], None]) -> Result:
+    """`evaluate`, except that a parent or partner whose checkpoint is
+    missing or corrupt is handed to `discard(id, error)` and the child
+    trains without it (from fresh weights where it was the parent)."""
+    while True:
+      try:
+        return self.evaluate(key, individual, genome, parent,
+                             inherit=inherit, partner=partner,
+                             test_above=test_above)
+      except CheckpointError as err:
+        if parent is not None and err.individual == parent[0]:
+          parent = None
+        elif partner is not None and err.individual == partner[0]:
+          partner = None
+        else:
+          raise
+        discard(err.individual, err)
+        log.warning("%s: individual %d is discarded; individual %d trains "
+                    "without it", err, err.individual, individual)
+
+  def close(self):
+    """Stops background compiles and waits for checkpoint writes."""
+    self.cache.close()
+    self.checkpoints.close()
+
+
+def _effective_chunk(steps: int, chunk: int) -> int:
+  """The largest chunk size <= `chunk` that divides `steps`."""
+  return max(d for d in range(1, min(chunk, steps) + 1) if steps % d == 0)
+
+
+def build(config, workdir: Path) -> Trainer:
+  """The trainer of an experiment: its data on the devices, the compiled
+  step cache (bounded by memory mappings), the checkpoint store in
+  `workdir/checkpoints` and JAX's persistent compile cache."""
+  d, t = config.data, config.train
+  dataset = data_lib.load(d.name, d.dir or None, d.cache_dir or None,
+                          d.val_size, d.split_seed, d.train_size or None)
+  if t.batch_size > len(dataset.train_labels):
+    raise config_lib.ConfigError(
+        f"train.batch_size={t.batch_size} exceeds the "
+        f"{len(dataset.train_labels):,} training images; lower it (or "
+        "data.val_size, or raise data.train_size)")
+  step_config = StepConfig(
+      num_classes=dataset.num_classes,
+      image_shape=dataset.train_images.shape[1:],
+      batch_size=t.batch_size,
+      chunk_steps=_effective_chunk(config.steps_per_individual,
+                                   t.chunk_steps),
+      eval_batch_size=t.eval_batch_size, momentum=t.momentum,
+      weight_decay=t.weight_decay, crop_padding=t.crop_padding, flip=t.flip)
+  if config.persistent_compile_cache:
+    persistent_cache.enable(workdir / "compile_cache",
+                            config.persistent_cache_min_compile_s)
+  max_maps = memory.max_mappings()
+  cache = StepCache(step_config,
+                    max_networks=config.compiled_networks_in_memory,
+                    max_mappings=max_maps and max(1, int(
+                        config.resources.cache_map_fraction * max_maps)))
+  return Trainer(dataset, step_config, CheckpointStore(workdir / "checkpoints"),
+                 config.steps_per_individual, config.weight_inheritance,
+                 config.inheritance_mode, cache)

@@ -1,0 +1,134 @@
+"""The generational loop of Genetic CNN (Xie & Yuille 2017, 3.2), built from
+the reproduction loop's pieces (loop.py) on the event log.
+
+A generation is born in one append (random strings first, then the
+strategy's plan applied to the parents' strings), its members train one by
+one (compiling the next meanwhile), then a `generation` event records each
+member's fitness (the mean over every evaluation of the same string: a
+survivor is evaluated again each generation, 3.2.4) and the previous
+generation dies; `strategy.tell` folds that event into the state.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import jax
+import numpy as np
+
+from evojax_nas.experiment import keys
+from evojax_nas.experiment.history import Individual
+from evojax_nas.experiment.loop import Loop
+from evojax_nas.genomes import strings
+
+log = logging.getLogger("evojax_nas")
+
+
+class Generational(Loop):
+  """Generation after generation until `max_generations` (or another
+  budget) is reached; the population backend is the event log."""
+
+  @property
+  def history(self):
+    return self.population.history
+
+  def budget_left(self) -> bool:
+    """Whether a whole next generation fits the budget."""
+    c, h = self.config, self.history
+    if c.max_generations and len(h.generations) > c.max_generations:
+      return False  # generation 0 plus T generations done
+    n = len(h.trained) + c.population_size
+    if c.max_individuals and n > c.max_individuals:
+      return False
+    if c.max_steps and n * c.steps_per_individual > c.max_steps:
+      return False
+    return not (c.time_budget_s and self.population.now() >= c.time_budget_s)
+
+  def birth_generation(self, gen: int) -> list[Individual]:
+    """Logs the births of generation `gen` in one append."""
+    h, n = self.history, self.config.population_size
+    first = h.next_id
+    ids = list(range(first, first + n))
+    if gen == 0:
+      events = [self.born_event(i, self.space.initial(keys.stream(
+          keys.individual(self.root_key, i), keys.Stream.GENOME)), None,
+                                "initial", generation=0) for i in ids]
+    else:
+      key = keys.stream(keys.individual(self.root_key, first),
+                        keys.Stream.GENERATION)
+      plan = jax.device_get(self.strategy.ask(
+          keys.stream(key, keys.Stream.SELECT), h.state))
+      lay, g = self.space.layout, self.config.genetic
+      genes = np.stack([self.space.genes(h.individuals[int(p)].genome)
+                        for p in plan.parents])
+      children = np.asarray(strings.next_generation(
+          keys.stream(key, keys.Stream.GENOME), plan, genes, g.q_mutation,
+          g.q_crossover, lay.unit, lay.num_units, lay.alphabet))
+      events = []
+      for k, i in enumerate(ids):
+        extra = {"generation": gen}
+        if plan.crossover[k]:
+          name, extra["partner"] = "crossover", int(plan.parents[k ^ 1])
+        else:
+          name = "mutate" if plan.mutate[k] else "copy"
+        events.append(self.born_event(i, self.space.from_genes(children[k]),
+                                      int(plan.parents[k]), name, **extra))
+    with self.population.atomic():
+      for e in events:
+        self.population.birth(e)
+    return [h.individuals[i] for i in ids]
+
+  def _mean_fitness(self, ind: Individual) -> float:
+    """Validation accuracy averaged over every evaluation of the string."""
+    return float(np.mean([i.val_accuracy for i in self.history.trained
+                          if i.genome == ind.genome]))
+
+  def finish_generation(self, gen: int, members: list[Individual]):
+    """Logs the generation's fitness and statistics; its predecessors die."""
+    h = self.history
+    fitness = [self._mean_fitness(i) for i in members]
+    f = np.asarray(fitness)
+    best = members[int(np.argmax(f))]
+    tests = [i.trained["test_accuracy"] for i in members
+             if i.trained.get("test_accuracy") is not None]
+    stats = {"max": float(f.max()), "min": float(f.min()),
+             "mean": float(f.mean()), "median": float(np.median(f)),
+             "std": float(f.std()), "best_id": best.id,
+             "best_genome": best.genome.describe()}
+    if len(tests) == len(members):
+      stats["test"] = {"max": float(max(tests)), "min": float(min(tests)),
+                       "mean": float(np.mean(tests)),
+                       "median": float(np.median(tests)),
+                       "std": float(np.std(tests))}
+    with self.population.atomic():
+      for i in h.alive:
+        if i.generation is not None and i.generation < gen:
+          self.population.kill(i.id, self.killed_event(i.id, "generation",
+                                                       by=gen))
+      self.population.note({"event": "generation", "generation": gen,
+                            "t": self.population.now(),
+                            "ids": [i.id for i in members],
+                            "fitness": fitness, "stats": stats})
+    log.info("generation %d: max %.4f min %.4f mean %.4f median %.4f std "
+             "%.4f best %s", gen, stats["max"], stats["min"], stats["mean"],
+             stats["median"], stats["std"], stats["best_genome"])
+
+  def run(self) -> int:
+    h, trained = self.history, 0
+    while True:
+      gen = len(h.generations)
+      members = [i for i in h.individuals.values() if i.generation == gen]
+      if not members:
+        if not self.budget_left():
+          return trained
+        members = self.birth_generation(gen)
+      for k, ind in enumerate(members):
+        if ind.trained is not None:
+          continue
+        if self.config.compile_ahead and k + 1 < len(members):
+          self.trainer.compile_async(members[k + 1].genome)
+        self.train(ind)
+        trained += 1
+        self.collect_garbage()
+        self.recycle_if_due(k + 1 < len(members))
+      self.finish_generation(gen, members)

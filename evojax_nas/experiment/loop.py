@@ -1,0 +1,397 @@
+"""The reproduction loop of Large-Scale Evolution (Real et al. 2017, 3.1),
+once, for the in-process run and for every worker.
+
+One reproduction event, on a population backend (population.py):
+  key      = keys.individual(root, id)                     a pure function
+  id       = population.reserve()
+  action   = strategy.ask(SELECT key, selection_state)    parent, victim
+  killed   -> population.kill(victim)    (a lost race: ask again)
+  child    = space.mutate(parent.genome, GENOME key)       pure
+  born     -> population.birth(child)    (with the kill: population.atomic)
+  result   = trainer.train(child, parent's checkpoint)    device, disk
+  trained  -> population.finish(child)
+  garbage  = checkpoints no reader can need any more
+
+With `compile_ahead` the loop births its next child when the current one
+starts training and compiles it meanwhile: two staggered asynchronous
+workers of the paper in one process. On the event log the choices stay a
+pure function of the seed (birth n+1 always sees the results of children
+< n); on the shared store they depend on how the workers interleave.
+
+Budgets (`max_individuals`, `max_steps`, `time_budget_s`) count every
+individual born (or reserved by a live worker) before a child: a child is
+born only if it fits whole. The clock is the backend's `now()`: downtime
+between restarts does not count on either backend.
+
+`Loop` holds what the steady-state loop and the generational loop
+(generational.py) share: training with inheritance and its log record,
+garbage collection, the recycle check and the event records.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import jax
+import numpy as np
+
+from evojax_nas.experiment import escape, keys
+from evojax_nas.experiment.history import Individual
+from evojax_nas.experiment.recycle import RecycleNeeded
+from evojax_nas.genomes import recombination
+
+log = logging.getLogger("evojax_nas")
+
+
+def capacity(config) -> int:
+  """Slots of the strategy state: the population size, plus one per worker
+  (asynchronous births may overshoot the size by one each for a moment)."""
+  return config.population_size + config.num_workers
+
+
+def over_budget(config, n: int, now: float, ahead_s: float = 0.0) -> bool:
+  """Whether an individual with `n` counted before it exceeds the budget;
+  `ahead_s`: seconds before it would start training (born ahead)."""
+  c = config
+  return bool((c.max_individuals and n >= c.max_individuals)
+              or (c.max_steps and (n + 1) * c.steps_per_individual
+                  > c.max_steps)
+              or (c.time_budget_s and now + ahead_s >= c.time_budget_s))
+
+
+def threshold_for_test(config, val_accuracies) -> float | None:
+  """`test_above` for the trainer: which individuals get a test score."""
+  return {"all": -1.0, "none": None}.get(config.evaluate_test,
+                                         max(val_accuracies, default=-1.0))
+
+
+def trained_event(ident, genome, r, t: float, wall_s: float,
+                  cache_stats: dict) -> dict:
+  """The record of a trained individual."""
+  return {"event": "trained", "id": ident, "t": t,
+          "val_accuracy": r.val_accuracy, "test_accuracy": r.test_accuracy,
+          "train_loss": r.train_loss, "train_accuracy": r.train_accuracy,
+          "steps": r.steps, "flops": r.flops, "inherited": list(r.inherited),
+          "partial": list(r.partial), "fresh": list(r.fresh),
+          "blended": list(r.blended), "seconds": r.seconds,
+          "wall_s": round(wall_s, 3), "signature": genome.signature_hash(),
+          "compile_cache": cache_stats}
+
+
+class Loop:
+  """The pieces of a reproduction loop on one population backend.
+
+  `on_trained(event)` is called after each published result (the progress
+  bar, TensorBoard); `name` prefixes log lines (a worker's)."""
+
+  def __init__(self, config, space, population, trainer, recycler,
+               root_key: jax.Array, *, name: str = "", on_trained=()):
+    self.config = config
+    self.space = space
+    self.population = population
+    self.strategy = population.strategy
+    self.trainer = trainer
+    self.recycler = recycler
+    self.root_key = root_key
+    self._who = f"worker {name}: " if name else ""
+    self._on_trained = list(on_trained)
+
+  # --- records ----------------------------------------------------------------
+  def born_event(self, ident, genome, parent, mutation, **extra) -> dict:
+    return {"event": "born", "id": ident, "t": self.population.now(),
+            "parent": parent, "mutation": mutation,
+            "genome": genome.to_json(), "signature": genome.signature_hash(),
+            **extra}
+
+  def killed_event(self, ident, reason, by=None) -> dict:
+    return {"event": "killed", "id": ident, "t": self.population.now(),
+            "reason": reason, "by": by}
+
+  # --- training ---------------------------------------------------------------
+  def drop_alive_without_checkpoint(self):
+    """Alive individuals whose checkpoint was removed (e.g. after a
+    corruption report) leave the population, logged."""
+    saved = set(self.trainer.checkpoints.ids())
+    for ind in list(self.population.individuals().values()):
+      if ind.alive and ind.id not in saved:
+        log.warning("individual %d has no checkpoint; removing it from the "
+                    "population", ind.id)
+        self.population.kill(ind.id, self.killed_event(
+            ind.id, "checkpoint_missing"))
+
+  def _discard(self, ident: int, err: Exception):
+    """A parent whose checkpoint is unusable leaves the population."""
+    del err
+    self.population.kill(ident, self.killed_event(ident, "checkpoint_corrupt"))
+    self.trainer.checkpoints.delete(ident)
+
+  def train(self, ind: Individual) -> dict | None:
+    """Trains `ind` (inheriting from its parent, and its partner's weights
+    where recombination averages them) and publishes the result; None if
+    another worker published first (it had taken the claim back)."""
+    inds = self.population.individuals()
+    key = keys.stream(keys.individual(self.root_key, ind.id),
+                      keys.Stream.TRAIN)
+    saved = set(self.trainer.checkpoints.ids())
+    parent = partner = None
+    if ind.parent is not None and ind.parent in saved:
+      parent = (ind.parent, inds[ind.parent].genome)
+    p = ind.born.get("partner")
+    if (self.config.recombination.mode == "weights" and p is not None
+        and p in saved):
+      partner = (p, inds[p].genome)
+    t0 = time.perf_counter()
+    with self.population.holding(ind.id):
+      r = self.trainer.train(
+          key, ind.id, ind.genome, parent, partner,
+          not self.space.inherits_nothing(ind.mutation),
+          threshold_for_test(self.config, [i.val_accuracy for i in
+                                           inds.values() if i.trained]),
+          self._discard)
+    event = trained_event(ind.id, ind.genome, r, self.population.now(),
+                          time.perf_counter() - t0,
+                          self.trainer.cache.stats())
+    self.recycler.count()
+    if not self.population.finish(ind.id, event):
+      log.info("%sindividual %d was finished by another worker (its claim "
+               "had been taken back); this result is dropped", self._who,
+               ind.id)
+      return None
+    for hook in self._on_trained:
+      hook(event)
+    log.info("%sindividual %d (%s, parent %s): val %.4f test %s, %.1f s, %s",
+             self._who, ind.id, ind.mutation, ind.parent, r.val_accuracy,
+             "-" if r.test_accuracy is None else f"{r.test_accuracy:.4f}",
+             event["wall_s"], ind.genome.describe())
+    return event
+
+  def collect_garbage(self):
+    """Deletes checkpoints of the dead, except the top-k ever (export and
+    ensemble), the alive and pending, parents and partners of pending
+    individuals, and the recently killed (on a shared store a worker may
+    have just chosen one as parent)."""
+    c, now = self.config, self.population.now()
+    inds = self.population.individuals()
+    trained = sorted((i for i in inds.values() if i.trained),
+                     key=lambda i: (-i.val_accuracy, i.id))
+    keep = {i.id for i in trained[:c.ensemble_size]}
+    for i in inds.values():
+      if i.alive or i.killed_t is None:  # alive, or pending
+        keep.add(i.id)
+        if not i.trained:
+          keep |= {i.parent, i.born.get("partner")}
+      elif now - i.killed_t < self.population.gc_grace_s:
+        keep.add(i.id)
+    for ident in self.trainer.checkpoints.ids():
+      if ident in inds and ident not in keep:
+        self.trainer.checkpoints.delete(ident)
+    self.trainer.checkpoints.remove_temporaries(
+        self.config.workers.claim_timeout_s)
+
+  def recycle_if_due(self, more_work: bool):
+    """At a safe point (the last result published, nothing of this loop's
+    in training): hands over to a fresh process if this one nears its
+    limits and `more_work` is left (finishing needs no fresh process)."""
+    reason = more_work and self.recycler.due()
+    if reason:
+      log.warning("%srecycling the process: %s; a fresh one carries on",
+                  self._who, reason)
+      self.population.note(self.recycler.event(reason,
+                                                self.population.now()))
+      raise RecycleNeeded(reason)
+
+
+class SteadyState(Loop):
+  """Tournament, aging, kill-worst and random evolution: one child at a
+  time, each replacing one member of the population."""
+
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    self._periods = escape.parse_schedule(
+        self.config.escape.mutation_rate_schedule)
+    self._poll_s = min(1.0, self.config.workers.heartbeat_s)
+
+  # --- births -----------------------------------------------------------------
+  def _budget_spent(self, ident: int, ahead_s: float = 0.0) -> bool:
+    return over_budget(self.config, self.population.counted_before(ident),
+                       self.population.now(), ahead_s)
+
+  def _more_work(self, ahead) -> bool:
+    """Whether anything is left to birth or train after this child."""
+    orphans = self.population.orphans()  # (a fresh view for the count)
+    return (ahead is not None or bool(orphans)
+            or not self._budget_spent(float("inf")))
+
+  def _recombine(self, key, inds, state, parent: int):
+    """Section 5's recombination: (genome, mutation prefix, mutation
+    weights or None, extra fields of the birth record)."""
+    c = self.config
+    genome, extra, prefix, partner = inds[parent].genome, {}, "", None
+    rec = c.recombination.mode
+    if rec != "none" and float(jax.random.uniform(
+        keys.stream(key, keys.Stream.RECOMBINE))) < c.recombination.probability:
+      # A second tournament picks the other parent.
+      other = int(self.strategy.ask(keys.stream(key, keys.Stream.PARTNER),
+                                    state).parent)
+      partner = other if other != parent else None
+    if partner is not None:
+      extra["partner"] = partner
+      if rec == "side_by_side":
+        fused = recombination.side_by_side(genome, inds[partner].genome)
+        genome, prefix = (fused, "side_by_side+") if fused else (genome, "")
+    weights = None
+    if rec == "mutation_probabilities":
+      source = inds[partner if partner is not None else parent]
+      weights = recombination.perturb_weights(
+          keys.stream(key, keys.Stream.MUTATION_WEIGHTS),
+          source.born["mutation_weights"])
+      extra["mutation_weights"] = weights
+    return genome, prefix, weights, extra
+
+  def _initial(self, ident, key) -> dict:
+    extra = ({"mutation_weights": dict(self.config.mutations)}
+             if self.config.recombination.mode == "mutation_probabilities"
+             else {})
+    return self.born_event(ident, self.space.initial(
+        keys.stream(key, keys.Stream.GENOME)), None, "initial", **extra)
+
+  def reproduce(self, wait: bool, ahead_s: float = 0.0) -> Individual | None:
+    """Births one child, killing as needed; None if over the budget, or if
+    fewer individuals than a tournament sample are trained and not `wait`
+    (a loop must not wait for its own child)."""
+    c, pop = self.config, self.population
+    ident = pop.reserve()
+    key = keys.individual(self.root_key, ident)
+    with pop.atomic():
+      for attempt in range(10_000):
+        inds = pop.individuals()
+        if self._budget_spent(ident, ahead_s):
+          pop.abandon(ident)
+          return None
+        if len(inds) < c.population_size:
+          born = self._initial(ident, key)
+          break
+        alive = [i for i in inds.values() if i.alive]
+        if len(alive) < c.sample_size:
+          if not wait:
+            pop.abandon(ident)
+            return None
+          if pop.in_flight():
+            time.sleep(self._poll_s)  # the first ones are still training
+            continue
+          # Too few left (checkpoints discarded) and nobody else trains:
+          # the population refills with initial individuals.
+          born = self._initial(ident, key)
+          break
+        state = pop.selection_state(alive)
+        action = self.strategy.ask(keys.stream(key, keys.Stream.SELECT,
+                                               attempt), state)
+        parent, victim = int(action.parent), int(action.victim)
+        genome, prefix, weights, extra = self._recombine(key, inds, state,
+                                                         parent)
+        size = len(alive) + sum(1 for i in inds.values()
+                                if not i.trained and i.killed_t is None)
+        if size >= c.population_size:
+          # Keep the size (alive + in training): the loser dies.
+          if not pop.kill(victim, self.killed_event(victim, c.strategy,
+                                                    by=ident)):
+            continue  # another worker killed it first: ask again
+          if size - 1 >= c.population_size:
+            continue  # still too many (racing births): one more kill first
+        count = escape.mutations_for(ident, self._periods,
+                                     c.mutations_per_child)
+        genome, name = self.space.mutate(
+            genome, keys.stream(key, keys.Stream.GENOME), count=count,
+            weights=weights)
+        born = self.born_event(ident, genome, parent, prefix + name, **extra)
+        break
+      else:
+        raise RuntimeError(f"{self._who}no birth after 10000 tries")
+      pop.birth(born)
+    return pop.individuals()[ident]
+
+  def reset_population(self):
+    """Population-wide weight resets (Real et al. 2017, section 5): at each
+    configured count of trained individuals, every alive individual is
+    replaced by a copy of itself that trains from fresh weights."""
+    pop = self.population
+    inds = pop.individuals()
+    done = pop.resets()
+    trained = sum(1 for i in inds.values() if i.trained)
+    for at in self.config.escape.reset_population_at:
+      if at in done or trained < at:
+        continue
+      alive = [i for i in inds.values() if i.alive]
+      ident = max(inds, default=-1) + 1
+      with pop.atomic():
+        pop.note({"event": "population_reset", "at": at, "t": pop.now()})
+        for ind in alive:
+          pop.kill(ind.id, self.killed_event(ind.id, "population_reset",
+                                             by=ident))
+          extra = ({"mutation_weights": ind.born["mutation_weights"]}
+                   if "mutation_weights" in ind.born else {})
+          pop.birth(self.born_event(ident, ind.genome, ind.id,
+                                    "population_reset", **extra))
+          ident += 1
+      log.info("population reset at %d trained individuals: %d retrain from "
+               "fresh weights", at, len(alive))
+
+  def trim(self):
+    """At the end, kills the surplus of racing births (two workers that
+    both saw one place free) that no later birth corrected: the worst
+    (ties: the oldest), the same choice in every worker, so concurrent
+    trims agree."""
+    while True:
+      alive = sorted((i for i in self.population.individuals().values()
+                      if i.alive), key=lambda i: (i.val_accuracy, i.id))
+      if len(alive) <= self.config.population_size:
+        return
+      victim = alive[0].id
+      if self.population.kill(victim, self.killed_event(victim,
+                                                        "population_size")):
+        log.info("%skilled individual %d, one over the population size",
+                 self._who, victim)
+
+  # --- the loop ---------------------------------------------------------------
+  def _next(self, held: Individual | None, exclude=()) -> Individual | None:
+    """The child to train next: the one born ahead, else one whose trainer
+    is gone (an interrupted run's, a dead worker's), else None."""
+    if held is not None:
+      return held
+    for orphan in self.population.orphans(exclude):
+      if self.population.take(orphan):
+        return orphan
+    return None
+
+  def run(self) -> int:
+    """Works until the budget is spent and nothing is left in training;
+    returns how many individuals this loop trained. Near its process's
+    limits it raises `RecycleNeeded` at a safe point."""
+    pop, trained, ahead = self.population, 0, None
+    done = [i for i in pop.individuals().values() if i.trained]
+    last_s = done[-1].trained["wall_s"] if done else 0.0  # a training's time
+    while True:
+      self.reset_population()
+      child, ahead = self._next(ahead), None
+      if child is None:
+        child = self.reproduce(wait=True)
+      if child is None:
+        if pop.in_flight():
+          time.sleep(self._poll_s)  # others still train; they may die
+          continue
+        self.trim()
+        return trained
+      # Where a claim would outlive the process, recycle holding none.
+      if self.config.compile_ahead and (pop.keeps_births
+                                        or not self.recycler.due()):
+        ahead = self._next(None, exclude={child.id}) or self.reproduce(
+            wait=False, ahead_s=last_s)
+        if ahead is not None:
+          self.trainer.compile_async(ahead.genome)
+      event = self.train(child)
+      trained += 1
+      last_s = event["wall_s"] if event else last_s
+      self.collect_garbage()
+      if ahead is None or pop.keeps_births:
+        self.recycle_if_due(self._more_work(ahead))
