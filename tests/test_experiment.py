@@ -19,6 +19,8 @@ from evojax_nas.train.checkpoints import CheckpointError
 
 from conftest import write_cli_config
 
+from evojax_nas.experiment.invariants import check_events
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -27,25 +29,8 @@ def events(workdir):
 
 
 def check_log_invariants(evs, population_size):
-  """Every individual born once, trained once, killed at most once; the
-  population never exceeds its size and is full at the end."""
-  born = [e["id"] for e in evs if e["event"] == "born"]
-  trained = [e["id"] for e in evs if e["event"] == "trained"]
-  killed = [e["id"] for e in evs if e["event"] == "killed"]
-  assert len(born) == len(set(born)), "an individual was born twice"
-  assert len(trained) == len(set(trained)), "an individual was trained twice"
-  assert len(killed) == len(set(killed)), "an individual died twice"
-  assert set(trained) == set(born), "an individual was lost"
-  assert set(killed) <= set(trained)
-  alive = set()
-  for e in evs:
-    if e["event"] == "trained":
-      alive.add(e["id"])
-    elif e["event"] == "killed":
-      alive.discard(e["id"])
-    assert len(alive) <= population_size
-  assert len(alive) == population_size
-  return alive
+  """The crash-safety promises (experiment/invariants.py); the alive ids."""
+  return set(check_events(evs, population_size)["alive"])
 
 
 def test_tiny_run_learns_and_writes_everything(tiny_config, tmp_path):

@@ -29,7 +29,12 @@ from pathlib import Path
 import ml_collections
 
 from evojax_nas.experiment import launch, ownership
+from evojax_nas.experiment.events import EventLog
+from evojax_nas.experiment.history import replay
+from evojax_nas.experiment.invariants import check_events
+from evojax_nas.experiment.loop import make_strategy
 from evojax_nas.experiment.store import read_events
+from evojax_nas.train import trainer as trainer_lib
 
 log = logging.getLogger("evojax_nas")
 
@@ -120,40 +125,24 @@ def _kill_ray(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
 
 def check(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
   """The invariants above; AssertionError naming the first one broken."""
-  # pylint: disable=g-import-not-at-top
-  from evojax_nas.experiment.runner import Experiment
   workdir = Path(workdir)
-  events = read_events(workdir / "population")
-  counts = {k: {} for k in ("born", "trained", "killed")}
-  size, max_size = 0, 0
-  for e in events:
-    kind = e["event"]
-    if kind in counts:
-      counts[kind][e["id"]] = counts[kind].get(e["id"], 0) + 1
-    size += {"born": 1, "killed": -1}.get(kind, 0)
-    max_size = max(max_size, size)
-  for kind, limit in (("born", 1), ("trained", 1), ("killed", 1)):
-    over = [i for i, n in counts[kind].items() if n > limit]
-    assert not over, f"individuals {over} {kind} more than once"
-  untrained = sorted(set(counts["born"]) - set(counts["trained"]))
-  assert not untrained, f"individuals {untrained} born but never trained"
-  p, w = config.population_size, config.num_workers
-  assert max_size <= p + w - 1, (
-      f"population reached {max_size} > population_size + workers - 1")
-  assert size == p, f"population ends at {size}, not {p}"
-  if config.max_individuals:
-    assert len(counts["trained"]) == config.max_individuals, (
-        f"{len(counts['trained'])} trained, budget {config.max_individuals}")
-  exp = Experiment(config, workdir)  # replays the log: raises on doubles
+  found = check_events(read_events(workdir / "population"),
+                       config.population_size, config.num_workers,
+                       config.max_individuals)
+  history = replay(EventLog(workdir / "events.jsonl").read(),
+                   make_strategy(config))  # raises on doubles
+  trainer = trainer_lib.build(config, workdir, for_training=False)
   restored = 0
-  for ident in exp.checkpoints.ids():
-    genome = exp.history.individuals[ident].genome
-    exp.checkpoints.restore(ident, exp.cache.get(genome).abstract_variables)
-    restored += 1
-  exp.close()
-  return {"born": len(counts["born"]), "trained": len(counts["trained"]),
-          "killed": len(counts["killed"]), "max_population": max_size,
-          "final_population": size, "checkpoints_restored": restored,
+  try:
+    for ident in trainer.checkpoints.ids():
+      genome = history.individuals[ident].genome
+      trainer.checkpoints.restore(
+          ident, trainer.cache.get(genome).abstract_variables)
+      restored += 1
+  finally:
+    trainer.close()
+  del found["alive"]
+  return {**found, "checkpoints_restored": restored,
           "taken_back": len(list((workdir / "population").glob(
               "*/claim.taken-*")))}
 

@@ -29,9 +29,13 @@ from evojax_nas import config as config_lib
 from evojax_nas.experiment import ownership
 from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment.recycle import RecycleNeeded
-from evojax_nas.experiment.runner import Experiment, check_same_experiment
+from evojax_nas.experiment.events import EventLog
+from evojax_nas.experiment.history import replay
+from evojax_nas.experiment.loop import make_strategy
+from evojax_nas.experiment.runner import check_same_experiment
 from evojax_nas.experiment.store import PopulationStore, read_events
 from evojax_nas.experiment.worker import Worker
+from evojax_nas.train import trainer as trainer_lib
 
 log = logging.getLogger("evojax_nas")
 
@@ -172,12 +176,19 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str | Path
 
 
 def finish(config: ml_collections.ConfigDict, workdir: Path) -> dict:
-  """After the workers: `events.jsonl`, `results.json`, `model/`."""
+  """After the workers: `events.jsonl`, `results.json`, `model/` (the
+  data's training split stays on the host: nothing trains)."""
   export_events(workdir)
-  exp = Experiment(config, workdir)
-  summary = results_lib.finalize(exp)
-  exp.population.note({"event": "finished", "t": exp.now()})
-  exp.close()
+  event_log = EventLog(workdir / "events.jsonl")
+  history = replay(event_log.read(), make_strategy(config),
+                   str(event_log.path))
+  trainer = trainer_lib.build(config, workdir, for_training=False)
+  try:
+    summary = results_lib.finalize(config, workdir, history, trainer,
+                                   history.elapsed)
+  finally:
+    trainer.close()
+  event_log.append({"event": "finished", "t": history.elapsed})
   return summary
 
 

@@ -36,6 +36,7 @@ import time
 import jax
 import numpy as np
 
+from evojax_nas import strategies
 from evojax_nas.experiment import escape, keys
 from evojax_nas.experiment.history import Individual
 from evojax_nas.experiment.recycle import RecycleNeeded
@@ -44,10 +45,14 @@ from evojax_nas.genomes import recombination
 log = logging.getLogger("evojax_nas")
 
 
-def capacity(config) -> int:
-  """Slots of the strategy state: the population size, plus one per worker
-  (asynchronous births may overshoot the size by one each for a moment)."""
-  return config.population_size + config.num_workers
+def make_strategy(config):
+  """The experiment's strategy. Slots of its state: the population size,
+  plus one per worker (asynchronous births may overshoot the size by one
+  each for a moment)."""
+  return strategies.make(config.strategy,
+                         config.population_size + config.num_workers,
+                         sample_size=config.sample_size,
+                         genetic=dict(config.genetic))
 
 
 def over_budget(config, n: int, now: float, ahead_s: float = 0.0) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -30,21 +31,23 @@ def majority_vote(probabilities: list[np.ndarray]) -> np.ndarray:
   return (votes + 1e-3 * stacked.sum(0)).argmax(-1)
 
 
-def finalize(exp) -> dict:
-  """Writes `results.json` and `model/`; returns the results dict."""
-  h, ev = exp.history, exp.trainer
+def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
+  """Writes `results.json` and `model/` from the replayed `history` and a
+  `trainer` that predicts (its training images need not be on the
+  devices); returns the results dict."""
+  h, ev = history, trainer
   if not h.trained:
     raise RuntimeError("no individual was trained: raise the budget")
   labels = ev.data.splits["test"][2]
   variables, probs, top = {}, [], []
   # The best by validation whose checkpoints are usable (kept: the top-k).
   for ind in h.top(len(h.trained)):
-    if len(top) == exp.config.ensemble_size:
+    if len(top) == config.ensemble_size:
       break
-    if ind.id not in set(exp.checkpoints.ids()):
+    if ind.id not in set(trainer.checkpoints.ids()):
       continue
     try:
-      variables[ind.id], _ = exp.checkpoints.restore(
+      variables[ind.id], _ = trainer.checkpoints.restore(
           ind.id, ev.cache.get(ind.genome).abstract_variables)
     except CheckpointError as err:
       log.warning("%s: individual %d is left out of the results", err,
@@ -54,7 +57,7 @@ def finalize(exp) -> dict:
     probs.append(ev.predict(ind.genome, variables[ind.id], "test"))
   if not top:
     raise CheckpointError(-1, f"no usable checkpoint in "
-                          f"{exp.checkpoints.directory}")
+                          f"{trainer.checkpoints.directory}")
   best = top[0]
   best_test = float(np.mean(probs[0].argmax(-1) == labels))
   ensemble_test = float(np.mean(majority_vote(probs) == labels))
@@ -69,24 +72,24 @@ def finalize(exp) -> dict:
       "individuals": len(h.trained),
       "alive": len(h.alive),
       "total_flops": h.total_flops,
-      "wall_time_s": exp.now(),
-      "strategy": exp.config.strategy,
-      "search_space": exp.config.search_space,
+      "wall_time_s": wall_time_s,
+      "strategy": config.strategy,
+      "search_space": config.search_space,
       "generations": [dict(e["stats"], generation=e["generation"])
                       for e in h.generations],
-      "weight_inheritance": exp.config.weight_inheritance,
-      "compile_cache": exp.cache.stats(),
-      "data": {"name": exp.dataset.name, "source": exp.dataset.source,
-               "train": int(len(exp.dataset.train_labels)),
-               "val": int(len(exp.dataset.val_labels)),
+      "weight_inheritance": config.weight_inheritance,
+      "compile_cache": trainer.cache.stats(),
+      "data": {"name": trainer.dataset.name, "source": trainer.dataset.source,
+               "train": int(len(trainer.dataset.train_labels)),
+               "val": int(len(trainer.dataset.val_labels)),
                "test": int(len(labels))},
   }
-  export_model(exp.workdir / "model", best.genome, variables[best.id],
-               exp.dataset.class_names, exp.dataset.mean, exp.dataset.std,
+  export_model(Path(workdir) / "model", best.genome, variables[best.id],
+               trainer.dataset.class_names, trainer.dataset.mean, trainer.dataset.std,
                {"id": best.id, "val_accuracy": best.val_accuracy,
-                "test_accuracy": best_test, "data": exp.dataset.name,
-                "image_shape": list(exp.dataset.train_images.shape[1:])})
-  path = exp.workdir / "results.json"
+                "test_accuracy": best_test, "data": trainer.dataset.name,
+                "image_shape": list(trainer.dataset.train_images.shape[1:])})
+  path = Path(workdir) / "results.json"
   tmp = path.with_suffix(".tmp")
   tmp.write_text(json.dumps(results, indent=1))
   os.replace(tmp, path)

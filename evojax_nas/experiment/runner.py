@@ -24,12 +24,11 @@ import ml_collections
 import numpy as np
 
 from evojax_nas import config as config_lib
-from evojax_nas import strategies
 from evojax_nas.experiment import ownership
 from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment.events import EventLog
 from evojax_nas.experiment.generational import Generational
-from evojax_nas.experiment.loop import SteadyState, capacity
+from evojax_nas.experiment.loop import SteadyState, make_strategy
 from evojax_nas.experiment.population import LogPopulation
 from evojax_nas.experiment.progress import Progress
 from evojax_nas.experiment.recycle import Recycler, RecycleNeeded
@@ -95,9 +94,7 @@ class Experiment:
   def _set_up(self, config):
     self.log = EventLog(self.workdir / "events.jsonl")
     self.space = spaces.make(config.search_space, config)
-    self.strategy = strategies.make(
-        config.strategy, capacity(config), sample_size=config.sample_size,
-        genetic=dict(config.genetic))
+    self.strategy = make_strategy(config)
     self.population = LogPopulation(self.log, self.strategy)
     # Recorded only once the data has loaded: a failed first start (a
     # wrong data.name, a missing folder) leaves the workdir free for the
@@ -169,7 +166,8 @@ class Experiment:
     except RecycleNeeded:
       self.close(release=False)
       raise
-    summary = results_lib.finalize(self)
+    summary = results_lib.finalize(self.config, self.workdir, self.history,
+                                   self.trainer, self.now())
     self.population.note({"event": "finished", "t": self.now()})
     self.close()
     return summary

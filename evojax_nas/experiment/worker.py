@@ -27,8 +27,7 @@ from pathlib import Path
 import jax
 import ml_collections
 
-from evojax_nas import strategies
-from evojax_nas.experiment.loop import SteadyState, capacity
+from evojax_nas.experiment.loop import SteadyState, make_strategy
 from evojax_nas.experiment.population import StorePopulation
 from evojax_nas.experiment.recycle import Recycler
 from evojax_nas.experiment.store import PopulationStore
@@ -53,9 +52,7 @@ class Worker:
     # Joining a store nobody has worked on for a while (started by hand,
     # without the launcher): the downtime does not count.
     self.store.resume_clock(idle_s=w.claim_timeout_s)
-    self.strategy = strategies.make(
-        config.strategy, capacity(config), sample_size=config.sample_size,
-        genetic=dict(config.genetic))
+    self.strategy = make_strategy(config)
     self.trainer = trainer_lib.build(config, self.workdir)
 
   def run(self) -> int:

@@ -59,11 +59,14 @@ class DeviceData:
   """The data set resident on the devices: uint8 images, int32 labels, eval
   splits padded to whole eval batches."""
 
-  def __init__(self, dataset: Dataset, mesh, eval_batch_size: int):
+  def __init__(self, dataset: Dataset, mesh, eval_batch_size: int,
+               train: bool = True):
     rep = NamedSharding(mesh, P())
     put = lambda x: jax.device_put(x, rep)
-    self.train_images = put(dataset.train_images)
-    self.train_labels = put(dataset.train_labels)
+    # Without `train` (finishing a run: predictions only) the training
+    # images stay on the host.
+    self.train_images = put(dataset.train_images) if train else None
+    self.train_labels = put(dataset.train_labels) if train else None
     self.num_train = len(dataset.train_labels)
     self.mean = put(jnp.asarray(dataset.mean))
     self.std = put(jnp.asarray(dataset.std))
@@ -93,11 +96,12 @@ class Trainer:
                checkpoints: CheckpointStore, steps: int,
                weight_inheritance: bool = True,
                inheritance_mode: str = "exact",
-               cache: StepCache | None = None):
+               cache: StepCache | None = None, for_training: bool = True):
     self.dataset = dataset
     self.cfg = step_config
     self.cache = cache or StepCache(step_config)
-    self.data = DeviceData(dataset, self.cache.mesh, step_config.eval_batch_size)
+    self.data = DeviceData(dataset, self.cache.mesh,
+                           step_config.eval_batch_size, train=for_training)
     self.checkpoints = checkpoints
     self.steps = steps
     self.weight_inheritance = weight_inheritance
@@ -254,10 +258,11 @@ def _effective_chunk(steps: int, chunk: int) -> int:
   return max(d for d in range(1, min(chunk, steps) + 1) if steps % d == 0)
 
 
-def build(config, workdir: Path) -> Trainer:
+def build(config, workdir: Path, for_training: bool = True) -> Trainer:
   """The trainer of an experiment: its data on the devices, the compiled
   step cache (bounded by memory mappings), the checkpoint store in
-  `workdir/checkpoints` and JAX's persistent compile cache."""
+  `workdir/checkpoints` and JAX's persistent compile cache. Not
+  `for_training`: it predicts and restores only (the end of a run)."""
   d, t = config.data, config.train
   dataset = data_lib.load(d.name, d.dir or None, d.cache_dir or None,
                           d.val_size, d.split_seed, d.train_size or None)
@@ -284,4 +289,4 @@ def build(config, workdir: Path) -> Trainer:
                         config.resources.cache_map_fraction * max_maps)))
   return Trainer(dataset, step_config, CheckpointStore(workdir / "checkpoints"),
                  config.steps_per_individual, config.weight_inheritance,
-                 config.inheritance_mode, cache)
+                 config.inheritance_mode, cache, for_training=for_training)
