@@ -237,8 +237,11 @@ class StorePopulation:
     return set()  # a log-only option (the config refuses it with workers)
 
   def in_flight(self) -> bool:
+    """Whether another worker births or trains (or may yet: a pending
+    individual whose trainer died is someone's to take back)."""
     recs = self.store.records()
-    return any(r.pending or self._live_reservation(r) for r in recs.values())
+    return any((r.pending or self._live_reservation(r))
+               and r.id not in self._claimed for r in recs.values())
 
   # --- writing ------------------------------------------------------------------
   def atomic(self):
