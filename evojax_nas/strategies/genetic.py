@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from evojax_nas.strategies import base
 from evojax_nas.strategies.tournament import PopulationState
 
 
@@ -40,10 +41,8 @@ def roulette_probabilities(fitness: jnp.ndarray) -> jnp.ndarray:
                    jnp.full((n,), 1.0 / n))
 
 
-class Genetic:
+class Genetic(base.Generational):
   """Fixed structure (N, p_M, q_M, p_C, q_C) in the constructor."""
-
-  generational = True
 
   def __init__(self, population_size: int, p_mutation: float = 0.8,
                q_mutation: float = 0.05, p_crossover: float = 0.2,

@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from evojax_nas.strategies import base
+
 
 @struct.dataclass
 class PopulationState:
@@ -39,10 +41,8 @@ class Action:
 KILL = ("sample_worst", "oldest", "worst")
 
 
-class Tournament:
+class Tournament(base.SteadyState):
   """Fixed structure in the constructor; state and keys passed explicitly."""
-
-  generational = False
 
   def __init__(self, population_size: int, sample_size: int = 2, *,
                select: bool = True, kill: str = "sample_worst"):
@@ -62,8 +62,7 @@ class Tournament:
                            fitness=jnp.zeros((n,), jnp.float32))
 
   @functools.partial(jax.jit, static_argnums=0)
-  def ask(self, key: jax.Array, state: PopulationState, params=None) -> Action:
-    del params
+  def ask(self, key: jax.Array, state: PopulationState) -> Action:
     k_sample, k_order = jax.random.split(key)
     alive = state.ids >= 0
     scores = jnp.where(alive, jax.random.uniform(k_sample, alive.shape),
@@ -115,6 +114,3 @@ class Tournament:
                "mean": jnp.sum(jnp.where(alive, state.fitness, 0.0))
                        / jnp.maximum(alive.sum(), 1)}
     return state, metrics
-
-  def alive(self, state: PopulationState) -> list[int]:
-    return [int(i) for i in state.ids if i >= 0]
