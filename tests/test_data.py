@@ -1,6 +1,7 @@
 """Loaders for every accepted layout, the split, the cache and the errors."""
 
 import os
+import pickle
 
 import numpy as np
 import pytest
@@ -83,7 +84,9 @@ def test_missing_data_is_one_clear_error(tmp_path, monkeypatch):
   monkeypatch.setattr(data, "_from_tfds", lambda info: None)
   with pytest.raises(data.DataError, match="cifar-10-python.tar.gz"):
     data.load("cifar10", None)
-  with pytest.raises(data.DataError, match="does not exist"):
+  with pytest.raises(data.DataError, match=rf"data folder {tmp_path}/nowhere "
+                     r"\(data.dir or \$EVOJAX_NAS_DATA_DIR\) does not exist\. "
+                     "Put"):
     data.load("cifar10", str(tmp_path / "nowhere"))
   with pytest.raises(data.DataError, match=f"nothing usable in {tmp_path}"):
     data.load("cifar10", str(tmp_path))
@@ -100,6 +103,73 @@ def test_truncated_archive_is_reported(tmp_path):
   archive.write_bytes(archive.read_bytes()[:2000])
   with pytest.raises(data.DataError, match="cannot read cifar10"):
     data.load("cifar10", str(tmp_path / "d"), str(tmp_path / "cache"), 100)
+
+
+def test_an_archive_replaced_in_place_is_decoded_again(tmp_path):
+  """The cache is keyed by the archives' content, not the folder's."""
+  write_image_folders(tmp_path / "a")
+  (tmp_path / "d").mkdir()
+  for split in ("train", "test"):
+    tar_folder(tmp_path / "a" / split, tmp_path / "d" / f"{split}.tar.gz",
+               split)
+  cache = tmp_path / "cache"
+  first = data.load("cifar10", str(tmp_path / "d"), str(cache), 10)
+  # Same folder, same file names: a smaller copy of the training images.
+  write_image_folders(tmp_path / "b", n_train=200)
+  tar_folder(tmp_path / "b" / "train", tmp_path / "d" / "train.tar.gz",
+             "train")
+  second = data.load("cifar10", str(tmp_path / "d"), str(cache), 10)
+  assert len(first.train_labels) == 290 and len(second.train_labels) == 190
+  assert len(list(cache.glob("cifar10-*.npz"))) == 2
+
+
+def test_a_poisoned_cache_is_detected_and_rebuilt(tmp_path, caplog):
+  write_cifar10_python(tmp_path / "d" / "cifar-10-batches-py")
+  clean = data.load("cifar10", str(tmp_path / "d"), str(tmp_path / "cache"),
+                    100)
+  (cache,) = (tmp_path / "cache").glob("cifar10-*.npz")
+  with np.load(cache) as z:
+    arrays = dict(z)
+  arrays["train_y"] = np.zeros_like(arrays["train_y"])  # every label 0
+  with open(cache, "wb") as f:
+    np.savez(f, **arrays)
+  again = data.load("cifar10", str(tmp_path / "d"), str(tmp_path / "cache"),
+                    100)
+  assert "does not match its digest" in caplog.text
+  np.testing.assert_array_equal(again.train_labels, clean.train_labels)
+  with np.load(cache) as z:  # rebuilt
+    assert z["train_y"].any()
+
+
+def test_class_count_is_checked_before_decoding(tmp_path, monkeypatch):
+  write_image_folders(tmp_path / "a", n_train=40, n_test=20)  # < 100 classes
+  (tmp_path / "d").mkdir()
+  for split in ("train", "test"):
+    tar_folder(tmp_path / "a" / split, tmp_path / "d" / f"{split}.tar.gz",
+               split)
+  monkeypatch.setattr(data, "_decode", lambda *a: pytest.fail("decoded"))
+  with pytest.raises(data.DataError, match="has 10 classes, cifar100 has 100: "
+                     "point data.dir at a copy of cifar100"):
+    data.load("cifar100", str(tmp_path / "d"), str(tmp_path / "cache"), 10)
+  with pytest.raises(data.DataError, match="has 10 classes, cifar100"):
+    data.load("cifar100", str(tmp_path / "a" / ".."), str(tmp_path / "c2"),
+              10)
+  assert not list(tmp_path.glob("c*/cifar100-*.npz"))
+
+
+class _Exploit:
+  def __reduce__(self):
+    return (os.system, ("touch pwned",))
+
+
+def test_a_pickle_that_runs_code_is_refused(tmp_path, monkeypatch):
+  write_cifar10_python(tmp_path / "d" / "cifar-10-batches-py")
+  (tmp_path / "d" / "cifar-10-batches-py" / "batches.meta").write_bytes(
+      pickle.dumps({"label_names": _Exploit()}))
+  monkeypatch.chdir(tmp_path)
+  with pytest.raises(data.DataError, match="asks for posix.system"):
+    data.load("cifar10", str(tmp_path / "d"), str(tmp_path / "cache"), 100)
+  assert not (tmp_path / "pwned").exists()
 
 
 @pytest.mark.skipif(not (REAL_DATA / "cifar10-jpeg").is_dir(),

@@ -11,7 +11,14 @@ Sources, in order:
   2. tensorflow-datasets, when installed (`pip install evojax-nas[tfds]`).
 Nothing is downloaded unless tfds does it. The decoded arrays are cached as
 one `.npz` file (`data.cache_dir`, else $EVOJAX_NAS_CACHE, else
-~/.cache/evojax_nas) so a second start reads them in a second.
+~/.cache/evojax_nas) so a second start reads them in a second. The cache is
+keyed by the source's content (an archive's SHA-256, computed once per size
+and modification time and remembered in `hashes.json`; a folder's file
+names, sizes and times) and carries a digest of its arrays, checked on load:
+a replaced archive or a damaged cache is decoded again, never trusted.
+CIFAR python archives are unpickled by a restricted unpickler that admits
+only what the format holds (numpy arrays, lists, dicts, strings, numbers),
+so a data folder cannot run code.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import json
+import logging
 import os
 import pickle
 import tarfile
@@ -30,6 +39,8 @@ import numpy as np
 DATA_DIR_ENV = "EVOJAX_NAS_DATA_DIR"
 CACHE_DIR_ENV = "EVOJAX_NAS_CACHE"
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+log = logging.getLogger("evojax_nas")
 
 
 class DataError(ValueError):
@@ -82,8 +93,27 @@ def dataset_info(name: str) -> DatasetInfo:
 
 # --- readers: each returns (train_x, train_y, test_x, test_y, class_names) ---
 
+class _CifarUnpickler(pickle.Unpickler):
+  """Admits only the globals a CIFAR python batch holds (numpy arrays);
+  anything else, e.g. `os.system`, is refused before it runs."""
+
+  ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"),
+             ("numpy.core.multiarray", "_reconstruct"),
+             ("numpy._core.multiarray", "_reconstruct"),
+             ("numpy.core.multiarray", "scalar"),
+             ("numpy._core.multiarray", "scalar"),
+             ("_codecs", "encode")}
+
+  def find_class(self, module, name):
+    if (module, name) not in self.ALLOWED:
+      raise DataError(f"a CIFAR batch may hold numpy arrays and plain "
+                      f"values only, this one asks for {module}.{name}: not "
+                      "loading it (is the data folder trusted?)")
+    return super().find_class(module, name)
+
+
 def _unpickle(data: bytes) -> dict:
-  return pickle.loads(data, encoding="latin1")
+  return _CifarUnpickler(io.BytesIO(data), encoding="latin1").load()
 
 
 def _rows_to_images(rows) -> np.ndarray:
@@ -131,20 +161,33 @@ def _decode(blobs_by_class: dict[str, list[bytes]], class_names):
   return np.stack(images), np.asarray(labels, np.int32)
 
 
-def _image_blobs_from_tar(path: Path) -> dict[str, list[bytes]]:
+def _check_classes(where, classes, info: DatasetInfo):
+  """Before anything is decoded: the class count must be the data set's."""
+  if len(classes) != info.num_classes:
+    raise DataError(f"{where} has {len(classes)} classes, {info.name} has "
+                    f"{info.num_classes}: point data.dir at a copy of "
+                    f"{info.name} or set data.name to match")
+
+
+def _image_blobs_from_tar(path: Path, info: DatasetInfo
+                          ) -> dict[str, list[bytes]]:
   blobs: dict[str, list[bytes]] = {}
   with tarfile.open(path) as tar:
-    for m in sorted(tar.getmembers(), key=lambda m: m.name):
-      p = Path(m.name)
-      if m.isfile() and p.suffix.lower() in _IMAGE_SUFFIXES:
-        blobs.setdefault(p.parent.name, []).append(tar.extractfile(m).read())
+    members = [m for m in sorted(tar.getmembers(), key=lambda m: m.name)
+               if m.isfile() and Path(m.name).suffix.lower() in _IMAGE_SUFFIXES]
+    _check_classes(path, {Path(m.name).parent.name for m in members}, info)
+    for m in members:
+      blobs.setdefault(Path(m.name).parent.name, []).append(
+          tar.extractfile(m).read())
   return blobs
 
 
-def _image_blobs_from_folder(path: Path) -> dict[str, list[bytes]]:
+def _image_blobs_from_folder(path: Path, info: DatasetInfo
+                             ) -> dict[str, list[bytes]]:
+  dirs = [d for d in sorted(path.iterdir()) if d.is_dir()]
+  _check_classes(path, dirs, info)
   return {d.name: [f.read_bytes() for f in sorted(d.iterdir())
-                   if f.suffix.lower() in _IMAGE_SUFFIXES]
-          for d in sorted(path.iterdir()) if d.is_dir()}
+                   if f.suffix.lower() in _IMAGE_SUFFIXES] for d in dirs}
 
 
 def _image_folders(train_blobs, test_blobs):
@@ -169,11 +212,13 @@ def _find_source(root: Path, info: DatasetInfo):
     if d.name == info.python_folder:
       return d, lambda: _python_folder(d, info)
     if (d / "train.tar.gz").is_file() and (d / "test.tar.gz").is_file():
-      return d, lambda: _image_folders(_image_blobs_from_tar(d / "train.tar.gz"),
-                                       _image_blobs_from_tar(d / "test.tar.gz"))
+      return d, lambda: _image_folders(
+          _image_blobs_from_tar(d / "train.tar.gz", info),
+          _image_blobs_from_tar(d / "test.tar.gz", info))
     if (d / "train").is_dir() and (d / "test").is_dir():
-      return d, lambda: _image_folders(_image_blobs_from_folder(d / "train"),
-                                       _image_blobs_from_folder(d / "test"))
+      return d, lambda: _image_folders(
+          _image_blobs_from_folder(d / "train", info),
+          _image_blobs_from_folder(d / "test", info))
   return None, None
 
 
@@ -195,62 +240,135 @@ def _from_tfds(info: DatasetInfo):
   return tx, ty, sx, sy, names
 
 
-def _missing(info: DatasetInfo, root: Path | None) -> DataError:
-  where = (f"nothing usable in {root}" if root else
-           f"no folder given (data.dir or ${DATA_DIR_ENV})")
-  return DataError(
-      f"{info.name} not found: {where}. Put {info.python_archive}, its "
-      f"extracted {info.python_folder}/, or train/ and test/ class folders "
-      "(or train.tar.gz and test.tar.gz) in a folder and pass "
-      f"--config.data.dir=FOLDER or set ${DATA_DIR_ENV}; or "
-      "pip install 'evojax-nas[tfds]'")
+_HOW = ("Put {archive}, its extracted {folder}/, or train/ and test/ class "
+        "folders (or train.tar.gz and test.tar.gz) in a folder and pass "
+        "--config.data.dir=FOLDER or set ${env}; or pip install "
+        "'evojax-nas[tfds]'")
+
+
+def _missing(info: DatasetInfo, root: Path | None, exists: bool = True
+             ) -> DataError:
+  how = _HOW.format(archive=info.python_archive, folder=info.python_folder,
+                    env=DATA_DIR_ENV)
+  if root is None:
+    return DataError(f"{info.name} not found: no folder given (data.dir or "
+                     f"${DATA_DIR_ENV}). {how}")
+  if not exists:
+    return DataError(f"data folder {root} (data.dir or ${DATA_DIR_ENV}) does "
+                     f"not exist. {how}")
+  return DataError(f"{info.name} not found: nothing usable in {root}. {how}")
+
+
+def _file_hash(path: Path, cache_dir: Path) -> str:
+  """SHA-256 of a file, computed once per (path, size, mtime) and
+  remembered in `cache_dir/hashes.json`."""
+  st = path.stat()
+  key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+  known_path = cache_dir / "hashes.json"
+  try:
+    known = json.loads(known_path.read_text())
+  except (OSError, ValueError):
+    known = {}
+  if key not in known:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+      for block in iter(lambda: f.read(1 << 20), b""):
+        h.update(block)
+    known[key] = h.hexdigest()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = known_path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(known, indent=0, sort_keys=True))
+    os.replace(tmp, known_path)
+  return known[key]
+
+
+def _content_key(source: Path, cache_dir: Path) -> str:
+  """What the decoded arrays depend on: the archives' hashes, or the names,
+  sizes and times of a folder's files."""
+  if source.is_file():
+    return _file_hash(source, cache_dir)
+  archives = [source / "train.tar.gz", source / "test.tar.gz"]
+  if all(a.is_file() for a in archives) and not (source / "train").is_dir():
+    return "|".join(_file_hash(a, cache_dir) for a in archives)
+  listing = []
+  for f in sorted(source.rglob("*")):
+    if f.is_file():
+      st = f.stat()
+      listing.append(f"{f.relative_to(source)}|{st.st_size}|{st.st_mtime_ns}")
+  return hashlib.sha256("\n".join(listing).encode()).hexdigest()
 
 
 def _cache_path(cache_dir: Path, info: DatasetInfo, source: Path) -> Path:
-  st = source.stat()
-  tag = hashlib.sha1(f"{source.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-                     .encode()).hexdigest()[:12]
+  tag = hashlib.sha256(f"{info.name}|{_content_key(source, cache_dir)}"
+                       .encode()).hexdigest()[:16]
   return cache_dir / f"{info.name}-{tag}.npz"
+
+
+def _digest(tx, ty, sx, sy, names) -> str:
+  h = hashlib.sha256()
+  for a in (tx, ty, sx, sy):
+    a = np.ascontiguousarray(a)
+    h.update(f"{a.dtype}{a.shape}".encode())
+    h.update(a.data)
+  h.update("|".join(names).encode())
+  return h.hexdigest()
+
+
+def _read_cache(cache: Path):
+  """The cached arrays, or None (logged) if the file is torn or does not
+  match its digest."""
+  try:
+    with np.load(cache) as z:
+      arrays = (z["train_x"], z["train_y"], z["test_x"], z["test_y"],
+                tuple(z["class_names"].tolist()))
+      digest = str(z["digest"])
+  except Exception as err:  # pylint: disable=broad-except
+    log.warning("data cache %s is unreadable (%s); decoding the data again",
+                cache, type(err).__name__)
+    return None
+  if _digest(*arrays) != digest:
+    log.warning("data cache %s does not match its digest (changed after it "
+                "was written); decoding the data again", cache)
+    return None
+  return arrays
 
 
 def _read_raw(info: DatasetInfo, data_dir: str | None, cache_dir: str | None):
   root = data_dir or os.environ.get(DATA_DIR_ENV) or None
-  if root:
-    root_path = Path(root).expanduser()
-    if not root_path.is_dir():
-      raise DataError(f"data folder {root_path} does not exist; "
-                      + str(_missing(info, None)).split(": ", 1)[1])
-    source, reader = _find_source(root_path, info)
-    if source is None:
-      raise _missing(info, root_path)
-    cdir = Path(cache_dir or os.environ.get(CACHE_DIR_ENV)
-                or Path.home() / ".cache" / "evojax_nas").expanduser()
-    cache = _cache_path(cdir, info, source)
-    if cache.is_file():
-      try:
-        with np.load(cache) as z:
-          return (z["train_x"], z["train_y"], z["test_x"], z["test_y"],
-                  tuple(z["class_names"].tolist()), str(source))
-      except Exception:  # pylint: disable=broad-except
-        cache.unlink(missing_ok=True)  # a torn cache file: decode again
-    try:
-      tx, ty, sx, sy, names = reader()
-    except DataError:
-      raise
-    except Exception as err:  # pylint: disable=broad-except
-      # Truncated archives, bad pickles, undecodable images: all one error.
-      raise DataError(f"cannot read {info.name} from {source}: "
-                      f"{type(err).__name__}: {err}") from None
-    cdir.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, train_x=tx, train_y=ty, test_x=sx, test_y=sy,
-             class_names=np.array(names))
-    os.replace(tmp, cache)
-    return tx, ty, sx, sy, names, str(source)
-  raw = _from_tfds(info)
-  if raw is None:
-    raise _missing(info, None)
-  return (*raw, f"tfds:{info.tfds_name}")
+  if not root:
+    raw = _from_tfds(info)
+    if raw is None:
+      raise _missing(info, None)
+    return (*raw, f"tfds:{info.tfds_name}")
+  root_path = Path(root).expanduser()
+  if not root_path.is_dir():
+    raise _missing(info, root_path, exists=False)
+  source, reader = _find_source(root_path, info)
+  if source is None:
+    raise _missing(info, root_path)
+  cdir = Path(cache_dir or os.environ.get(CACHE_DIR_ENV)
+              or Path.home() / ".cache" / "evojax_nas").expanduser()
+  cache = _cache_path(cdir, info, source)
+  if cache.is_file():
+    arrays = _read_cache(cache)
+    if arrays is not None:
+      return (*arrays, str(source))
+  try:
+    tx, ty, sx, sy, names = reader()
+  except DataError:
+    raise
+  except Exception as err:  # pylint: disable=broad-except
+    # Truncated archives, bad pickles, undecodable images: all one error.
+    raise DataError(f"cannot read {info.name} from {source}: "
+                    f"{type(err).__name__}: {err}") from None
+  _check_classes(source, names, info)
+  cdir.mkdir(parents=True, exist_ok=True)
+  tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
+  np.savez(tmp, train_x=tx, train_y=ty, test_x=sx, test_y=sy,
+           class_names=np.array(names),
+           digest=np.array(_digest(tx, ty, sx, sy, names)))
+  os.replace(tmp, cache)
+  return tx, ty, sx, sy, names, str(source)
 
 
 def load(name: str = "cifar10", data_dir: str | None = None,
@@ -262,9 +380,7 @@ def load(name: str = "cifar10", data_dir: str | None = None,
   """
   info = dataset_info(name)
   tx, ty, sx, sy, names, source = _read_raw(info, data_dir, cache_dir)
-  if len(names) != info.num_classes:
-    raise DataError(f"{source} has {len(names)} classes, {info.name} has "
-                    f"{info.num_classes}")
+  _check_classes(source, names, info)
   if not 0 < val_size < len(tx):
     raise DataError(f"val_size={val_size} must be in (0, {len(tx)})")
   order = np.random.default_rng(split_seed).permutation(len(tx))
