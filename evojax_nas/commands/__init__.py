@@ -1,7 +1,13 @@
 """Subcommands of the `evojax_nas` console script besides running an
-experiment: `flops`, `report`, `worker`, `faults`, `resume`."""
+experiment: `flops`, `report`, `worker`, `faults`, `resume`, `repair`; and
+what every command shares: log lines, the one-line errors."""
 
+import errno
 import logging
+import signal
+import sys
+import threading
+import traceback
 
 
 def log_to_stderr() -> None:
@@ -27,7 +33,75 @@ def user_errors() -> tuple[type[Exception], ...]:
   from evojax_nas.genomes import GenomeError
   from evojax_nas.train.checkpoints import CheckpointError
   from evojax_nas.train.data import DataError
-  return (ConfigError, DataError, CheckpointError, GenomeError, EventLogError)
+  from evojax_nas.experiment.export import ModelError
+  from evojax_nas.reports.report import ReportError
+  return (ConfigError, DataError, CheckpointError, GenomeError, EventLogError,
+          ModelError, ReportError)
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def _io_cause(err: BaseException) -> OSError | None:
+  """A disk-full or read-only OSError behind `err` (libraries such as
+  Orbax wrap it), or None."""
+  seen = set()
+  while err is not None and id(err) not in seen:
+    seen.add(id(err))
+    if isinstance(err, OSError) and err.errno in _FULL + _READ_ONLY:
+      return err
+    err = err.__cause__ or err.__context__
+  return None
+
+
+def io_message(err: OSError, workdir) -> str:
+  where = err.filename or workdir or "the output folder"
+  if err.errno in _FULL:
+    return (f"no space left on the device writing {where}: free some space "
+            "and run the same command again; everything written before is "
+            "kept")
+  return (f"cannot write {where} ({err.strerror}): the folder is read-only "
+          "or not yours; use a writable folder (--workdir, or --out for a "
+          "report); nothing written before was changed")
+
+
+def _sigterm(signum, frame):
+  del signum, frame
+  raise KeyboardInterrupt("SIGTERM")
+
+
+def guarded(prog: str, fn, workdir=None, debug: bool = False) -> int:
+  """Runs `fn()`; what a user can fix ends in one line on stderr instead of
+  a traceback (with `debug`, the traceback as well): exit status 2 for an
+  error, 130 for Ctrl-C (SIGINT), 143 for SIGTERM. Other exceptions are
+  bugs: they propagate."""
+  if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGTERM, _sigterm)  # stop as Ctrl-C does
+  try:
+    fn()
+    return 0
+  except KeyboardInterrupt as err:
+    if debug:
+      traceback.print_exc()
+    how = str(err) or "Ctrl-C"
+    where = f" in {workdir}" if workdir else ""
+    print(f"{prog}: stopped ({how}); everything finished so far is kept"
+          f"{where}: run the same command again to resume", file=sys.stderr)
+    return 143 if how == "SIGTERM" else 130
+  except user_errors() as err:
+    if debug:
+      traceback.print_exc()
+    print(f"{prog}: error: {err}", file=sys.stderr)
+    return 2
+  except Exception as err:  # pylint: disable=broad-except
+    cause = _io_cause(err)
+    if cause is None:
+      raise
+    if debug:
+      traceback.print_exc()
+    print(f"{prog}: error: {io_message(cause, workdir)}", file=sys.stderr)
+    return 2
 
 
 def summary_line(results: dict, workdir: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from evojax_nas.commands import guarded
 from evojax_nas.reports import report
 
 
@@ -20,14 +21,17 @@ def main(argv=None) -> int:
                  help="experiment directory (repeat to compare runs)")
   p.add_argument("--out", default=None,
                  help="output folder (default: FIRST_WORKDIR/report)")
+  p.add_argument("--debug", action="store_true",
+                 help="print the traceback of an error, not just its line")
   args = p.parse_args(argv)
-  try:
-    index = report.build(args.workdir, args.out)
-  except FileNotFoundError as err:
-    print(f"evojax_nas: error: {err}", file=sys.stderr)
-    return 2
-  print(index)
-  return 0
+
+  def write():
+    try:
+      print(report.build(args.workdir, args.out))
+    except FileNotFoundError as err:
+      raise report.ReportError(str(err)) from None
+  return guarded("evojax_nas report", write, args.out or args.workdir[0],
+                 args.debug)
 
 
 if __name__ == "__main__":

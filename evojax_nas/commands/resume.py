@@ -20,23 +20,23 @@ def main(argv=None) -> int:
   p.add_argument("--workdir", required=True, help="experiment directory")
   p.add_argument("--config_json", default="",
                  help="flat JSON config (default: WORKDIR/config.json)")
+  p.add_argument("--debug", action="store_true",
+                 help="print the traceback of an error, not just its line")
   args = p.parse_args(argv)
   # pylint: disable=g-import-not-at-top
-  from evojax_nas.commands import log_to_stderr, summary_line, user_errors
+  from evojax_nas.commands import guarded, log_to_stderr, summary_line
   log_to_stderr()  # before JAX starts: its backend probes log at INFO
   from evojax_nas import config as config_lib
   from evojax_nas.experiment import run
   from evojax_nas.experiment.recycle import reexec
-  try:
+
+  def resume():
     config = (config_lib.from_json_file(args.config_json) if args.config_json
               else config_lib.from_workdir(args.workdir))
     results = run(config, args.workdir,
                   recycle=lambda c, w: reexec(["resume", *argv]))
-  except user_errors() as err:
-    print(f"evojax_nas resume: error: {err}", file=sys.stderr)
-    return 2
-  print(summary_line(results, args.workdir))
-  return 0
+    print(summary_line(results, args.workdir))
+  return guarded("evojax_nas resume", resume, args.workdir, args.debug)
 
 
 if __name__ == "__main__":

@@ -21,16 +21,17 @@ def main(argv=None) -> int:
   p.add_argument("--workdir", required=True, help="experiment directory")
   p.add_argument("--name", default=f"{socket.gethostname()}-{os.getpid()}",
                  help="worker name in logs and claims (default: host-pid)")
+  p.add_argument("--debug", action="store_true",
+                 help="print the traceback of an error, not just its line")
   args = p.parse_args(argv)
   # pylint: disable=g-import-not-at-top
-  from evojax_nas.commands import log_to_stderr
+  from evojax_nas.commands import guarded, log_to_stderr
   log_to_stderr()  # before JAX starts: its backend probes log at INFO
   from evojax_nas import config as config_lib
   from evojax_nas.experiment.recycle import RecycleNeeded, reexec
   from evojax_nas.experiment.worker import Worker
-  from evojax_nas.train.data import DataError
-  code = 0
-  try:
+
+  def work():
     config = config_lib.from_workdir(args.workdir)
     if config.num_workers == 0:
       raise config_lib.ConfigError(
@@ -38,14 +39,14 @@ def main(argv=None) -> int:
           "which workers must not join; continue it with `python -m "
           "evojax_nas.main` (or `evojax_nas resume --workdir ...`), or start "
           "one with --config.num_workers=N on a new --workdir")
-    Worker(config, args.workdir, args.name).run()
-  except (config_lib.ConfigError, DataError) as err:
-    print(f"evojax_nas worker: error: {err}", file=sys.stderr)
-    code = 2
-  except RecycleNeeded:
-    # Near its memory limits, between individuals: the same worker (name,
-    # PID) starts afresh.
-    reexec(["worker", "--workdir", args.workdir, "--name", args.name])
+    try:
+      Worker(config, args.workdir, args.name).run()
+    except RecycleNeeded:
+      # Near its memory limits, between individuals: the same worker (name,
+      # PID) starts afresh.
+      reexec(["worker", "--workdir", args.workdir, "--name", args.name])
+  code = guarded(f"evojax_nas worker {args.name}", work, args.workdir,
+                 args.debug)
   # Everything is on disk. Skip the interpreter's teardown: with XLA's and
   # Orbax's native threads alive it occasionally aborts (SIGABRT, "exception
   # not rethrown"), which the launcher would count as a crash.

@@ -45,9 +45,10 @@ class EventLog:
         try:
           events.append(json.loads(line))
         except json.JSONDecodeError as err:
-          raise EventLogError(f"{self.path}:{n} is not valid JSON ({err.msg}); "
-                              "restore that line or remove it and every "
-                              "later line to resume") from None
+          raise EventLogError(
+              f"{self.path}:{n} is not valid JSON ({err.msg}); restore that "
+              f"line, or `evojax_nas repair --workdir {self.path.parent}` "
+              "keeps the lines before it and sets the rest aside") from None
     return events
 
   def append(self, *events: dict) -> None:

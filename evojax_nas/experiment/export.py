@@ -79,6 +79,10 @@ def export_model(directory: str | Path, genome, variables: Any,
   return directory
 
 
+class ModelError(ValueError):
+  """An exported model that cannot be read back."""
+
+
 def load_model(workdir: str | Path) -> Model:
   """The model an experiment exported (`<workdir>/model`, or that folder)."""
   path = Path(workdir).absolute()
@@ -88,17 +92,24 @@ def load_model(workdir: str | Path) -> Model:
   if not meta_path.is_file():
     raise FileNotFoundError(f"no exported model at {path}: run the experiment "
                             "to completion first (it writes <workdir>/model)")
-  meta = json.loads(meta_path.read_text())
-  genome = genome_from_json(meta["genome"])
-  module = build_module(genome, len(meta["class_names"]))
-  abstract = jax.eval_shape(
-      lambda k: dict(module.init(
-          k, jnp.zeros((1, *meta.get("image_shape", (32, 32, 3)))),
-          train=False)),
-      jax.random.key(0))
-  abstract.setdefault("batch_stats", {})
-  with ocp.StandardCheckpointer() as ckptr:
-    variables = ckptr.restore(path / "weights", abstract)
+  try:
+    meta = json.loads(meta_path.read_text())
+    genome = genome_from_json(meta["genome"])
+    module = build_module(genome, len(meta["class_names"]))
+    abstract = jax.eval_shape(
+        lambda k: dict(module.init(
+            k, jnp.zeros((1, *meta.get("image_shape", (32, 32, 3)))),
+            train=False)),
+        jax.random.key(0))
+    abstract.setdefault("batch_stats", {})
+    with ocp.StandardCheckpointer() as ckptr:
+      variables = ckptr.restore(path / "weights", abstract)
+  except Exception as err:  # pylint: disable=broad-except
+    first = (str(err).strip().splitlines() or [""])[0][:200]
+    raise ModelError(
+        f"the model in {path} is damaged ({type(err).__name__}: {first}); "
+        f"export it again from the experiment's checkpoints with `evojax_nas "
+        f"resume --workdir {path.parent}`") from err
   info = {k: v for k, v in meta.items()
           if k not in ("genome", "class_names", "mean", "std")}
   return Model(genome, variables, meta["class_names"], meta["mean"],

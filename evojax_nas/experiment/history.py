@@ -9,6 +9,8 @@ strategy state the run had, so a resumed run makes the same choices.
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -110,19 +112,51 @@ class History:
       self.resets.add(e["at"])
 
 
+def _explain(e: dict, err: Exception) -> str:
+  if isinstance(err, GenomeError):
+    return f"genome of individual {e.get('id')}: {err}"
+  if isinstance(err, KeyError):
+    return (f"{e.get('event')} event names an unknown individual or lacks "
+            f"field {err}")
+  return str(err)
+
+
+_ERRORS = (GenomeError, KeyError, TypeError, ValueError, AttributeError)
+
+
+def repair_hint(path) -> str:
+  return (f"`evojax_nas repair --workdir {Path(path).parent}` keeps the "
+          "lines before it and sets the rest aside")
+
+
 def replay(events: list[dict], strategy, path: str = "events.jsonl") -> History:
-  """Rebuilds the history; EventLogError naming the bad line if the log is
-  inconsistent (e.g. hand-edited)."""
+  """Rebuilds the history; EventLogError naming the bad event if the log is
+  inconsistent (e.g. two processes wrote it, or it was hand-edited)."""
   history = History(individuals={}, state=strategy.init(), elapsed=0.0)
   for n, e in enumerate(events, 1):
     try:
       history.apply(e, strategy)
-    except GenomeError as err:
-      raise EventLogError(f"{path}:{n}: genome of individual {e.get('id')}: "
-                          f"{err}") from None
-    except KeyError as err:
-      raise EventLogError(f"{path}:{n}: {e.get('event')} event names an "
-                          f"unknown individual or lacks field {err}") from None
-    except (TypeError, ValueError) as err:
-      raise EventLogError(f"{path}:{n}: {err}") from None
+    except _ERRORS as err:
+      raise EventLogError(f"{path}:{n}: {_explain(e, err)}; "
+                          f"{repair_hint(path)}") from None
   return history
+
+
+def first_damage(path: Path, strategy) -> tuple[int, str] | None:
+  """(line number, what is wrong) of the first line of an event log that
+  is not valid JSON or does not replay; None for a sound log."""
+  history = History(individuals={}, state=strategy.init(), elapsed=0.0)
+  with open(path, encoding="utf-8") as f:
+    for n, line in enumerate(f, 1):
+      if not line.strip():
+        continue
+      if not line.endswith("\n"):
+        return n, "a torn last line"
+      try:
+        e = json.loads(line)
+        history.apply(e, strategy)
+      except json.JSONDecodeError as err:
+        return n, f"not valid JSON ({err.msg})"
+      except _ERRORS as err:
+        return n, _explain(e, err)
+  return None

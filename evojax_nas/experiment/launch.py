@@ -18,8 +18,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -71,13 +73,49 @@ def start_worker(workdir: Path, name: str, index: int,
     out.close()
 
 
+def _stop_workers(procs: dict, signum: int, grace_s: float = 60.0):
+  """Passes `signum` on to the workers and waits for them (SIGKILL after
+  `grace_s`): nothing of theirs is left running."""
+  for p in procs.values():
+    if p.poll() is None:
+      p.send_signal(signum)
+  deadline = time.time() + grace_s
+  for p in procs.values():
+    try:
+      p.wait(timeout=max(0.0, deadline - time.time()))
+    except subprocess.TimeoutExpired:
+      p.kill()
+      p.wait()
+
+
 def _run_local(config, workdir: Path):
   n = config.num_workers
   gpus = _gpu_count() // n  # each worker its own GPUs; fewer GPUs: shared
   procs = {f"w{i}": start_worker(workdir, f"w{i}", i, gpus) for i in range(n)}
+  signals: list[int] = []
+  previous = {}
+  if threading.current_thread() is threading.main_thread():
+    for s in (signal.SIGINT, signal.SIGTERM):
+      previous[s] = signal.signal(s, lambda signum, _: signals.append(signum))
+  try:
+    _supervise(config, workdir, procs, gpus, signals)
+  finally:
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+
+
+def _supervise(config, workdir: Path, procs: dict, gpus: int, signals: list):
+  """Restarts crashed workers until all have finished; a SIGINT or SIGTERM
+  to the launcher goes on to the workers, then stops it (KeyboardInterrupt
+  naming the signal)."""
   restarts = 0
   while procs:
     time.sleep(0.5)
+    if signals:
+      log.warning("stopping: passing %s on to the workers and waiting for "
+                  "them", signal.Signals(signals[0]).name)
+      _stop_workers(procs, signals[0])
+      raise KeyboardInterrupt(signal.Signals(signals[0]).name)
     for name, proc in sorted(procs.items()):
       code = proc.poll()
       if code is None:

@@ -57,6 +57,26 @@ class Run:
     return {e["id"] for e in self.events if e.get("event") == "killed"}
 
 
+class ReportError(ValueError):
+  """A workdir that cannot be reported as it is."""
+
+
+def _check_log(workdir: Path):
+  """A log that does not replay (two writers, a hand edit) is refused with
+  the line and the repair command, not drawn as if it were sound."""
+  # pylint: disable=g-import-not-at-top
+  from evojax_nas import config as config_lib
+  from evojax_nas.experiment.history import first_damage, repair_hint
+  from evojax_nas.experiment.loop import make_strategy
+  if not (workdir / "config.json").is_file():
+    return
+  path = workdir / "events.jsonl"
+  damage = first_damage(path, make_strategy(config_lib.from_workdir(workdir)))
+  if damage is not None and damage[1] != "a torn last line":  # being written
+    raise ReportError(f"{path}:{damage[0]}: {damage[1]}; "
+                      f"{repair_hint(path)}")
+
+
 def read_run(workdir: str | Path) -> Run:
   """Reads a run without writing to it; a torn last line is ignored."""
   workdir = Path(workdir)
@@ -70,6 +90,7 @@ def read_run(workdir: str | Path) -> Run:
     raise FileNotFoundError(f"{workdir} has no events.jsonl: not an "
                             "experiment directory (or nothing ran yet)")
   else:
+    _check_log(workdir)
     events = []
     for line in path.read_text().splitlines():
       try:
