@@ -294,3 +294,18 @@ def test_a_corrupt_model_is_one_error_and_can_be_exported_again(cfg,
   assert done.returncode == 0, done.stderr[-3000:]
   assert load_model(wd).predict(__import__("numpy").zeros(
       (2, 32, 32, 3), "uint8")).shape == (2,)
+
+
+def test_a_torn_last_log_line_is_dropped_and_the_run_resumes(cfg, tmp_path):
+  """A crash in the middle of a write leaves part of a line: it is dropped
+  when the log opens, and nothing before it is touched."""
+  wd = tmp_path / "wd"
+  assert cli(f"--config={cfg}", f"--workdir={wd}").returncode == 0
+  sound = (wd / "events.jsonl").read_text()
+  with open(wd / "events.jsonl", "a", encoding="utf-8") as f:
+    f.write('{"event": "born", "id": 99, "t": 1')
+  done = cli(f"--config={cfg}", f"--workdir={wd}",
+             "--config.max_individuals=8")
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert (wd / "events.jsonl").read_text().startswith(sound)
+  check_events(events(wd), 3, max_individuals=8)
