@@ -5,17 +5,11 @@ Names are resolved on first use, so that light modules of this package
 (`escape`, read by the config) load without JAX.
 """
 
-import importlib
+from evojax_nas import _lazy
 
 _EXPORTS = {"Experiment": "runner", "Model": "export",
             "load_model": "export", "run": "dispatch"}
 
-
-def __getattr__(name):
-  if name not in _EXPORTS:
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-  return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"),
-                 name)
-
+__getattr__ = _lazy.exports(__name__, _EXPORTS)
 
 __all__ = sorted(_EXPORTS)

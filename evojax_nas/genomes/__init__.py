@@ -4,7 +4,7 @@ Names are resolved on first use, so that `evojax_nas.genomes.names` (and the
 config, which reads it) loads without JAX.
 """
 
-import importlib
+from evojax_nas import _lazy
 
 _EXPORTS = {
     "DNA": "dna", "Edge": "dna", "GenomeError": "dna", "Vertex": "dna",
@@ -14,12 +14,6 @@ _EXPORTS = {
     "mutate_many": "mutations", "mutation_probabilities": "mutations",
 }
 
-
-def __getattr__(name):
-  if name not in _EXPORTS:
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-  return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"),
-                 name)
-
+__getattr__ = _lazy.exports(__name__, _EXPORTS)
 
 __all__ = sorted(_EXPORTS)
