@@ -75,8 +75,9 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   # Imported here so `--help` stays fast and flag errors come first.
   # pylint: disable=g-import-not-at-top
-  from evojax_nas.commands import guarded, log_to_stderr, summary_line
-  log_to_stderr()  # before JAX starts: its backend probes log at INFO
+  from evojax_nas.commands import (exit_now, guarded, log_to_stderr,
+                                   summary_line)
+  log_to_stderr(_DEBUG.value)  # before JAX starts: its probes log at INFO
   from evojax_nas.experiment import run
   from evojax_nas.experiment.recycle import reexec
   try:
@@ -94,7 +95,10 @@ def main(argv):
     results = run(config, _WORKDIR.value,
                   recycle=lambda config, workdir: reexec(_ARGV))
     print(summary_line(results, _WORKDIR.value))
-  sys.exit(guarded("evojax_nas", experiment, _WORKDIR.value, _DEBUG.value))
+  code = guarded("evojax_nas", experiment, _WORKDIR.value, _DEBUG.value)
+  if code:
+    exit_now(code)  # an error: no teardown noise after its line
+  sys.exit(0)
 
 
 def run_main():

@@ -158,7 +158,7 @@ def test_ctrl_c_stops_with_one_line_and_the_run_resumes(cifar10_dir,
                                                         tmp_path):
   cfg = write_cli_config(tmp_path / "cfg.py", cifar10_dir,
                          tmp_path / "cache", steps_per_individual=200,
-                         max_individuals=40)
+                         max_individuals=14)
   wd = tmp_path / "wd"
   proc = _start(f"--config={cfg}", f"--workdir={wd}")
   _wait_for_trained(proc, lambda: _lines(wd / "events.jsonl"), 2)
@@ -171,13 +171,13 @@ def test_ctrl_c_stops_with_one_line_and_the_run_resumes(cifar10_dir,
   assert "Traceback" not in err
   done = cli(f"--config={cfg}", f"--workdir={wd}")
   assert done.returncode == 0, done.stderr[-3000:]
-  check_events(events(wd), 3, max_individuals=40)
+  check_events(events(wd), 3, max_individuals=14)
 
 
 def test_sigterm_to_the_launcher_stops_its_workers(cifar10_dir, tmp_path):
   cfg = write_cli_config(tmp_path / "cfg.py", cifar10_dir,
                          tmp_path / "cache", steps_per_individual=200,
-                         max_individuals=30, num_workers=2)
+                         max_individuals=14, num_workers=2)
   wd = tmp_path / "wd"
   proc = _start(f"--config={cfg}", f"--workdir={wd}")
 
@@ -197,7 +197,7 @@ def test_sigterm_to_the_launcher_stops_its_workers(cifar10_dir, tmp_path):
   done = cli(f"--config={cfg}", f"--workdir={wd}")
   assert done.returncode == 0, done.stderr[-3000:]
   assert events(wd)[-1]["event"] == "finished"
-  check_events(records(), 3, num_workers=2, max_individuals=30)
+  check_events(records(), 3, num_workers=2, max_individuals=14)
 
 
 # --- the disk ---------------------------------------------------------------------
@@ -309,3 +309,44 @@ def test_a_torn_last_log_line_is_dropped_and_the_run_resumes(cfg, tmp_path):
   assert done.returncode == 0, done.stderr[-3000:]
   assert (wd / "events.jsonl").read_text().startswith(sound)
   check_events(events(wd), 3, max_individuals=8)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+  """A 1 MiB tmpfs (needs root and the right to mount; else skipped)."""
+  where = tmp_path / "disk"
+  where.mkdir()
+  if os.geteuid() != 0 or subprocess.run(
+      ["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(where)],
+      capture_output=True, check=False).returncode != 0:
+    pytest.skip("cannot mount a tmpfs here")
+  try:
+    yield where
+  finally:
+    subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_really_full_disk_then_more_space_resumes(cifar10_dir, tmp_path,
+                                                    small_disk):
+  """Not simulated: Orbax and TensorStore fail inside their own threads;
+  the run ends with one error line and no traceback, and given room it
+  resumes with every line it had written."""
+  cfg = write_cli_config(tmp_path / "cfg.py", cifar10_dir, tmp_path / "cache",
+                         max_individuals=40)
+  wd = small_disk / "wd"
+  done = cli(f"--config={cfg}", f"--workdir={wd}")
+  assert done.returncode == 2, done.stderr[-3000:]
+  last = done.stderr.strip().splitlines()[-1]
+  assert last.startswith("evojax_nas: error: no space left on the device")
+  assert "everything written before is kept" in last
+  # TensorStore's native threads may print asyncio's "Event loop is closed"
+  # as Orbax's failed save shuts down (C code, past Python's hooks); none
+  # of the package's own frames ever appears.
+  assert "evojax_nas/" not in done.stderr
+  written = (wd / "events.jsonl").read_text()
+  subprocess.run(["mount", "-o", "remount,size=300M", str(small_disk)],
+                 check=True)
+  done = cli(f"--config={cfg}", f"--workdir={wd}")
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert (wd / "events.jsonl").read_text().startswith(written)
+  check_events(events(wd), 3, max_individuals=40)

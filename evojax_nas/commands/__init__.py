@@ -4,17 +4,59 @@ what every command shares: log lines, the one-line errors."""
 
 import errno
 import logging
+import os
+import re
 import signal
 import sys
 import threading
 import traceback
 
 
-def log_to_stderr() -> None:
+class _OneLine(logging.Filter):
+  """A library's log record with a traceback (Orbax's background threads
+  when the disk is full) becomes its message and the error's first line."""
+
+  def filter(self, record):
+    if record.exc_info and record.exc_info[1] is not None:
+      err = record.exc_info[1]
+      first = (str(err).strip().splitlines() or [""])[0][:300]
+      record.msg = f"{record.getMessage()} ({type(err).__name__}: {first})"
+      record.args, record.exc_info, record.exc_text = (), None, None
+    return True
+
+
+def _thread_failed(args):
+  """A background thread's exception: one line (the main thread reports
+  what it means for the run)."""
+  first = (str(args.exc_value).strip().splitlines() or [""])[0][:300]
+  name = args.thread.name if args.thread else "?"
+  print(f"evojax_nas: background thread {name}: "
+        f"{getattr(args.exc_type, '__name__', '?')}: {first}", file=sys.stderr)
+
+
+def _excepthook(exc_type, exc, tb):
+  """The program failing: a bug, with its traceback. An error a library's
+  native code prints from a callback (TensorStore calling asyncio as an
+  Orbax save fails): one line."""
+  top = tb.tb_frame.f_code.co_name if tb is not None else ""
+  if threading.current_thread() is threading.main_thread() and top in (
+      "<module>", "_run_module_as_main"):
+    sys.__excepthook__(exc_type, exc, tb)  # the program itself failed
+    return
+  first = (str(exc).strip().splitlines() or [""])[0][:300]
+  print(f"evojax_nas: background thread {threading.current_thread().name}: "
+        f"{exc_type.__name__}: {first}", file=sys.stderr)
+
+
+def log_to_stderr(debug: bool = False) -> None:
   """Our progress lines at INFO on stderr; library chatter (Orbax, JAX)
-  only at WARNING."""
+  only at WARNING, and without tracebacks unless `debug`."""
   from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
   absl_logging.set_verbosity(absl_logging.WARNING)
+  if not debug:
+    absl_logging.get_absl_handler().addFilter(_OneLine())
+    threading.excepthook = _thread_failed
+    sys.excepthook = _excepthook
   handler = logging.StreamHandler()
   handler.setFormatter(logging.Formatter("%(asctime)s %(message)s",
                                          "%H:%M:%S"))
@@ -51,6 +93,12 @@ def _io_cause(err: BaseException) -> OSError | None:
     seen.add(id(err))
     if isinstance(err, OSError) and err.errno in _FULL + _READ_ONLY:
       return err
+    # TensorStore (under Orbax) reports the OS error in its message only.
+    code = re.search(r"os_error_code='(\d+)'", str(err))
+    if code and int(code.group(1)) in _FULL + _READ_ONLY:
+      where = re.search(r'local file "([^"]+)"', str(err))
+      return OSError(int(code.group(1)), os.strerror(int(code.group(1))),
+                     where.group(1) if where else None)
     err = err.__cause__ or err.__context__
   return None
 
@@ -69,6 +117,15 @@ def io_message(err: OSError, workdir) -> str:
 def _sigterm(signum, frame):
   del signum, frame
   raise KeyboardInterrupt("SIGTERM")
+
+
+def exit_now(code: int):
+  """Ends a command that ran an experiment: with XLA's, Orbax's and
+  asyncio's threads alive the interpreter's teardown can abort or print
+  their failures again; everything is on disk already."""
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(code)  # pylint: disable=protected-access
 
 
 def guarded(prog: str, fn, workdir=None, debug: bool = False) -> int:

@@ -24,8 +24,9 @@ def main(argv=None) -> int:
                  help="print the traceback of an error, not just its line")
   args = p.parse_args(argv)
   # pylint: disable=g-import-not-at-top
-  from evojax_nas.commands import guarded, log_to_stderr, summary_line
-  log_to_stderr()  # before JAX starts: its backend probes log at INFO
+  from evojax_nas.commands import (exit_now, guarded, log_to_stderr,
+                                   summary_line)
+  log_to_stderr(args.debug)  # before JAX starts: its probes log at INFO
   from evojax_nas import config as config_lib
   from evojax_nas.experiment import run
   from evojax_nas.experiment.recycle import reexec
@@ -36,7 +37,10 @@ def main(argv=None) -> int:
     results = run(config, args.workdir,
                   recycle=lambda c, w: reexec(["resume", *argv]))
     print(summary_line(results, args.workdir))
-  return guarded("evojax_nas resume", resume, args.workdir, args.debug)
+  code = guarded("evojax_nas resume", resume, args.workdir, args.debug)
+  if code:
+    exit_now(code)  # an error: no teardown noise after its line
+  return 0
 
 
 if __name__ == "__main__":

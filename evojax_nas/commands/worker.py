@@ -25,8 +25,8 @@ def main(argv=None) -> int:
                  help="print the traceback of an error, not just its line")
   args = p.parse_args(argv)
   # pylint: disable=g-import-not-at-top
-  from evojax_nas.commands import guarded, log_to_stderr
-  log_to_stderr()  # before JAX starts: its backend probes log at INFO
+  from evojax_nas.commands import exit_now, guarded, log_to_stderr
+  log_to_stderr(args.debug)  # before JAX starts: its probes log at INFO
   from evojax_nas import config as config_lib
   from evojax_nas.experiment.recycle import RecycleNeeded, reexec
   from evojax_nas.experiment.worker import Worker
@@ -50,9 +50,7 @@ def main(argv=None) -> int:
   # Everything is on disk. Skip the interpreter's teardown: with XLA's and
   # Orbax's native threads alive it occasionally aborts (SIGABRT, "exception
   # not rethrown"), which the launcher would count as a crash.
-  sys.stdout.flush()
-  sys.stderr.flush()
-  os._exit(code)  # pylint: disable=protected-access
+  exit_now(code)
 
 
 if __name__ == "__main__":
