@@ -240,3 +240,35 @@ def test_batch_larger_than_the_training_set_is_refused(tiny_config, tmp_path):
                            r"training images"):
     run(tiny_config, tmp_path / "wd")
   assert not (tmp_path / "wd" / "config.json").exists()
+
+
+@pytest.mark.parametrize("strategy", ["tournament", "random", "aging"])
+def test_a_population_of_two_runs_and_resumes(strategy, tiny_config,
+                                              tmp_path):
+  """The smallest population of Real et al. (2017, figure 3), sample 2: a
+  child is born ahead only once a whole sample is trained and alive, so
+  the tournament never draws a slot of the child in training."""
+  c = tiny_config
+  c.strategy, c.population_size, c.sample_size = strategy, 2, 2
+  c.max_individuals = 5
+  run(c, tmp_path / "wd")
+  c.max_individuals = 9
+  run(c, tmp_path / "wd")
+  evs = events(tmp_path / "wd")
+  check_events(evs, 2, max_individuals=9)
+  assert all(e["id"] >= 0 for e in evs if e["event"] == "killed")
+
+
+def test_a_log_that_kills_a_dead_slot_is_refused_with_one_line(tiny_config,
+                                                               tmp_path):
+  """What the old in-process loop wrote at population 2 (`killed` id -1)."""
+  wd = tmp_path / "wd"
+  run(tiny_config, wd)
+  with open(wd / "events.jsonl", "a", encoding="utf-8") as f:
+    f.write(json.dumps({"event": "killed", "id": -1, "t": 99.0,
+                        "reason": "tournament", "by": 6}) + "\n")
+  n = len((wd / "events.jsonl").read_text().splitlines())
+  tiny_config.max_individuals = 8
+  with pytest.raises(ValueError, match=rf"events.jsonl:{n}: killed event "
+                     r"names an unknown individual.*evojax_nas repair"):
+    run(tiny_config, wd)
