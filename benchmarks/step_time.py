@@ -4,7 +4,7 @@
 
 For a fixed set of five genomes (from the trivial start to a demo-sized
 network), one table:
-  * engine: `TrainedEvaluator`'s path — the AOT-compiled train chunk
+  * engine: `Trainer`'s path (train/trainer.py) — the AOT-compiled train chunk
     (on-device gather, augmentation and 2 unrolled steps per dispatch, the
     demo's chunk);
   * hand-written JAX: the same Linen module, optax SGD with momentum and weight
