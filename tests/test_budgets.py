@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from evojax_nas import config as config_lib
 from evojax_nas.experiment import launch
 from evojax_nas.experiment import ownership
 from evojax_nas.experiment.dispatch import run

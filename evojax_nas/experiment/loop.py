@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import jax
-import numpy as np
 
 from evojax_nas import strategies
 from evojax_nas.experiment import escape, keys
@@ -254,12 +254,13 @@ class SteadyState(Loop):
       extra["mutation_weights"] = weights
     return genome, prefix, weights, extra
 
-  def _initial(self, ident, key) -> dict:
+  def _initial(self, ident, key) -> tuple[Any, dict]:
+    """A random initial genome and its birth record."""
     extra = ({"mutation_weights": dict(self.config.mutations)}
              if self.config.recombination.mode == "mutation_probabilities"
              else {})
-    return self.born_event(ident, self.space.initial(
-        keys.stream(key, keys.Stream.GENOME)), None, "initial", **extra)
+    genome = self.space.initial(keys.stream(key, keys.Stream.GENOME))
+    return genome, self.born_event(ident, genome, None, "initial", **extra)
 
   def reproduce(self, wait: bool, ahead_s: float = 0.0) -> Individual | None:
     """Births one child, killing as needed; None if over the budget, or if
@@ -275,7 +276,7 @@ class SteadyState(Loop):
           pop.abandon(ident)
           return None
         if len(inds) < c.population_size:
-          born = self._initial(ident, key)
+          genome, born = self._initial(ident, key)
           break
         alive = [i for i in inds.values() if i.alive]
         if len(alive) < c.sample_size:
@@ -287,7 +288,7 @@ class SteadyState(Loop):
             continue
           # Too few left (checkpoints discarded) and nobody else trains:
           # the population refills with initial individuals.
-          born = self._initial(ident, key)
+          genome, born = self._initial(ident, key)
           break
         state = pop.selection_state(alive)
         action = self.strategy.ask(keys.stream(key, keys.Stream.SELECT,
@@ -314,12 +315,15 @@ class SteadyState(Loop):
       else:
         raise RuntimeError(f"{self._who}no birth after 10000 tries")
       pop.birth(born)
-    return pop.individuals()[ident]
+    return Individual(id=ident, genome=genome, parent=born["parent"],
+                      mutation=born["mutation"], born=born)
 
   def reset_population(self):
     """Population-wide weight resets (Real et al. 2017, section 5): at each
     configured count of trained individuals, every alive individual is
     replaced by a copy of itself that trains from fresh weights."""
+    if not self.config.escape.reset_population_at:
+      return
     pop = self.population
     inds = pop.individuals()
     done = pop.resets()

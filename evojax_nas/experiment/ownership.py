@@ -8,7 +8,8 @@ before it writes anything. A recycle hands the lock to the fresh process:
 across `exec` the descriptor stays open, and a child started by a Python
 caller gets it passed; either way `EVOJAX_NAS_WORKDIR_LOCK` says which
 descriptor holds which workdir's lock. Within one process the lock is
-re-entrant (the launcher finishes the results with an `Experiment`).
+re-entrant (counted): a run that recycled keeps it until `dispatch.run`
+has handed it over and lets go.
 """
 
 from __future__ import annotations

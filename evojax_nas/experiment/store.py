@@ -33,7 +33,6 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any
 
 _EVENT_ORDER = {"started": 0, "born": 1, "trained": 2, "killed": 3}
 
