@@ -160,7 +160,13 @@ def test_ctrl_c_stops_with_one_line_and_the_run_resumes(cifar10_dir,
                          tmp_path / "cache", steps_per_individual=200,
                          max_individuals=14)
   wd = tmp_path / "wd"
-  proc = _start(f"--config={cfg}", f"--workdir={wd}")
+  # A test run started in the background of a shell script inherits SIGINT
+  # ignored, and so would the command: give it Ctrl-C as a terminal does.
+  previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+  try:
+    proc = _start(f"--config={cfg}", f"--workdir={wd}")
+  finally:
+    signal.signal(signal.SIGINT, previous)
   _wait_for_trained(proc, lambda: _lines(wd / "events.jsonl"), 2)
   proc.send_signal(signal.SIGINT)
   _, err = proc.communicate(timeout=120)
