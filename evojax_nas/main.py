@@ -24,7 +24,8 @@ _DEBUG = flags.DEFINE_bool(
     "debug", False, "Print the traceback of an error, not just its line.")
 flags.mark_flags_as_required(["config", "workdir"])
 _ARGV: list[str] = []  # this command's arguments, to re-execute it
-SUBCOMMANDS = ("flops", "report", "worker", "faults", "resume", "repair")
+SUBCOMMANDS = ("flops", "report", "worker", "faults", "resume", "repair",
+               "sweep")
 
 
 def _config_path(argv) -> str:
@@ -108,6 +109,8 @@ def run_main():
   `evojax_nas worker --workdir DIR` joins an experiment as one more worker;
   `evojax_nas resume --workdir DIR` continues one with its recorded config;
   `evojax_nas repair --workdir DIR` sets a damaged event log aside;
+  `evojax_nas sweep --config CFG --grid KEY=V1,V2 --seeds N --workdir DIR`
+  runs a meta-parameter study;
   `evojax_nas faults ...` runs the worker fault-injection test."""
   _ARGV[:] = sys.argv[1:]
   if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:

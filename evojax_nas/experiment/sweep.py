@@ -1,0 +1,243 @@
+"""Meta-parameter studies: a grid of configs × seeds, one experiment each
+(Real et al. 2017, section 5, figures 3 and 4).
+
+`evojax_nas sweep --config CFG --grid KEY=V1,V2 [--grid ...] --seeds N
+--workdir DIR` plans the cartesian product of the grids, each point with
+seeds `config.seed + 0 .. N-1`, and records it in `DIR/sweep.json`. Every
+experiment lives in `DIR/<point>/seed<S>/` with its own `config.json`, and
+runs as `evojax_nas resume --workdir` in a fresh process (its compiled
+programs and memory mappings die with it): one after another on this
+machine, or as Ray tasks (`runner="ray"`). Running the same command again
+skips the finished experiments and resumes the interrupted one; a changed
+config of a started experiment is refused by that experiment.
+
+Grid values are Python literals (`population_size=2,10,50`,
+`escape.reset_population_at=(),(30,)`); a value that is not one is a
+string (`escape.mutation_rate_schedule='',20-30:5`; quote a string that
+holds commas: `'"20-30:5,40-50:3"'`).
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import ml_collections
+
+from evojax_nas import config as config_lib
+from evojax_nas.experiment import ownership
+from evojax_nas.experiment.runner import check_same_experiment
+
+log = logging.getLogger("evojax_nas")
+PLAN = "sweep.json"
+
+
+def parse_grid(item: str) -> tuple[str, list]:
+  """`KEY=V1,V2,...` -> (key, values); ConfigError if it is not one."""
+  key, sep, text = item.partition("=")
+  if not sep or not key or not text:
+    raise config_lib.ConfigError(f"--grid {item!r} is not KEY=V1,V2,...")
+  try:
+    values = list(ast.literal_eval(f"[{text}]"))
+  except (ValueError, SyntaxError):
+    values = []
+    for part in text.split(","):
+      try:
+        values.append(ast.literal_eval(part))
+      except (ValueError, SyntaxError):
+        values.append(part)
+  if len({json.dumps(v) for v in values}) != len(values):
+    raise config_lib.ConfigError(f"--grid {item!r} repeats a value")
+  return key, values
+
+
+def slug(value) -> str:
+  """A folder-name form of a grid value: `2`, `0.1`, `none`, `30+60`."""
+  if value in ("", (), [], None):
+    return "none"
+  if isinstance(value, (tuple, list)):
+    return "+".join(slug(v) for v in value)
+  return re.sub(r"[^A-Za-z0-9._-]+", "_", str(value)).strip("_") or "_"
+
+
+def point_name(values: dict) -> str:
+  """`population_size=2`, `mutation_rate_schedule=none,reset_population_at=24`."""
+  return ",".join(f"{k.rsplit('.', 1)[-1]}={slug(v)}"
+                  for k, v in values.items())
+
+
+def plan(config_file: str, grid: list[str], seeds: int,
+         overrides=()) -> dict:
+  """The sweep's experiments: name, grid values, seed and validated flat
+  config of each; ConfigError naming a bad key or value."""
+  if seeds < 1:
+    raise config_lib.ConfigError(f"--seeds must be at least 1, got {seeds}")
+  if not grid:
+    raise config_lib.ConfigError("a sweep needs at least one --grid "
+                                 "KEY=V1,V2,...")
+  axes = dict(parse_grid(g) for g in grid)
+  if len(axes) != len(grid):
+    raise config_lib.ConfigError("--grid names the same key twice")
+  base = config_lib.load_file(config_file, overrides)
+  known = config_lib.flatten(config_lib.default_config())
+  for key in axes:
+    if key not in known:
+      raise config_lib.ConfigError(
+          f"--grid {key}: unknown config key; the keys are those of "
+          "evojax_nas.config.default_config()")
+    if key == "seed":
+      raise config_lib.ConfigError("sweep seeds with --seeds, not --grid")
+  points, names = [], set()
+  for combo in itertools.product(*axes.values()):
+    values = dict(zip(axes, combo))
+    name = point_name(values)
+    if name in names:
+      raise config_lib.ConfigError(f"two grid points share the folder "
+                                   f"name {name!r}; use distinct values")
+    names.add(name)
+    for s in range(seeds):
+      config = ml_collections.ConfigDict(base.to_dict())
+      try:
+        config.update_from_flattened_dict(
+            {k: (tuple(v) if isinstance(v, list) else v)
+             for k, v in values.items()})
+      except (KeyError, TypeError) as err:
+        raise config_lib.ConfigError(f"grid point {name}: {err}") from None
+      config.seed = base.seed + s
+      try:
+        config = config_lib.validate(config)
+      except config_lib.ConfigError as err:
+        raise config_lib.ConfigError(f"grid point {name}: {err}") from None
+      points.append({"name": name, "values": values, "seed": config.seed,
+                     "workdir": f"{name}/seed{config.seed}",
+                     "config": config})
+  return {"config_file": str(Path(config_file).absolute()),
+          "overrides": list(overrides), "grid": axes, "points": points}
+
+
+def _record(sweep: dict, root: Path):
+  """Writes `root/sweep.json` (the union with the points there); refuses a
+  folder that holds a sweep of another config file, grid or overrides."""
+  path = root / PLAN
+  mine = {k: sweep[k] for k in ("config_file", "overrides", "grid")}
+  mine = json.loads(json.dumps(mine))
+  old_points = []
+  if path.is_file():
+    try:
+      old = json.loads(path.read_text())
+    except json.JSONDecodeError:
+      raise config_lib.ConfigError(f"{path} is not valid JSON; restore it "
+                                   "or use a new --workdir") from None
+    for k, v in mine.items():
+      if old.get(k) != v:
+        raise config_lib.ConfigError(
+            f"{root} holds a sweep with another {k} ({old.get(k)!r}); rerun "
+            "it with the same --config, --grid and overrides, or use a new "
+            "--workdir")
+    old_points = old.get("points", [])
+  rows = {p["workdir"]: p for p in old_points}
+  rows.update({p["workdir"]: {k: p[k] for k in ("name", "values", "seed",
+                                                 "workdir")}
+               for p in sweep["points"]})
+  tmp = path.with_suffix(".tmp")
+  tmp.write_text(json.dumps(dict(mine, points=list(rows.values())),
+                            indent=1, sort_keys=True))
+  os.replace(tmp, path)
+
+
+def read_plan(root: str | Path) -> dict:
+  """The recorded plan of a sweep folder."""
+  path = Path(root) / PLAN
+  if not path.is_file():
+    raise FileNotFoundError(f"{path} not found: not a sweep folder")
+  return json.loads(path.read_text())
+
+
+def command(workdir: Path) -> list[str]:
+  """The command that runs (or resumes) one experiment of the sweep."""
+  return [sys.executable, "-m", "evojax_nas", "resume", "--workdir",
+          str(workdir)]
+
+
+def run_point(workdir: str) -> int:
+  """Runs one experiment to its end in a fresh process, its output in
+  `workdir/run.log`; returns its exit status (also a Ray task)."""
+  with open(Path(workdir) / "run.log", "ab") as out:
+    return subprocess.run(command(Path(workdir)), stdout=out,
+                          stderr=subprocess.STDOUT, check=False).returncode
+
+
+def _last_line(workdir: Path) -> str:
+  try:
+    lines = (workdir / "run.log").read_text(errors="replace").splitlines()
+  except OSError:
+    return ""
+  return next((l for l in reversed(lines) if l.strip()), "")
+
+
+def _run_ray(todo: list[Path], workers) -> dict[Path, int]:
+  try:
+    import ray  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise config_lib.ConfigError(
+        "--runner ray needs Ray: pip install 'evojax-nas[ray]'") from None
+  if not ray.is_initialized():
+    ray.init(address=workers.ray_address or None, include_dashboard=False)
+  task = ray.remote(num_cpus=workers.ray_num_cpus,
+                    num_gpus=workers.ray_num_gpus,
+                    max_retries=workers.ray_max_retries)(run_point)
+  refs = {task.remote(str(w)): w for w in todo}
+  codes = {}
+  while refs:
+    ready, _ = ray.wait(list(refs), num_returns=1)
+    w = refs.pop(ready[0])
+    codes[w] = ray.get(ready[0])
+    log.info("%s: exit %d: %s", w, codes[w], _last_line(w))
+  return codes
+
+
+def run(sweep: dict, root: str | Path, runner: str = "local") -> list[dict]:
+  """Runs every unfinished experiment of `sweep` (from `plan`) under
+  `root`; returns one row per experiment: workdir, exit status, last line.
+  A failed experiment does not stop the others."""
+  if runner not in config_lib.RUNNERS:
+    raise config_lib.ConfigError(f"runner {runner!r} unknown; valid "
+                                 f"choices: {list(config_lib.RUNNERS)}")
+  root = Path(root).absolute()
+  root.mkdir(parents=True, exist_ok=True)
+  ownership.acquire(root, "a sweep")
+  try:
+    _record(sweep, root)
+    todo, rows = [], []
+    for p in sweep["points"]:
+      w = root / p["workdir"]
+      w.mkdir(parents=True, exist_ok=True)
+      check_same_experiment(p["config"], w / "config.json")
+      if (w / "results.json").is_file():
+        rows.append({"workdir": w, "code": 0, "line": "finished before"})
+      else:
+        todo.append(w)
+    log.info("sweep %s: %d experiments, %d to run", root,
+             len(sweep["points"]), len(todo))
+    if runner == "ray":
+      codes = _run_ray(todo, sweep["points"][0]["config"].workers)
+    else:
+      codes = {}
+      for k, w in enumerate(todo):
+        log.info("[%d/%d] %s", k + 1, len(todo), w.relative_to(root))
+        codes[w] = run_point(str(w))
+        if codes[w] in (130, 143):  # Ctrl-C or SIGTERM: the sweep stops
+          raise KeyboardInterrupt("SIGTERM" if codes[w] == 143 else "")
+        log.info("    %s", _last_line(w))
+    rows += [{"workdir": w, "code": c, "line": _last_line(w)}
+             for w, c in codes.items()]
+    return rows
+  finally:
+    ownership.release(root)
