@@ -50,6 +50,10 @@ def parse_args(argv):
                  help=f"comma list from {list(SEARCHES)}")
   p.add_argument("--population", type=int, default=10)
   p.add_argument("--sample", type=int, default=3)
+  p.add_argument("--sample_replacement", default="auto",
+                 choices=("auto", "with", "without"),
+                 help="auto: with replacement for aging and kill_worst "
+                      "(Real et al. 2018, Algorithm 1)")
   p.add_argument("--seed", type=int, default=0, help="first seed")
   p.add_argument("--json", default="", help="write the results here")
   args = p.parse_args(argv)
@@ -70,8 +74,11 @@ def main(argv=None) -> dict:
   times = np.linspace(0, args.budget, 7)[1:]
   results, published = {}, PUBLISHED.get(args.dataset, {})
   for name in args.strategies:
+    replacement = (args.sample_replacement if name in ("aging", "kill_worst")
+                   else "auto")
     cfg = SearchConfig(strategy=name, population_size=args.population,
-                       sample_size=args.sample, budget_s=args.budget)
+                       sample_size=args.sample, budget_s=args.budget,
+                       sample_replacement=replacement)
     t0 = time.perf_counter()
     hist = run_searches(cfg, table, seeds)
     acc = table.test200[hist.chosen()].astype(np.float64)
@@ -90,7 +97,7 @@ def main(argv=None) -> dict:
 
   print(f"NAS-Bench-201 {args.dataset}: {args.runs} runs, budget "
         f"{args.budget:.0f} s, population {args.population}, sample "
-        f"{args.sample}; best cell in the table {table.best_test:.2f} %")
+        f"{args.sample} ({args.sample_replacement} replacement); best cell in the table {table.best_test:.2f} %")
   print("| strategy | test acc. % (mean ± std) | published | evaluations "
         "| best-so-far at " + " / ".join(f"{t:.0f}" for t in times) + " s |")
   print("|---|---|---|---|---|")

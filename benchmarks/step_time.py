@@ -74,7 +74,7 @@ def engine_step(genome, images, labels):
   net.precompile(len(labels), 500)
   mean, std = jnp.zeros(3), jnp.ones(3)
   key = jax.random.key(0, impl="rbg")
-  lr = jnp.float32(0.05)
+  lr = jnp.full((cfg.chunk_steps,), 0.05, jnp.float32)
   rng = np.random.default_rng(0)
   chunks = [jnp.int32(i) for i in range(10_000)]
   state = [net.new_state(net.init(jax.random.key(0)))]

@@ -1,9 +1,11 @@
 """A CPU demo of Genetic CNN on real CIFAR-10: about 12 minutes on 2 cores.
 
-The paper's algorithm, encoding and learning rate (`genetic_cnn_cifar10.py`)
-with a population of 6, 3 generations after generation 0, and 400 SGD steps
-per individual (momentum 0.9, batch 50). Watch the
-per-generation table in the log (and `results.json["generations"]`).
+The paper's algorithm, encoding, split and learning-rate rule
+(`genetic_cnn_cifar10.py`) with a population of 6, 3 generations after
+generation 0, and 400 SGD steps per individual (momentum 0.9, batch 50):
+the stepped schedule scales with them, 1e-2 for steps 0-199, 1e-3 for
+200-299, 1e-4 for 300-366, 1e-5 for 367-399. Watch the per-generation
+table in the log (and `results.json["generations"]`).
 Needs the data: --config.data.dir=FOLDER or $EVOJAX_NAS_DATA_DIR.
 """
 

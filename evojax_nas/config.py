@@ -39,6 +39,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.search_space = "dna"            # dna | genetic_cnn | nb201
   c.population_size = 1000
   c.sample_size = 2                 # tournament sample (aging: S)
+  # Whether a member can fill several places of the sample: "auto" is
+  # each paper's (with for aging and kill_worst, Real et al. 2018 Alg. 1;
+  # without for the 2017 tournament), or "with" / "without".
+  c.sample_replacement = "auto"
   c.steps_per_individual = 25600
   c.max_individuals = 0             # trained individuals in total; 0 = none
   c.max_steps = 0                   # training steps in total; 0 = none
@@ -132,6 +136,11 @@ def default_config() -> ml_collections.ConfigDict:
   c.train.momentum = 0.9
   c.train.weight_decay = 1e-4
   c.train.chunk_steps = 4           # SGD steps unrolled per dispatch
+  # A stepped learning rate: ((FRACTION, FACTOR), ...) = from FRACTION of an
+  # individual's training steps on, the genome's rate × FACTOR (Genetic CNN:
+  # 1e-2 for 120 of 240 epochs, 1e-3 for 60, 1e-4 for 40, 1e-5 for 20).
+  # () keeps the genome's rate (Large-Scale Evolution).
+  c.train.lr_schedule = ()
   c.train.eval_batch_size = 500
   c.train.crop_padding = 4
   c.train.flip = True
@@ -192,7 +201,7 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   from evojax_nas.genomes import recombination
   from evojax_nas.genomes.mutations import mutation_probabilities
   from evojax_nas.genomes.spaces import SPACES
-  from evojax_nas.strategies import STRATEGIES
+  from evojax_nas.strategies import STRATEGIES, make as make_strategy
   _check_keys(config, default_config())
   full = default_config()
   full.update_from_flattened_dict(
@@ -256,14 +265,27 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   need(c.train.batch_size >= 1 and c.train.eval_batch_size >= 1,
        "train.batch_size and train.eval_batch_size must be positive")
   need(c.train.chunk_steps >= 1, "train.chunk_steps must be positive")
+  fractions = [p[0] for p in c.train.lr_schedule if len(p) == 2]
+  need(len(fractions) == len(c.train.lr_schedule) and all(
+      0 < f <= 1 and factor > 0 for f, factor in c.train.lr_schedule)
+       and fractions == sorted(set(fractions)),
+       "train.lr_schedule must list (FRACTION, FACTOR) pairs with increasing "
+       "fractions in (0, 1] and positive factors, e.g. ((0.5, 0.1), (0.75, "
+       f"0.01)); got {c.train.lr_schedule!r}")
   need(c.mutations_per_child >= 1, "mutations_per_child must be at least 1")
   need(c.num_workers >= 0, "num_workers must be >= 0 (0: one in-process "
        "loop)")
   need(c.runner in RUNNERS, f"runner {c.runner!r} unknown; valid choices: "
        f"{list(RUNNERS)}")
+  try:
+    strategy = make_strategy(c.strategy, c.population_size,
+                             sample_size=c.sample_size,
+                             genetic=dict(c.genetic),
+                             sample_replacement=c.sample_replacement)
+  except ValueError as err:
+    raise ConfigError(str(err)) from None
   need(c.num_workers == 0 or (
-      not STRATEGIES[c.strategy](c.population_size, c.sample_size,
-                                 dict(c.genetic)).generational
+      not strategy.generational
       and c.recombination.mode == "none" and not c.escape.reset_population_at
       and not c.escape.mutation_rate_schedule),
        f"num_workers > 0 runs asynchronous steady-state evolution: strategy "

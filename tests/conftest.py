@@ -141,7 +141,8 @@ def _no_persistent_compile_cache_across_tests():
 
 def train_one_chunk(net, state, images, labels, lr, idx=None, seed=1):
   """One `train_chunk` of `net` on rows `idx` (default: the first rows) of
-  `images`/`labels`, unit standardisation, augmentation stream `seed`."""
+  `images`/`labels`, unit standardisation, augmentation stream `seed`; `lr`
+  one rate for every step or one per step."""
   import jax
   import jax.numpy as jnp
   cfg = net.cfg
@@ -150,7 +151,8 @@ def train_one_chunk(net, state, images, labels, lr, idx=None, seed=1):
                      ).reshape(cfg.chunk_steps, cfg.batch_size) % len(labels)
   return net.train_chunk(state, images, labels, idx,
                          jax.random.key(seed, impl="rbg"), jnp.int32(0),
-                         jnp.zeros(3), jnp.ones(3), jnp.float32(lr))
+                         jnp.zeros(3), jnp.ones(3), jnp.broadcast_to(
+                             jnp.asarray(lr, jnp.float32), (cfg.chunk_steps,)))
 
 
 def write_cli_config(path: Path, data_dir, cache_dir, **fields) -> Path:

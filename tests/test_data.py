@@ -184,3 +184,6 @@ def test_real_cifar10_jpeg_archives(tmp_path_factory):
   np.testing.assert_allclose(ds.mean, [0.491, 0.482, 0.447], atol=0.01)
   again = data.load("cifar10", str(REAL_DATA), str(cache))
   np.testing.assert_array_equal(ds.val_labels, again.val_labels)
+  # Genetic CNN holds out 10,000 (Xie & Yuille 2017, 4.1): 40,000 train.
+  genetic = data.load("cifar10", str(REAL_DATA), str(cache), 10_000)
+  _check_split(genetic, 50000, 10000, 10_000)

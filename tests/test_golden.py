@@ -21,7 +21,10 @@ GOLDEN = Path(__file__).parent / "golden"
 
 CASES = {
     "tournament": {},
-    "aging": {"strategy": "aging"},
+    # Recorded with the sample drawn without replacement (the only kind
+    # then); `aging_with_replacement` recorded when it became the default.
+    "aging": {"strategy": "aging", "sample_replacement": "without"},
+    "aging_with_replacement": {"strategy": "aging"},
     "section5": {"recombination.mode": "mutation_probabilities",
                  "recombination.probability": 0.7,
                  "escape.mutation_rate_schedule": "6-9:3",

@@ -169,7 +169,7 @@ class CompiledNetwork:
         self._prepare(images, labels, idx, key, chunk, mean, std))
     losses, accs = [], []
     for i in range(xs.shape[0]):
-      state, loss, acc = self._train_step(state, xs[i], ys[i], lr)
+      state, loss, acc = self._train_step(state, xs[i], ys[i], lr[i])
       losses.append(loss)
       accs.append(acc)
     return state, {"loss": jnp.mean(jnp.stack(losses)),
@@ -223,8 +223,8 @@ class CompiledNetwork:
         sharding=NamedSharding(self._mesh, P(None, "data")))
     key = jax.ShapeDtypeStruct((), jax.random.key(0, impl="rbg").dtype,
                                sharding=rep)
-    return (state, images, labels, idx, key, scalar(jnp.int32), vec, vec,
-            scalar(jnp.float32))
+    lr = jax.ShapeDtypeStruct((cfg.chunk_steps,), jnp.float32, sharding=rep)
+    return (state, images, labels, idx, key, scalar(jnp.int32), vec, vec, lr)
 
   def _abstract_predict_args(self, eval_rows: int):
     cfg, rep = self.cfg, self._replicated
@@ -240,7 +240,8 @@ class CompiledNetwork:
     """`chunk_steps` SGD steps from `state` (from `new_state`, donated) on
     rows `idx` (chunk_steps, batch) of the device-resident `images`/`labels`,
     augmented with chunk number `chunk` (int32) of the RBG key `key`;
-    `mean`/`std` standardise, `lr` is a replicated float32 scalar."""
+    `mean`/`std` standardise, `lr` (float32, chunk_steps) holds each
+    step's learning rate (replicated)."""
     return self._get(f"train_chunk/{images.shape[0]}", self._train_chunk,
                      lambda: self._abstract_train_args(images.shape[0]),
                      donate=(0,))(state, images, labels, idx, key, chunk,

@@ -52,7 +52,8 @@ def make_strategy(config):
   return strategies.make(config.strategy,
                          config.population_size + config.num_workers,
                          sample_size=config.sample_size,
-                         genetic=dict(config.genetic))
+                         genetic=dict(config.genetic),
+                         sample_replacement=config.sample_replacement)
 
 
 def over_budget(config, n: int, now: float, ahead_s: float = 0.0) -> bool:

@@ -1,9 +1,12 @@
 """The end of a run: best model, top-k ensemble, results.json, export.
 
 "The best model" is the one with the highest validation accuracy; its *test*
-accuracy is what gets reported (Real et al. 2017, 3.7). The ensemble is the
-top-k by validation, combining their test predictions by majority vote (ties
-broken by the summed class probabilities).
+accuracy is what gets reported (Real et al. 2017, 3.7). A generational run
+(Genetic CNN) answers with its last generation (Xie & Yuille 2017,
+Algorithm 1's output): the member with the highest fitness, its validation
+accuracy averaged over every evaluation of its string. The ensemble is the
+top-k by the same order, combining their test predictions by majority vote
+(ties broken by the summed class probabilities).
 """
 
 from __future__ import annotations
@@ -31,6 +34,18 @@ def majority_vote(probabilities: list[np.ndarray]) -> np.ndarray:
   return (votes + 1e-3 * stacked.sum(0)).argmax(-1)
 
 
+def ranked(history) -> list[tuple[object, float]]:
+  """(individual, fitness) candidates for the result, best first: the last
+  generation by averaged fitness if the run is generational, else every
+  trained individual by validation accuracy (ties: the older)."""
+  if history.generations:
+    last = history.generations[-1]
+    order = sorted(zip(last["fitness"], last["ids"]),
+                   key=lambda p: (-p[0], p[1]))
+    return [(history.individuals[i], float(f)) for f, i in order]
+  return [(i, i.val_accuracy) for i in history.top(len(history.trained))]
+
+
 def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
   """Writes `results.json` and `model/` from the replayed `history` and a
   `trainer` that predicts (its training images need not be on the
@@ -39,9 +54,9 @@ def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
   if not h.trained:
     raise RuntimeError("no individual was trained: raise the budget")
   labels = ev.data.splits["test"][2]
-  variables, probs, top = {}, [], []
-  # The best by validation whose checkpoints are usable (kept: the top-k).
-  for ind in h.top(len(h.trained)):
+  variables, probs, top, fitness = {}, [], [], {}
+  # The best whose checkpoints are usable (kept: the top-k).
+  for ind, fit in ranked(h):
     if len(top) == config.ensemble_size:
       break
     if ind.id not in set(trainer.checkpoints.ids()):
@@ -54,6 +69,7 @@ def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
                   ind.id)
       continue
     top.append(ind)
+    fitness[ind.id] = fit
     probs.append(ev.predict(ind.genome, variables[ind.id], "test"))
   if not top:
     raise CheckpointError(-1, f"no usable checkpoint in "
@@ -63,6 +79,9 @@ def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
   ensemble_test = float(np.mean(majority_vote(probs) == labels))
   results = {
       "best": {"id": best.id, "val_accuracy": best.val_accuracy,
+               "fitness": fitness[best.id],
+               "selected_by": ("fitness in the last generation"
+                               if h.generations else "validation accuracy"),
                "test_accuracy": best_test, "genome": best.genome.to_json(),
                "description": best.genome.describe(),
                "flops_per_train_step": best.trained["flops"]["train_step"],

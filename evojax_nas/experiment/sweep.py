@@ -47,8 +47,8 @@ def parse_grid(item: str) -> tuple[str, list]:
   try:
     values = list(ast.literal_eval(f"[{text}]"))
   except (ValueError, SyntaxError):
-    values = []
-    for part in text.split(","):
+    values = []  # comma-separated, a quoted part kept whole
+    for part in re.findall(r"""'[^']*'|"[^"]*"|[^,]+""", text):
       try:
         values.append(ast.literal_eval(part))
       except (ValueError, SyntaxError):

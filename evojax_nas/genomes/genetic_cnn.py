@@ -55,7 +55,7 @@ class GeneticCNN:
   widths: tuple[int, ...] = (8, 8, 16)
   fc_width: int = 32
   dropout: float = 0.5
-  learning_rate: float = 0.05
+  learning_rate: float = 0.01  # the paper's (4.1), before its steps
 
   def __post_init__(self):
     if len(self.nodes) != len(self.widths) or not self.nodes:

@@ -36,6 +36,7 @@ class SearchConfig:
   strategy: str = "aging"
   population_size: int = 10
   sample_size: int = 3
+  sample_replacement: str = "auto"  # the paper's: with, for aging
   budget_s: float = 12000.0
   p_mutation: float = 0.8      # genetic only (Genetic CNN's p_M, p_C, q_C)
   q_mutation: float = 0.2      # per edge, ~ Genetic CNN's 1 bit in 20
@@ -148,7 +149,7 @@ def _run(cfg: SearchConfig, capacity: int, reward, cost, keys):
   else:
     strategy = strategies_lib.make(
         cfg.strategy, cfg.population_size, sample_size=cfg.sample_size,
-        genetic={"p_mutation": cfg.p_mutation, "q_mutation": cfg.q_mutation,
+        sample_replacement=cfg.sample_replacement, genetic={"p_mutation": cfg.p_mutation, "q_mutation": cfg.q_mutation,
          "p_crossover": cfg.p_crossover, "q_crossover": cfg.q_crossover})
   make_body = (_genetic_body if strategy is not None and strategy.generational
                else _steady_state_body)

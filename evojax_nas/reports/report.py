@@ -39,10 +39,12 @@ class Run:
   config: dict
   events: list[dict]
   results: dict | None
+  label: str | None = None  # how plots name it (a sweep: its grid point)
 
   @property
   def name(self) -> str:
-    return f"{self.workdir.name} ({self.config.get('strategy', '?')})"
+    return self.label or (f"{self.workdir.name} "
+                          f"({self.config.get('strategy', '?')})")
 
   @property
   def trained(self) -> list[dict]:
@@ -124,8 +126,12 @@ def summary(run: Run) -> dict:
   trained = run.trained
   if not trained:
     return {"individuals": 0}
-  best = max(trained, key=lambda e: (e["val_accuracy"], -e["id"]))
   r = run.results or {}
+  # The run's answer once it has one (a generational run's is the last
+  # generation's fittest), else the best by validation so far.
+  by_id = {e["id"]: e for e in trained}
+  best = by_id.get(r.get("best", {}).get("id")) or max(
+      trained, key=lambda e: (e["val_accuracy"], -e["id"]))
   alive = {e["id"] for e in trained} - run.killed
   out = {
       "individuals": len(trained),
@@ -192,7 +198,7 @@ def window_stats(run: Run) -> list[dict]:
 
 
 # --- pictures ----------------------------------------------------------------------
-def _figure(width=8, height=4.5):
+def figure(width=8, height=4.5):
   """A matplotlib Figure outside pyplot: no global backend or state is
   touched, so notebooks keep their inline plots."""
   from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
@@ -201,7 +207,7 @@ def _figure(width=8, height=4.5):
 
 
 def plot_progress(run: Run, path: Path) -> Path:
-  fig, ax = _figure()
+  fig, ax = figure()
   dead = run.killed
   for alive, colour, label in ((False, "#aaaaaa", "dead"),
                                (True, "#1f77b4", "alive")):
@@ -233,7 +239,7 @@ def _repeat_key(run: Run) -> str:
 
 
 def plot_best_so_far(runs: list[Run], path: Path) -> Path:
-  fig, ax = _figure()
+  fig, ax = figure()
   groups: dict[str, list[Run]] = {}
   for run in runs:
     groups.setdefault(_repeat_key(run), []).append(run)
@@ -278,13 +284,13 @@ def _fmt(x, digits=4):
   return str(x)
 
 
-def _img(path: Path, alt: str) -> str:
+def img_tag(path: Path, alt: str) -> str:
   data = base64.b64encode(path.read_bytes()).decode()
   return (f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" '
           f'data-file="{path.name}">')
 
 
-def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+def html_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
   head = "".join(f"<th>{html.escape(c)}</th>" for _, c in columns)
   body = "".join(
       "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(k)))}</td>"
@@ -309,7 +315,7 @@ def build(workdirs, out_dir: str | Path | None = None) -> Path:
     cache = s["compile_cache"]
     rows = [("individuals", "individuals", s["individuals"]),
             ("alive", "alive", s["alive"]),
-            ("best-id", "best individual (by validation)", s["best_id"]),
+            ("best-id", "best individual", s["best_id"]),
             ("best-val", "its validation accuracy", _fmt(s["best_val"])),
             ("best-test", "its test accuracy", _fmt(s["best_test"])),
             ("ensemble-test", "top-2 ensemble test accuracy",
@@ -328,27 +334,32 @@ def build(workdirs, out_dir: str | Path | None = None) -> Path:
         f'<tr><th>{html.escape(label)}</th><td id="{key}">'
         f"{html.escape(str(value))}</td></tr>" for key, label, value in rows)
                  + "</table>")
-    parts.append("<h2>Progress</h2>" + _img(
+    parts.append("<h2>Progress</h2>" + img_tag(
         plot_progress(run, out / "progress.png"), "progress"))
-    parts.append("<h2>Best so far</h2>" + _img(
+    parts.append("<h2>Best so far</h2>" + img_tag(
         plot_best_so_far(runs, out / "best_so_far.png"), "best so far"))
     parts.append(f"<h2>Best individual: {s['best_id']}</h2><p><code>"
-                 f"{html.escape(genome.describe())}</code></p>" + _img(
+                 f"{html.escape(genome.describe())}</code></p>" + img_tag(
                      architecture.draw(genome, out / "architecture.png",
                                        f"individual {s['best_id']}"),
                      "architecture"))
-    parts.append("<h2>Lineage</h2>" + _table(
+    parts.append("<h2>Lineage</h2>" + html_table(
         lineage(run, s["best_id"]),
         [("id", "id"), ("mutation", "mutation"), ("t", "born (s)"),
          ("val_accuracy", "validation accuracy"),
          ("description", "architecture")]))
-    parts.append("<h2>Statistics</h2>" + _table(
+    parts.append("<h2>Statistics</h2>" + html_table(
         window_stats(run),
         [("window", "window"), ("max", "max"), ("min", "min"),
          ("mean", "mean"), ("median", "median"), ("std", "std"),
          ("best_genome", "best genome")]))
   else:
     parts.append("<p>No individual trained yet.</p>")
+  return write_page(out, parts)
+
+
+def write_page(out: Path, parts: list[str]) -> Path:
+  """Writes `out/index.html` (atomically) from HTML fragments."""
   page = ("<!doctype html><html><head><meta charset='utf-8'><title>"
           "evojax-nas report</title><style>body{font-family:sans-serif;"
           "max-width:1000px;margin:auto} table{border-collapse:collapse}"

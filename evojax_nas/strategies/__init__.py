@@ -10,28 +10,49 @@ from evojax_nas.strategies.genetic import (Genetic, GenerationPlan,
 from evojax_nas.strategies.tournament import (KILL, Action, PopulationState,
                                               Tournament)
 
+# name -> (population size, sample size, genetic options, sample drawn with
+# replacement) -> strategy.
 STRATEGIES = {
     # Real et al. 2017: sample 2, the worse dies, the better reproduces.
-    "tournament": lambda n, s, g: Tournament(n, s, select=True, kill="sample_worst"),
+    "tournament": lambda n, s, g, r: Tournament(n, s, select=True,
+                                                kill="sample_worst"),
     # Real et al. 2018: sample S, the best reproduces, the oldest dies.
-    "aging": lambda n, s, g: Tournament(n, s, select=True, kill="oldest"),
+    "aging": lambda n, s, g, r: Tournament(n, s, select=True, kill="oldest",
+                                           replace=r),
     # The non-aging control of 2018: the worst of the population dies.
-    "kill_worst": lambda n, s, g: Tournament(n, s, select=True, kill="worst"),
+    "kill_worst": lambda n, s, g, r: Tournament(n, s, select=True,
+                                                kill="worst", replace=r),
     # Real et al. 2017's control: random parent, random victim.
-    "random": lambda n, s, g: Tournament(n, 2, select=False),
+    "random": lambda n, s, g, r: Tournament(n, 2, select=False),
     # Xie & Yuille 2017: roulette, stage crossover, bit-flip mutation.
-    "genetic": lambda n, s, g: Genetic(n, **g),
+    "genetic": lambda n, s, g, r: Genetic(n, **g),
 }
+# The papers' samples: with replacement in Regularized Evolution's
+# Algorithm 1 (aging and its kill_worst control), two distinct individuals
+# in Large-Scale Evolution's tournament.
+SAMPLE_REPLACEMENT = ("auto", "with", "without")
+_WITH_BY_DEFAULT = ("aging", "kill_worst")
 
 
 def make(name: str, population_size: int, *, sample_size: int = 2,
-         genetic: dict | None = None):
-  """The strategy called `name`; ValueError naming the valid choices."""
+         genetic: dict | None = None, sample_replacement: str = "auto"):
+  """The strategy called `name`; ValueError naming the valid choices.
+  `sample_replacement`: "auto" (the paper's), "with" or "without"."""
   if name not in STRATEGIES:
     raise ValueError(f"unknown strategy {name!r}; valid choices: "
                      f"{sorted(STRATEGIES)}")
-  return STRATEGIES[name](population_size, sample_size, dict(genetic or {}))
+  if sample_replacement not in SAMPLE_REPLACEMENT:
+    raise ValueError(f"unknown sample_replacement {sample_replacement!r}; "
+                     f"valid choices: {list(SAMPLE_REPLACEMENT)}")
+  if sample_replacement == "with" and name not in _WITH_BY_DEFAULT:
+    raise ValueError(f"sample_replacement='with' applies to "
+                     f"{list(_WITH_BY_DEFAULT)} only, not to strategy "
+                     f"{name!r}: its victim is the sample's worst")
+  replace = (name in _WITH_BY_DEFAULT if sample_replacement == "auto"
+             else sample_replacement == "with")
+  return STRATEGIES[name](population_size, sample_size, dict(genetic or {}),
+                          replace)
 
 
 __all__ = ["Action", "GenerationPlan", "Genetic", "KILL", "PopulationState",
-           "STRATEGIES", "Tournament", "make", "roulette_probabilities"]
+           "SAMPLE_REPLACEMENT", "STRATEGIES", "Tournament", "make", "roulette_probabilities"]

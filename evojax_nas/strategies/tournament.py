@@ -13,6 +13,13 @@ difference between the papers:
 With `select=False` parent and victim are two random individuals (the 2017
 paper's random-search control). Ids grow with birth order, so the oldest
 alive individual is the one with the smallest id.
+
+The sample is drawn with replacement (`replace=True`: Real et al. 2018,
+Algorithm 1, and the NAS-Bench-201 reference scripts draw each member
+uniformly from the population, so one individual can fill several places)
+or without (the 2017 paper's pairs of two distinct individuals). With
+replacement only a rule whose victim is not the sample's worst (aging,
+kill_worst) is defined: a pair of one individual twice has no loser.
 """
 
 from __future__ import annotations
@@ -45,16 +52,21 @@ class Tournament(base.SteadyState):
   """Fixed structure in the constructor; state and keys passed explicitly."""
 
   def __init__(self, population_size: int, sample_size: int = 2, *,
-               select: bool = True, kill: str = "sample_worst"):
+               select: bool = True, kill: str = "sample_worst",
+               replace: bool = False):
     if population_size < 2 or not 2 <= sample_size <= population_size:
       raise ValueError(f"tournament needs population_size >= sample_size >= "
                        f"2, got {population_size} and {sample_size}")
     if kill not in KILL:
       raise ValueError(f"unknown kill rule {kill!r}; valid choices: {KILL}")
+    if replace and (kill == "sample_worst" or not select):
+      raise ValueError("a sample drawn with replacement needs a victim from "
+                       "outside the sample (kill 'oldest' or 'worst')")
     self.population_size = population_size
     self.sample_size = sample_size
     self.select = select
     self.kill = kill
+    self.replace = replace
 
   def init(self) -> PopulationState:
     n = self.population_size
@@ -65,9 +77,13 @@ class Tournament(base.SteadyState):
   def ask(self, key: jax.Array, state: PopulationState) -> Action:
     k_sample, k_order = jax.random.split(key)
     alive = state.ids >= 0
-    scores = jnp.where(alive, jax.random.uniform(k_sample, alive.shape),
-                       -jnp.inf)
-    _, slots = jax.lax.top_k(scores, self.sample_size)  # random alive sample
+    if self.replace:  # each member uniform over the alive
+      slots = jax.random.categorical(
+          k_sample, jnp.where(alive, 0.0, -jnp.inf), shape=(self.sample_size,))
+    else:
+      scores = jnp.where(alive, jax.random.uniform(k_sample, alive.shape),
+                         -jnp.inf)
+      _, slots = jax.lax.top_k(scores, self.sample_size)  # distinct members
     if self.select:
       fit = state.fitness[slots]
       parent, victim = slots[jnp.argmax(fit)], slots[jnp.argmin(fit)]

@@ -48,6 +48,17 @@ class Result:
   blended: tuple[str, ...] = ()  # averaged with a recombination partner
 
 
+def learning_rates(base: float, steps: int, schedule=()) -> np.ndarray:
+  """Each step's learning rate (float32 [steps]): `base`, times FACTOR
+  from step round(FRACTION × steps) on for each (FRACTION, FACTOR) of the
+  stepped `schedule` (as optax.piecewise_constant_schedule with those
+  boundaries; () = constant)."""
+  rates = np.full(steps, base, np.float64)
+  for fraction, factor in schedule:
+    rates[int(round(fraction * steps)):] = base * factor
+  return rates.astype(np.float32)
+
+
 def _fast_key(key: jax.Array) -> jax.Array:
   """An RBG key derived from a threefry key: on-device augmentation then
   compiles several times faster on XLA:CPU than with threefry."""
@@ -96,7 +107,8 @@ class Trainer:
                checkpoints: CheckpointStore, steps: int,
                weight_inheritance: bool = True,
                inheritance_mode: str = "exact",
-               cache: StepCache | None = None, for_training: bool = True):
+               cache: StepCache | None = None, for_training: bool = True,
+               lr_schedule=()):
     self.dataset = dataset
     self.cfg = step_config
     self.cache = cache or StepCache(step_config)
@@ -106,6 +118,7 @@ class Trainer:
     self.steps = steps
     self.weight_inheritance = weight_inheritance
     self.inheritance_mode = inheritance_mode
+    self.lr_schedule = tuple(tuple(p) for p in lr_schedule)
     # XLA:CPU with several devices deadlocks at a collective's rendezvous
     # when many multi-device train chunks are in flight at once (measured:
     # a 40-individual run on 2 forced host devices aborted after 40 s
@@ -123,6 +136,20 @@ class Trainer:
     background thread (see `StepCache.compile_async`)."""
     return self.cache.compile_async(genome, self.data.num_train,
                                     self.data.eval_images.shape[0])
+
+  def _rates(self, base: float) -> list:
+    """Per chunk, its steps' learning rates on the devices (a few distinct
+    arrays, each put once)."""
+    k, put = self.cfg.chunk_steps, {}
+    rates = learning_rates(base, self.steps, self.lr_schedule)
+    out = []
+    for i in range(self.steps // k):
+      chunk = rates[i * k:(i + 1) * k]
+      key = chunk.tobytes()
+      if key not in put:
+        put[key] = jax.device_put(chunk, self._replicated)
+      out.append(put[key])
+    return out
 
   def _batches(self, seed: int):
     """Index chunks (chunk_steps, batch) walking shuffled epochs."""
@@ -190,12 +217,12 @@ class Trainer:
     t0 = time.perf_counter()
     batches = self._batches(int(jax.random.bits(k_data, dtype=jnp.uint32)))
     k_aug = _fast_key(k_aug)
-    lr = jax.device_put(jnp.float32(genome.learning_rate), self._replicated)
+    rates = self._rates(genome.learning_rate)
     d = self.data
     for i in range(self.steps // self.cfg.chunk_steps):
       state, metrics = net.train_chunk(
           state, d.train_images, d.train_labels, next(batches), k_aug,
-          self._chunk_numbers[i], d.mean, d.std, lr)
+          self._chunk_numbers[i], d.mean, d.std, rates[i])
       if self._one_chunk_in_flight:
         jax.block_until_ready(metrics)
     last = jax.device_get(metrics)  # the last chunk's mean loss and accuracy
@@ -298,4 +325,5 @@ def build(config, workdir: Path, for_training: bool = True) -> Trainer:
                         config.resources.cache_map_fraction * max_maps)))
   return Trainer(dataset, step_config, CheckpointStore(workdir / "checkpoints"),
                  config.steps_per_individual, config.weight_inheritance,
-                 config.inheritance_mode, cache, for_training=for_training)
+                 config.inheritance_mode, cache, for_training=for_training,
+                 lr_schedule=t.lr_schedule)

@@ -1,0 +1,134 @@
+"""The report of a sweep folder (`evojax_nas sweep`): Real et al. 2017's
+figure 3 for whatever was swept.
+
+  * final test accuracy against each grid point: every experiment a circle
+    (the test accuracy of the individual with the highest validation
+    accuracy at the end, from its results.json), the mean ± std over seeds
+    a bar;
+  * best-so-far test accuracy over experiment time, the seeds of a grid
+    point drawn as mean ± 2σ;
+  * a table per grid point: seeds finished, final test accuracy mean ± std,
+    best validation accuracy, individuals trained.
+Reads only the folders, so it can run while the sweep is going.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from evojax_nas.reports import report
+
+
+def read_plan(root: Path) -> dict:
+  try:
+    return json.loads((root / "sweep.json").read_text())
+  except json.JSONDecodeError:
+    raise report.ReportError(f"{root / 'sweep.json'} is not valid JSON; "
+                             "rerun the sweep command to rewrite it") from None
+
+
+def points(root: Path) -> list[dict]:
+  """One row per grid point: its values, and per seed the final result
+  (None while running) and the run itself (None before it started)."""
+  plan, rows = read_plan(root), {}
+  for p in plan["points"]:
+    row = rows.setdefault(p["name"], {"name": p["name"],
+                                      "values": p["values"], "seeds": []})
+    w = root / p["workdir"]
+    run = None
+    if (w / "events.jsonl").is_file():
+      run = report.read_run(w)
+      run.label = p["name"]
+    row["seeds"].append({"seed": p["seed"], "run": run,
+                         "results": run.results if run else None})
+  return list(rows.values())
+
+
+def _stats(row: dict) -> dict:
+  done = [s["results"] for s in row["seeds"] if s["results"]]
+  test = np.asarray([r["best"]["test_accuracy"] for r in done])
+  val = np.asarray([r["best"]["val_accuracy"] for r in done])
+  return {"point": row["name"], "finished": f"{len(done)} of "
+          f"{len(row['seeds'])}",
+          "test_mean": float(test.mean()) if len(done) else None,
+          "test_std": float(test.std()) if len(done) else None,
+          "val_mean": float(val.mean()) if len(done) else None,
+          "individuals": (float(np.mean([r["individuals"] for r in done]))
+                          if done else None)}
+
+
+def _axis(rows: list[dict]):
+  """x positions and tick labels: the values of a single numeric key (log
+  scale if they span 10× or more), else the grid points in order."""
+  keys = list(rows[0]["values"]) if rows else []
+  values = [r["values"][keys[0]] for r in rows] if len(keys) == 1 else []
+  if values and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                    for v in values):
+    log = min(values) > 0 and max(values) >= 10 * min(values)
+    return np.asarray(values, float), None, keys[0], log
+  return (np.arange(len(rows), dtype=float), [r["name"] for r in rows],
+          " × ".join(keys), False)
+
+
+def plot_final(rows: list[dict], path: Path) -> Path:
+  fig, ax = report.figure()
+  x, ticks, label, log = _axis(rows)
+  for xi, row in zip(x, rows):
+    test = [s["results"]["best"]["test_accuracy"] for s in row["seeds"]
+            if s["results"]]
+    if not test:
+      continue
+    ax.scatter([xi] * len(test), test, s=30, facecolors="none",
+               edgecolors="#1f77b4", zorder=3)
+    ax.errorbar([xi], [np.mean(test)], yerr=[np.std(test)], fmt="_",
+                markersize=16, color="#d62728", capsize=5, zorder=4)
+  if log:
+    ax.set_xscale("log")
+  if ticks is not None:
+    ax.set_xticks(x)
+    ax.set_xticklabels(ticks, rotation=15, fontsize=8, ha="right")
+  else:
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{v:g}" for v in x])
+  ax.set_xlabel(label)
+  ax.set_ylabel("final test accuracy (best by validation)")
+  ax.set_title("each circle one experiment; bars: mean ± std over seeds")
+  ax.grid(alpha=0.3)
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  return path
+
+
+def build(root: str | Path, out_dir: str | Path | None = None) -> Path:
+  """Writes `<root>/report/index.html` (or `out_dir`) for a sweep folder."""
+  root = Path(root)
+  out = Path(out_dir) if out_dir else root / "report"
+  out.mkdir(parents=True, exist_ok=True)
+  plan, rows = read_plan(root), points(root)
+  stats = [_stats(r) for r in rows]
+  grid = "; ".join(f"{k} = {', '.join(json.dumps(v) for v in vs)}"
+                   for k, vs in plan["grid"].items())
+  parts = [f"<h1>evojax-nas sweep: {html.escape(str(root))}</h1>",
+           f"<p>config <code>{html.escape(plan['config_file'])}</code>"
+           f"{' with ' + html.escape(' '.join(plan['overrides'])) if plan['overrides'] else ''}"
+           f"; grid {html.escape(grid)}</p>"]
+  parts.append("<h2>Final test accuracy</h2>" + report.img_tag(
+      plot_final(rows, out / "final.png"), "final test accuracy"))
+  runs = [s["run"] for r in rows for s in r["seeds"]
+          if s["run"] is not None and s["run"].trained]
+  if runs:
+    parts.append("<h2>Best so far</h2>" + report.img_tag(
+        report.plot_best_so_far(runs, out / "best_so_far.png"),
+        "best so far"))
+  parts.append("<h2>Per grid point</h2>" + report.html_table(
+      stats, [("point", "grid point"), ("finished", "finished"),
+              ("test_mean", "test accuracy (mean)"),
+              ("test_std", "test accuracy (std)"),
+              ("val_mean", "best validation (mean)"),
+              ("individuals", "individuals (mean)")]))
+  (out / "sweep.json").write_text(json.dumps(stats, indent=1))
+  return report.write_page(out, parts)
