@@ -27,6 +27,12 @@ from evojax_nas.train.data import DATA_DIR_ENV, DATASETS
 RUNNERS = ("local", "ray")
 
 
+# What a config.json recorded before a key existed meant, so that resuming
+# such a workdir goes on making the choices it made (keys not listed: their
+# default, which is what the code did before them).
+LEGACY_VALUES = {"sample_replacement": "without"}
+
+
 class ConfigError(ValueError):
   """A config with an unknown key or an invalid value."""
 
@@ -306,12 +312,13 @@ def from_workdir(workdir) -> ml_collections.ConfigDict:
   if not path.is_file():
     raise ConfigError(f"{path} not found: start the experiment first with "
                       "--config and --workdir")
-  return from_json_file(path)
+  return from_json_file(path, legacy=True)
 
 
-def from_json_file(path) -> ml_collections.ConfigDict:
+def from_json_file(path, legacy: bool = False) -> ml_collections.ConfigDict:
   """The validated config of a flat `{"a.b": value}` JSON file (config.json
-  and the like)."""
+  and the like); `legacy`: a key it lacks takes its LEGACY_VALUES value
+  (a workdir's record from before the key existed)."""
   path = pathlib.Path(path)
   try:
     flat = json.loads(path.read_text())
@@ -319,6 +326,8 @@ def from_json_file(path) -> ml_collections.ConfigDict:
     raise ConfigError(f"config file {path} not found") from None
   except json.JSONDecodeError:
     raise ConfigError(f"{path} is not valid JSON; restore it") from None
+  if legacy:
+    flat = {**LEGACY_VALUES, **flat}
   c = default_config()
   for key, value in flat.items():
     default = c

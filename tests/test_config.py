@@ -1,5 +1,6 @@
 """Config files, validation, and the ensemble vote."""
 
+import json
 import pathlib
 
 import numpy as np
@@ -38,10 +39,15 @@ def test_paper_values_and_variants():
     ("population_size", 1, "at least 2"),
     ("evaluate_test", "sometimes", "evaluate_test"),
     ("time_budget_s", -1.0, ">= 0"),
+    ("sample_replacement", "sometimes", "valid choices"),
+    ("sample_replacement", "with", "applies to .*'aging'"),  # tournament
+    ("train.lr_schedule", ((0.75, 0.1), (0.5, 0.01)), "increasing"),
+    ("train.lr_schedule", ((0.5, 0.0),), "positive factors"),
+    ("train.lr_schedule", ((1.5, 0.1),), r"in \(0, 1\]"),
 ])
 def test_bad_values_are_named(field, value, message):
   c = config_lib.default_config()
-  c[field] = value
+  c.update_from_flattened_dict({field: value})
   with pytest.raises(config_lib.ConfigError, match=message):
     config_lib.validate(c)
 
@@ -65,3 +71,29 @@ def test_majority_vote_breaks_ties_by_confidence():
   c = np.array([[0.2, 0.8, 0.0], [0.8, 0.1, 0.1], [0.0, 0.2, 0.8]])
   np.testing.assert_array_equal(majority_vote([a, b, c]), [1, 2, 0])
   np.testing.assert_array_equal(majority_vote([a, b]), [1, 2, 0])
+
+
+@pytest.mark.parametrize("strategy, resumable_with_auto", [
+    ("aging", False), ("tournament", True)])
+def test_a_workdir_from_before_sample_replacement_keeps_its_samples(
+    tmp_path, strategy, resumable_with_auto):
+  """A config.json recorded before `sample_replacement` existed drew its
+  samples without replacement: resuming it goes on so, and a config that
+  would change that (aging's new default) is refused."""
+  from evojax_nas.experiment.runner import check_same_experiment
+  c = config_lib.default_config()
+  c.strategy = strategy
+  c.sample_size = 2
+  flat = json.loads(json.dumps(config_lib.flatten(config_lib.validate(c))))
+  del flat["sample_replacement"], flat["train.lr_schedule"]
+  (tmp_path / "config.json").write_text(json.dumps(flat))
+  resumed = config_lib.from_workdir(tmp_path)
+  assert resumed.sample_replacement == "without"
+  assert resumed.train.lr_schedule == ()
+  check_same_experiment(resumed, tmp_path / "config.json")
+  if resumable_with_auto:
+    check_same_experiment(config_lib.validate(c), tmp_path / "config.json")
+  else:
+    with pytest.raises(config_lib.ConfigError,
+                       match="sample_replacement='without', not 'with'"):
+      check_same_experiment(config_lib.validate(c), tmp_path / "config.json")

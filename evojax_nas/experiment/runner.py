@@ -24,6 +24,7 @@ import ml_collections
 import numpy as np
 
 from evojax_nas import config as config_lib
+from evojax_nas import strategies
 from evojax_nas.experiment import ownership
 from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment.events import EventLog
@@ -49,6 +50,15 @@ _RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
                       "resources.recycle_memory_fraction")
 
 
+def _effective(flat: dict) -> dict:
+  """A flat config with `sample_replacement="auto"` spelled out as the
+  strategy's own ("with" for aging, "without" for the tournament)."""
+  if flat.get("sample_replacement") == "auto":
+    with_ = strategies.draws_with_replacement(flat.get("strategy", ""), "auto")
+    flat = dict(flat, sample_replacement="with" if with_ else "without")
+  return flat
+
+
 def check_same_experiment(config, path: Path, record: bool = True):
   """Refuses to continue a workdir with a config that changes the science;
   records the config at `path` if there is none yet and `record`."""
@@ -66,6 +76,10 @@ def check_same_experiment(config, path: Path, record: bool = True):
   except json.JSONDecodeError:
     raise config_lib.ConfigError(f"{path} is not valid JSON; restore it or "
                                  "start a new --workdir") from None
+  defaults = json.loads(json.dumps(config_lib.flatten(
+      config_lib.default_config())))
+  old = {**defaults, **config_lib.LEGACY_VALUES, **old}
+  old, new = _effective(old), _effective(new)
   diff = sorted(k for k in set(old) | set(new)
                 if k not in _RESUMABLE_CHANGES and old.get(k) != new.get(k))
   if diff:

@@ -34,6 +34,13 @@ SAMPLE_REPLACEMENT = ("auto", "with", "without")
 _WITH_BY_DEFAULT = ("aging", "kill_worst")
 
 
+def draws_with_replacement(name: str, sample_replacement: str) -> bool:
+  """Whether strategy `name` draws its sample with replacement."""
+  if sample_replacement == "auto":
+    return name in _WITH_BY_DEFAULT
+  return sample_replacement == "with"
+
+
 def make(name: str, population_size: int, *, sample_size: int = 2,
          genetic: dict | None = None, sample_replacement: str = "auto"):
   """The strategy called `name`; ValueError naming the valid choices.
@@ -48,11 +55,9 @@ def make(name: str, population_size: int, *, sample_size: int = 2,
     raise ValueError(f"sample_replacement='with' applies to "
                      f"{list(_WITH_BY_DEFAULT)} only, not to strategy "
                      f"{name!r}: its victim is the sample's worst")
-  replace = (name in _WITH_BY_DEFAULT if sample_replacement == "auto"
-             else sample_replacement == "with")
   return STRATEGIES[name](population_size, sample_size, dict(genetic or {}),
-                          replace)
+                          draws_with_replacement(name, sample_replacement))
 
 
 __all__ = ["Action", "GenerationPlan", "Genetic", "KILL", "PopulationState",
-           "SAMPLE_REPLACEMENT", "STRATEGIES", "Tournament", "make", "roulette_probabilities"]
+           "SAMPLE_REPLACEMENT", "STRATEGIES", "draws_with_replacement", "Tournament", "make", "roulette_probabilities"]
