@@ -109,15 +109,27 @@ def read_run(workdir: str | Path) -> Run:
 
 
 # --- numbers ---------------------------------------------------------------------
-def best_so_far(run: Run) -> tuple[np.ndarray, np.ndarray]:
-  """(times, test accuracy of the best-by-validation individual trained by
+X_AXES = {"t": "experiment time (s)",
+          "steps": "training steps (all individuals so far)"}
+
+
+def progress_axis(run: Run, x: str = "t") -> np.ndarray:
+  """Where each trained individual lies on the x axis: the experiment time
+  (`t`) or the training steps spent by then (`steps`)."""
+  if x == "t":
+    return np.asarray([e["t"] for e in run.trained], float)
+  return np.cumsum([e.get("steps", 0) for e in run.trained]).astype(float)
+
+
+def best_so_far(run: Run, x: str = "t") -> tuple[np.ndarray, np.ndarray]:
+  """(x, test accuracy of the best-by-validation individual trained by
   then), at every new best that has a measured test accuracy."""
   times, tests, best = [], [], -1.0
-  for e in run.trained:
+  for xi, e in zip(progress_axis(run, x), run.trained):
     if e["val_accuracy"] > best:
       best = e["val_accuracy"]
       if e.get("test_accuracy") is not None:
-        times.append(e["t"])
+        times.append(xi)
         tests.append(e["test_accuracy"])
   return np.asarray(times), np.asarray(tests)
 
@@ -238,24 +250,27 @@ def _repeat_key(run: Run) -> str:
                                   "progress")}, sort_keys=True)
 
 
-def plot_best_so_far(runs: list[Run], path: Path) -> Path:
+def plot_best_so_far(runs: list[Run], path: Path, x: str = "t") -> Path:
+  """Best-so-far test accuracy of every run against `x` (see
+  `progress_axis`); runs that differ only in the seed as mean ± 2σ."""
   fig, ax = figure()
   groups: dict[str, list[Run]] = {}
   for run in runs:
     groups.setdefault(_repeat_key(run), []).append(run)
   for members in groups.values():
-    curves = [best_so_far(r) for r in members]
+    curves = [best_so_far(r, x) for r in members]
     curves = [(t, v) for t, v in curves if len(t)]
     if not curves:
       continue
     label = members[0].name
     if len(curves) == 1:  # drawn on to the run's last individual
       t, v = curves[0]
-      end = max(e["t"] for e in members[0].trained)
+      end = progress_axis(members[0], x)[-1]
       ax.step(np.append(t, end), np.append(v, v[-1]), where="post",
               label=label)
       continue
-    grid = np.linspace(0, max(t[-1] for t, _ in curves), 200)
+    grid = np.linspace(0, max(progress_axis(r, x)[-1] for r in members
+                              if r.trained), 200)
     ys = np.stack([np.where(grid >= t[0], v[np.clip(
         np.searchsorted(t, grid, side="right") - 1, 0, None)], np.nan)
                    for t, v in curves])
@@ -265,7 +280,7 @@ def plot_best_so_far(runs: list[Run], path: Path) -> Path:
     line, = ax.plot(grid, mean, label=f"{label}: mean of {len(curves)}")
     ax.fill_between(grid, mean - 2 * std, mean + 2 * std, alpha=0.2,
                     color=line.get_color(), label="± 2σ")
-  ax.set_xlabel("experiment time (s)")
+  ax.set_xlabel(X_AXES[x])
   ax.set_ylabel("test accuracy of the best by validation")
   ax.set_title("best so far")
   ax.grid(alpha=0.3)

@@ -5,8 +5,9 @@ figure 3 for whatever was swept.
     (the test accuracy of the individual with the highest validation
     accuracy at the end, from its results.json), the mean ± std over seeds
     a bar;
-  * best-so-far test accuracy over experiment time, the seeds of a grid
-    point drawn as mean ± 2σ;
+  * best-so-far test accuracy against the training steps spent so far (the
+    experiments of a sweep share a compute budget, not a wall time), the
+    seeds of a grid point drawn as mean ± 2σ;
   * a table per grid point: seeds finished, final test accuracy mean ± std,
     best validation accuracy, individuals trained.
 Reads only the folders, so it can run while the sweep is going.
@@ -88,6 +89,7 @@ def plot_final(rows: list[dict], path: Path) -> Path:
                 markersize=16, color="#d62728", capsize=5, zorder=4)
   if log:
     ax.set_xscale("log")
+    ax.minorticks_off()
   if ticks is not None:
     ax.set_xticks(x)
     ax.set_xticklabels(ticks, rotation=15, fontsize=8, ha="right")
@@ -122,7 +124,7 @@ def build(root: str | Path, out_dir: str | Path | None = None) -> Path:
           if s["run"] is not None and s["run"].trained]
   if runs:
     parts.append("<h2>Best so far</h2>" + report.img_tag(
-        report.plot_best_so_far(runs, out / "best_so_far.png"),
+        report.plot_best_so_far(runs, out / "best_so_far.png", x="steps"),
         "best so far"))
   parts.append("<h2>Per grid point</h2>" + report.html_table(
       stats, [("point", "grid point"), ("finished", "finished"),
