@@ -80,7 +80,7 @@ def test_a_workdir_from_before_sample_replacement_keeps_its_samples(
   """A config.json recorded before `sample_replacement` existed drew its
   samples without replacement: resuming it goes on so, and a config that
   would change that (aging's new default) is refused."""
-  from evojax_nas.experiment.runner import check_same_experiment
+  from evojax_nas.experiment.recorded_config import check_same_experiment
   c = config_lib.default_config()
   c.strategy = strategy
   c.sample_size = 2

@@ -34,7 +34,7 @@ from evojax_nas.experiment.recycle import RecycleNeeded
 from evojax_nas.experiment.events import EventLog
 from evojax_nas.experiment.history import replay
 from evojax_nas.experiment.loop import make_strategy
-from evojax_nas.experiment.runner import check_same_experiment
+from evojax_nas.experiment.recorded_config import check_same_experiment
 from evojax_nas.experiment.store import PopulationStore, read_events
 from evojax_nas.experiment.worker import Worker
 from evojax_nas.train import trainer as trainer_lib

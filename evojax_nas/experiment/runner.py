@@ -14,9 +14,7 @@ Everything lives under `workdir`: `config.json`, `events.jsonl`,
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from pathlib import Path
 
 import jax
@@ -24,13 +22,13 @@ import ml_collections
 import numpy as np
 
 from evojax_nas import config as config_lib
-from evojax_nas import strategies
 from evojax_nas.experiment import ownership
 from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment.events import EventLog
 from evojax_nas.experiment.generational import Generational
 from evojax_nas.experiment.loop import SteadyState, make_strategy
 from evojax_nas.experiment.population import LogPopulation
+from evojax_nas.experiment.recorded_config import check_same_experiment
 from evojax_nas.experiment.progress import Progress
 from evojax_nas.experiment.recycle import Recycler, RecycleNeeded
 from evojax_nas.genomes import spaces
@@ -38,56 +36,6 @@ from evojax_nas.reports.tensorboard import SummaryWriter
 from evojax_nas.train import trainer as trainer_lib
 
 log = logging.getLogger("evojax_nas")
-
-# Fields that may differ when a workdir is resumed (budgets, display, paths).
-_RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
-                      "max_generations", "progress", "tensorboard", "data.dir",
-                      "data.cache_dir", "persistent_compile_cache",
-                      "compiled_networks_in_memory",
-                      "persistent_cache_min_compile_s",
-                      "resources.cache_map_fraction",
-                      "resources.recycle_map_fraction",
-                      "resources.recycle_memory_fraction")
-
-
-def _effective(flat: dict) -> dict:
-  """A flat config with `sample_replacement="auto"` spelled out as the
-  strategy's own ("with" for aging, "without" for the tournament)."""
-  if flat.get("sample_replacement") == "auto":
-    with_ = strategies.draws_with_replacement(flat.get("strategy", ""), "auto")
-    flat = dict(flat, sample_replacement="with" if with_ else "without")
-  return flat
-
-
-def check_same_experiment(config, path: Path, record: bool = True):
-  """Refuses to continue a workdir with a config that changes the science;
-  records the config at `path` if there is none yet and `record`."""
-  # Through JSON, so that tuples compare equal to the lists read back.
-  new = json.loads(json.dumps(config_lib.flatten(config)))
-  if not path.exists():
-    if not record:
-      return
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(new, indent=1, sort_keys=True))
-    os.replace(tmp, path)
-    return
-  try:
-    old = json.loads(path.read_text())
-  except json.JSONDecodeError:
-    raise config_lib.ConfigError(f"{path} is not valid JSON; restore it or "
-                                 "start a new --workdir") from None
-  defaults = json.loads(json.dumps(config_lib.flatten(
-      config_lib.default_config())))
-  old = {**defaults, **config_lib.LEGACY_VALUES, **old}
-  old, new = _effective(old), _effective(new)
-  diff = sorted(k for k in set(old) | set(new)
-                if k not in _RESUMABLE_CHANGES and old.get(k) != new.get(k))
-  if diff:
-    k = diff[0]
-    raise config_lib.ConfigError(
-        f"workdir {path.parent} holds an experiment with {k}={old.get(k)!r}, "
-        f"not {new.get(k)!r}: rerun with its config or use a new --workdir")
-
 
 class Experiment:
   """Holds the pieces of one run; `run()` drives it to its budget."""

@@ -33,7 +33,7 @@ import ml_collections
 
 from evojax_nas import config as config_lib
 from evojax_nas.experiment import ownership
-from evojax_nas.experiment.runner import check_same_experiment
+from evojax_nas.experiment.recorded_config import check_same_experiment
 
 log = logging.getLogger("evojax_nas")
 PLAN = "sweep.json"

@@ -1,0 +1,63 @@
+"""The config an experiment directory recorded (WORKDIR/config.json), and
+the rule for continuing it: budgets, display and paths may change, the
+science may not. It starts no JAX backend: a sweep's driver checks its
+experiments' folders before it forks their processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from evojax_nas import config as config_lib
+from evojax_nas import strategies
+
+# Fields that may differ when a workdir is resumed (budgets, display, paths).
+_RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
+                      "max_generations", "progress", "tensorboard", "data.dir",
+                      "data.cache_dir", "persistent_compile_cache",
+                      "compiled_networks_in_memory",
+                      "persistent_cache_min_compile_s",
+                      "resources.cache_map_fraction",
+                      "resources.recycle_map_fraction",
+                      "resources.recycle_memory_fraction")
+
+
+def _effective(flat: dict) -> dict:
+  """A flat config with `sample_replacement="auto"` spelled out as the
+  strategy's own ("with" for aging, "without" for the tournament)."""
+  if flat.get("sample_replacement") == "auto":
+    with_ = strategies.draws_with_replacement(flat.get("strategy", ""), "auto")
+    flat = dict(flat, sample_replacement="with" if with_ else "without")
+  return flat
+
+
+def check_same_experiment(config, path: Path, record: bool = True):
+  """Refuses to continue a workdir with a config that changes the science;
+  records the config at `path` if there is none yet and `record`."""
+  # Through JSON, so that tuples compare equal to the lists read back.
+  new = json.loads(json.dumps(config_lib.flatten(config)))
+  if not path.exists():
+    if not record:
+      return
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(new, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+    return
+  try:
+    old = json.loads(path.read_text())
+  except json.JSONDecodeError:
+    raise config_lib.ConfigError(f"{path} is not valid JSON; restore it or "
+                                 "start a new --workdir") from None
+  defaults = json.loads(json.dumps(config_lib.flatten(
+      config_lib.default_config())))
+  old = {**defaults, **config_lib.LEGACY_VALUES, **old}
+  old, new = _effective(old), _effective(new)
+  diff = sorted(k for k in set(old) | set(new)
+                if k not in _RESUMABLE_CHANGES and old.get(k) != new.get(k))
+  if diff:
+    k = diff[0]
+    raise config_lib.ConfigError(
+        f"workdir {path.parent} holds an experiment with {k}={old.get(k)!r}, "
+        f"not {new.get(k)!r}: rerun with its config or use a new --workdir")
