@@ -3,8 +3,10 @@ experiment resumable in its own folder), and the study's report."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from conftest import write_cli_config
 
 from evojax_nas.config import ConfigError
 from evojax_nas.experiment import sweep
+from evojax_nas.experiment.invariants import check_events
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -127,3 +130,40 @@ def test_a_failed_experiment_does_not_stop_the_others(tmp_path, cifar10_dir):
   assert codes == {"batch_size=20": 0, "batch_size=5000": 2}
   failed = [r for r in rows if r["code"]][0]
   assert "exceeds the" in failed["line"]  # its one-line error, from run.log
+
+
+def test_sigterm_stops_the_sweep_and_its_experiment_cleanly(tmp_path,
+                                                            cifar10_dir):
+  """SIGTERM to the sweep is passed on to the running experiment, which
+  stops as it does alone (exit 143, nothing lost); the same command then
+  finishes it."""
+  cfg = write_cli_config(tmp_path / "c.py", cifar10_dir, tmp_path / "cache",
+                         max_individuals=12, steps_per_individual=40,
+                         tensorboard=False)
+  root = tmp_path / "study"
+  argv = ["--config", str(cfg), "--grid", "population_size=3", "--workdir",
+          str(root)]
+  env = dict(os.environ, PYTHONPATH=str(ROOT))
+  proc = subprocess.Popen([sys.executable, "-m", "evojax_nas", "sweep",
+                           *argv], cwd=ROOT, env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  log = root / "population_size=3" / "seed0" / "events.jsonl"
+  deadline = time.time() + 300
+  while time.time() < deadline and proc.poll() is None:
+    if log.is_file() and log.read_text().count('"trained"') >= 2:
+      break
+    time.sleep(0.2)
+  proc.send_signal(signal.SIGTERM)
+  _, err = proc.communicate(timeout=180)
+  assert proc.returncode == 143, err[-3000:]
+  assert "evojax_nas sweep: stopped (SIGTERM)" in err
+  run_log = (log.parent / "run.log").read_text()
+  assert "evojax_nas resume: stopped (SIGTERM)" in run_log
+  assert "Traceback" not in err + run_log
+  assert not (log.parent / "results.json").exists()
+  done = _sweep(argv)
+  assert done.returncode == 0, done.stderr[-2000:]
+  events = [json.loads(l) for l in log.read_text().splitlines()]
+  check_events(events, 3, max_individuals=12)
+  assert json.loads((log.parent / "results.json").read_text())[
+      "individuals"] == 12

@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -168,10 +169,23 @@ def command(workdir: Path) -> list[str]:
 
 def run_point(workdir: str) -> int:
   """Runs one experiment to its end in a fresh process, its output in
-  `workdir/run.log`; returns its exit status (also a Ray task)."""
+  `workdir/run.log`; returns its exit status (also a Ray task). Stopped
+  (Ctrl-C reaches the whole process group; SIGTERM is passed on), it waits
+  for the experiment to stop cleanly before it stops too."""
   with open(Path(workdir) / "run.log", "ab") as out:
-    return subprocess.run(command(Path(workdir)), stdout=out,
-                          stderr=subprocess.STDOUT, check=False).returncode
+    proc = subprocess.Popen(command(Path(workdir)), stdout=out,
+                            stderr=subprocess.STDOUT)
+    try:
+      return proc.wait()
+    except KeyboardInterrupt as err:
+      if str(err) == "SIGTERM":
+        proc.send_signal(signal.SIGTERM)
+      try:
+        proc.wait(timeout=120)
+      except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+      raise
 
 
 def _last_line(workdir: Path) -> str:
