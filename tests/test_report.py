@@ -183,3 +183,25 @@ def test_colab_quickstart_executes(cifar10_dir, tmp_path, monkeypatch):
   images = [o for c in nb.cells for o in c.get("outputs", [])
             if "image/png" in o.get("data", {})]
   assert len(images) >= 3  # progress, architecture, the classified images
+
+
+def test_progress_marks_section_5s_interventions_on_either_axis(tmp_path):
+  """Figure 4: the span of children born under a raised mutation rate and
+  each population-wide weight reset, against time or training steps."""
+  trained = [{"event": "trained", "id": i, "t": 2.0 * i + 1, "steps": 100,
+              "val_accuracy": 0.1 + 0.01 * i} for i in range(12)]
+  events = trained[:8] + [{"event": "population_reset", "at": 8, "t": 16.5}]
+  events += trained[8:]
+  run = report.Run(tmp_path, {"escape.mutation_rate_schedule": "3-6:5"},
+                   events, None)
+  for x, span, reset in (("t", (7.0, 11.0), 16.5),
+                         ("steps", (400.0, 600.0), 800.0)):
+    fig, ax = report.figure()
+    report._mark_escapes(ax, run, report.progress_axis(run, x), x)  # pylint: disable=protected-access
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["5 mutations per child", "weights reset"]
+    xs = ax.patches[0].get_patch_transform().transform(
+        ax.patches[0].get_path().vertices)[:, 0]
+    assert (xs.min(), xs.max()) == span
+    assert ax.lines[0].get_xdata()[0] == reset
+  assert report.plot_progress(run, tmp_path / "p.png", x="steps").is_file()

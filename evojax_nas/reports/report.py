@@ -218,23 +218,45 @@ def figure(width=8, height=4.5):
   return fig, fig.subplots()
 
 
-def plot_progress(run: Run, path: Path) -> Path:
+def _mark_escapes(ax, run: Run, xs: np.ndarray, x: str):
+  """Section 5's interventions: the span of children born under a raised
+  mutation rate, and each population-wide weight reset."""
+  from evojax_nas.experiment.escape import parse_schedule  # pylint: disable=import-outside-toplevel
+  ids = [e["id"] for e in run.trained]
+  for k, (start, end, count) in enumerate(parse_schedule(
+      run.config.get("escape.mutation_rate_schedule", "") or "")):
+    inside = [xi for xi, i in zip(xs, ids) if start <= i < end]
+    if inside:
+      ax.axvspan(min(inside), max(inside), color="#ff7f0e", alpha=0.12,
+                 label=None if k else f"{count} mutations per child")
+  for k, e in enumerate(e for e in run.events
+                        if e.get("event") == "population_reset"):
+    at = e["t"] if x == "t" else xs[min(int(e["at"]), len(xs)) - 1]
+    ax.axvline(at, color="#2ca02c", linestyle="--",
+               label=None if k else "weights reset")
+
+
+def plot_progress(run: Run, path: Path, x: str = "t") -> Path:
+  """Every individual a dot at (x, validation accuracy), alive and dead
+  apart; the best-so-far test accuracy; section 5's interventions."""
   fig, ax = figure()
   dead = run.killed
+  xs = progress_axis(run, x)
   for alive, colour, label in ((False, "#aaaaaa", "dead"),
                                (True, "#1f77b4", "alive")):
-    pts = [(e["t"], e["val_accuracy"]) for e in run.trained
+    pts = [(xi, e["val_accuracy"]) for xi, e in zip(xs, run.trained)
            if (e["id"] not in dead) == alive]
     if pts:
       t, v = zip(*pts)
       ax.scatter(t, v, s=12, c=colour, label=f"{label} (validation)",
                  zorder=2 if alive else 1)
-  t, test = best_so_far(run)
+  t, test = best_so_far(run, x)
   if len(t):
-    end = max(e["t"] for e in run.trained)
-    ax.step(list(t) + [end], list(test) + [test[-1]], where="post",
+    ax.step(list(t) + [xs[-1]], list(test) + [test[-1]], where="post",
             color="#d62728", label="test accuracy of the best by validation")
-  ax.set_xlabel("experiment time (s)")
+  if len(xs):
+    _mark_escapes(ax, run, xs, x)
+  ax.set_xlabel(X_AXES[x])
   ax.set_ylabel("accuracy")
   ax.set_title(f"{run.name}: every individual")
   ax.grid(alpha=0.3)

@@ -8,6 +8,9 @@ figure 3 for whatever was swept.
   * best-so-far test accuracy against the training steps spent so far (the
     experiments of a sweep share a compute budget, not a wall time), the
     seeds of a grid point drawn as mean ± 2σ;
+  * every individual of one experiment per grid point (its first seed):
+    validation accuracy against training steps, with the span of a raised
+    mutation rate and each weight reset marked (figure 4);
   * a table per grid point: seeds finished, final test accuracy mean ± std,
     best validation accuracy, individuals trained.
 Reads only the folders, so it can run while the sweep is going.
@@ -126,6 +129,15 @@ def build(root: str | Path, out_dir: str | Path | None = None) -> Path:
     parts.append("<h2>Best so far</h2>" + report.img_tag(
         report.plot_best_so_far(runs, out / "best_so_far.png", x="steps"),
         "best so far"))
+  for k, row in enumerate(rows):  # one experiment each: figure 4's dots
+    first = next((s["run"] for s in row["seeds"]
+                  if s["run"] is not None and s["run"].trained), None)
+    if first is not None:
+      title = f"{row['name']}, seed {first.config.get('seed')}"
+      picture = report.plot_progress(first, out / f"progress_{k}.png",
+                                     x="steps")
+      parts.append(f"<h3>{html.escape(title)}</h3>"
+                   + report.img_tag(picture, f"every individual: {title}"))
   parts.append("<h2>Per grid point</h2>" + report.html_table(
       stats, [("point", "grid point"), ("finished", "finished"),
               ("test_mean", "test accuracy (mean)"),
