@@ -74,8 +74,9 @@ def _axis(rows: list[dict]):
                     for v in values):
     log = min(values) > 0 and max(values) >= 10 * min(values)
     return np.asarray(values, float), None, keys[0], log
-  return (np.arange(len(rows), dtype=float), [r["name"] for r in rows],
-          " × ".join(keys), False)
+  return (np.arange(len(rows), dtype=float),
+          [r["name"].replace(",", "\n") for r in rows], " × ".join(keys),
+          False)
 
 
 def plot_final(rows: list[dict], path: Path) -> Path:
@@ -95,7 +96,7 @@ def plot_final(rows: list[dict], path: Path) -> Path:
     ax.minorticks_off()
   if ticks is not None:
     ax.set_xticks(x)
-    ax.set_xticklabels(ticks, rotation=15, fontsize=8, ha="right")
+    ax.set_xticklabels(ticks, fontsize=8)
   else:
     ax.set_xticks(x)
     ax.set_xticklabels([f"{v:g}" for v in x])
