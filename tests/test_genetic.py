@@ -88,7 +88,7 @@ def test_paper_base_network_trains_a_step():
   assert np.isfinite(float(m["loss"]))
 
 
-# --- the paper's training ----------------------------------------------------------
+# --- the paper's training -------------------------------------------------
 def test_the_papers_stepped_learning_rate():
   """1e-2 for 120 epochs, 1e-3 for 60, 1e-4 for 40, 1e-5 for 20 (4.1), on
   240 epochs of the 40,000 images left after 10,000 for validation."""

@@ -69,14 +69,15 @@ def slug(value) -> str:
 
 
 def point_name(values: dict) -> str:
-  """`population_size=2`, `mutation_rate_schedule=none,reset_population_at=24`."""
+  """The folder of a grid point: `population_size=2`,
+  `mutation_rate_schedule=none,reset_population_at=24`."""
   return ",".join(f"{k.rsplit('.', 1)[-1]}={slug(v)}"
                   for k, v in values.items())
 
 
 def plan(config_file: str, grid: list[str], seeds: int,
          overrides=()) -> dict:
-  """The sweep's experiments: name, grid values, seed and validated flat
+  """The sweep's experiments: name, grid values, seed, folder and validated
   config of each; ConfigError naming a bad key or value."""
   if seeds < 1:
     raise config_lib.ConfigError(f"--seeds must be at least 1, got {seeds}")

@@ -118,9 +118,10 @@ def build(root: str | Path, out_dir: str | Path | None = None) -> Path:
   stats = [_stats(r) for r in rows]
   grid = "; ".join(f"{k} = {', '.join(json.dumps(v) for v in vs)}"
                    for k, vs in plan["grid"].items())
+  overrides = " ".join(plan["overrides"])
   parts = [f"<h1>evojax-nas sweep: {html.escape(str(root))}</h1>",
            f"<p>config <code>{html.escape(plan['config_file'])}</code>"
-           f"{' with ' + html.escape(' '.join(plan['overrides'])) if plan['overrides'] else ''}"
+           f"{' with ' + html.escape(overrides) if overrides else ''}"
            f"; grid {html.escape(grid)}</p>"]
   parts.append("<h2>Final test accuracy</h2>" + report.img_tag(
       plot_final(rows, out / "final.png"), "final test accuracy"))

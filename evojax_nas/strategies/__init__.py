@@ -60,4 +60,5 @@ def make(name: str, population_size: int, *, sample_size: int = 2,
 
 
 __all__ = ["Action", "GenerationPlan", "Genetic", "KILL", "PopulationState",
-           "SAMPLE_REPLACEMENT", "STRATEGIES", "draws_with_replacement", "Tournament", "make", "roulette_probabilities"]
+           "SAMPLE_REPLACEMENT", "STRATEGIES", "Tournament",
+           "draws_with_replacement", "make", "roulette_probabilities"]
