@@ -1,4 +1,4 @@
-"""A CPU demo of Genetic CNN on real CIFAR-10: about 12 minutes on 2 cores.
+"""A CPU demo of Genetic CNN on real CIFAR-10: about 9 minutes on 2 cores.
 
 The paper's algorithm, encoding, split and learning-rate rule
 (`genetic_cnn_cifar10.py`) with a population of 6, 3 generations after
