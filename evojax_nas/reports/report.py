@@ -253,7 +253,7 @@ def plot_progress(run: Run, path: Path, x: str = "t") -> Path:
                  zorder=2 if alive else 1)
   t, test = best_so_far(run, x)
   if len(t):
-    ax.step(list(t) + [xs[-1]], list(test) + [test[-1]], where="post",
+    ax.step(list(t) + [xs.max()], list(test) + [test[-1]], where="post",
             color="#d62728", label="test accuracy of the best by validation")
   if len(xs):
     _mark_escapes(ax, run, xs, x)
@@ -288,11 +288,11 @@ def plot_best_so_far(runs: list[Run], path: Path, x: str = "t") -> Path:
     label = members[0].name
     if len(curves) == 1:  # drawn on to the run's last individual
       t, v = curves[0]
-      end = progress_axis(members[0], x)[-1]
+      end = progress_axis(members[0], x).max()
       ax.step(np.append(t, end), np.append(v, v[-1]), where="post",
               label=label)
       continue
-    grid = np.linspace(0, max(progress_axis(r, x)[-1] for r in members
+    grid = np.linspace(0, max(progress_axis(r, x).max() for r in members
                               if r.trained), 200)
     ys = np.stack([np.where(grid >= t[0], v[np.clip(
         np.searchsorted(t, grid, side="right") - 1, 0, None)], np.nan)
