@@ -97,10 +97,11 @@ def test_a_sweep_runs_resumes_and_is_reported(tmp_path, cifar10_dir):
       == mtime
   assert len(json.loads((root / "sweep.json").read_text())["points"]) == 4
 
-  # Another grid on the same folder is refused, in one line.
-  other = _sweep(argv[:3] + ["population_size=2,5"] + argv[4:])
+  # Another grid key on the same folder is refused, in one line.
+  other = _sweep(argv[:3] + ["sample_size=2"] + argv[4:])
   assert other.returncode == 2
-  assert "holds a sweep with another grid" in other.stderr
+  assert "holds a sweep with other grid keys (['population_size'])" in \
+      other.stderr
   assert "Traceback" not in other.stderr
 
   report = subprocess.run(
@@ -117,6 +118,26 @@ def test_a_sweep_runs_resumes_and_is_reported(tmp_path, cifar10_dir):
              for k in (0, 1)]
     assert s["point"] == name
     assert s["test_mean"] == pytest.approx(sum(tests) / 2)
+
+
+def test_a_sweep_folder_gains_values_and_seeds_not_keys(tmp_path,
+                                                         cifar10_dir):
+  cfg = write_cli_config(tmp_path / "c.py", cifar10_dir, tmp_path / "cache")
+  root = tmp_path / "study"
+  root.mkdir()
+  sweep._record(sweep.plan(str(cfg), ["population_size=2,4"], 1), root)  # pylint: disable=protected-access
+  sweep._record(sweep.plan(str(cfg), ["population_size=4,8"], 2), root)  # pylint: disable=protected-access
+  plan = sweep.read_plan(root)
+  assert plan["grid"] == {"population_size": [2, 4, 8]}
+  assert sorted(p["workdir"] for p in plan["points"]) == [
+      "population_size=2/seed0", "population_size=4/seed0",
+      "population_size=4/seed1", "population_size=8/seed0",
+      "population_size=8/seed1"]
+  for grid, overrides, match in (
+      (["sample_size=2,3"], (), "other grid keys"),
+      (["population_size=2"], ("seed=3",), "other overrides")):
+    with pytest.raises(ConfigError, match=match):
+      sweep._record(sweep.plan(str(cfg), grid, 1, overrides), root)  # pylint: disable=protected-access
 
 
 def test_a_failed_experiment_does_not_stop_the_others(tmp_path, cifar10_dir):

@@ -8,8 +8,9 @@ experiment lives in `DIR/<point>/seed<S>/` with its own `config.json`, and
 runs as `evojax_nas resume --workdir` in a fresh process (its compiled
 programs and memory mappings die with it): one after another on this
 machine, or as Ray tasks (`runner="ray"`). Running the same command again
-skips the finished experiments and resumes the interrupted one; a changed
-config of a started experiment is refused by that experiment.
+skips the finished experiments and resumes the interrupted one; more seeds
+or more values of the same grid keys add experiments; a changed config of a
+started experiment is refused by that experiment.
 
 Grid values are Python literals (`population_size=2,10,50`,
 `escape.reset_population_at=(),(30,)`); a value that is not one is a
@@ -125,31 +126,36 @@ def plan(config_file: str, grid: list[str], seeds: int,
 
 
 def _record(sweep: dict, root: Path):
-  """Writes `root/sweep.json` (the union with the points there); refuses a
-  folder that holds a sweep of another config file, grid or overrides."""
+  """Writes `root/sweep.json`: the union with the sweep there, whose grid
+  may gain values (and seeds) but not keys; refuses a folder that holds a
+  sweep of another config file, overrides or grid keys."""
   path = root / PLAN
-  mine = {k: sweep[k] for k in ("config_file", "overrides", "grid")}
-  mine = json.loads(json.dumps(mine))
-  old_points = []
+  mine = json.loads(json.dumps({k: sweep[k] for k in (
+      "config_file", "overrides", "grid")}))
+  old = {"grid": {k: [] for k in mine["grid"]}, "points": []}
   if path.is_file():
     try:
       old = json.loads(path.read_text())
     except json.JSONDecodeError:
       raise config_lib.ConfigError(f"{path} is not valid JSON; restore it "
                                    "or use a new --workdir") from None
-    for k, v in mine.items():
-      if old.get(k) != v:
+    for k, v in (("config_file", mine["config_file"]),
+                 ("overrides", mine["overrides"]),
+                 ("grid keys", sorted(mine["grid"]))):
+      was = sorted(old["grid"]) if k == "grid keys" else old.get(k)
+      if was != v:
         raise config_lib.ConfigError(
-            f"{root} holds a sweep with another {k} ({old.get(k)!r}); rerun "
-            "it with the same --config, --grid and overrides, or use a new "
-            "--workdir")
-    old_points = old.get("points", [])
-  rows = {p["workdir"]: p for p in old_points}
+            f"{root} holds a sweep with other {k} ({was!r}); rerun it with "
+            "the same --config, overrides and --grid keys (values and "
+            "seeds may be added), or use a new --workdir")
+  grid = {k: old["grid"][k] + [v for v in values if v not in old["grid"][k]]
+          for k, values in mine["grid"].items()}
+  rows = {p["workdir"]: p for p in old["points"]}
   rows.update({p["workdir"]: {k: p[k] for k in ("name", "values", "seed",
                                                  "workdir")}
                for p in sweep["points"]})
   tmp = path.with_suffix(".tmp")
-  tmp.write_text(json.dumps(dict(mine, points=list(rows.values())),
+  tmp.write_text(json.dumps(dict(mine, grid=grid, points=list(rows.values())),
                             indent=1, sort_keys=True))
   os.replace(tmp, path)
 
