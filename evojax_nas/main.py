@@ -96,7 +96,8 @@ def main(argv):
     results = run(config, _WORKDIR.value,
                   recycle=lambda config, workdir: reexec(_ARGV))
     print(summary_line(results, _WORKDIR.value))
-  code = guarded("evojax_nas", experiment, _WORKDIR.value, _DEBUG.value)
+  code = guarded("evojax_nas", experiment, _WORKDIR.value, _DEBUG.value,
+                 last_words=True)
   if code:
     exit_now(code)  # an error: no teardown noise after its line
   sys.exit(0)

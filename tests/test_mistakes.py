@@ -346,8 +346,9 @@ def test_a_really_full_disk_then_more_space_resumes(cifar10_dir, tmp_path,
   assert last.startswith("evojax_nas: error: no space left on the device")
   assert "everything written before is kept" in last
   # TensorStore's native threads may print asyncio's "Event loop is closed"
-  # as Orbax's failed save shuts down (C code, past Python's hooks); none
-  # of the package's own frames ever appears.
+  # as Orbax's failed save shuts down (C code, past Python's hooks), before
+  # the error line (after it they are muted); none of the package's own
+  # frames ever appears.
   assert "evojax_nas/" not in done.stderr
   written = (wd / "events.jsonl").read_text()
   subprocess.run(["mount", "-o", "remount,size=300M", str(small_disk)],

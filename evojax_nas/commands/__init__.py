@@ -128,11 +128,28 @@ def exit_now(code: int):
   os._exit(code)  # pylint: disable=protected-access
 
 
-def guarded(prog: str, fn, workdir=None, debug: bool = False) -> int:
+def _say_last(line: str) -> None:
+  """Writes `line` as the process's last word on stderr: what library
+  threads still print from native code after it (TensorStore's callbacks
+  failing once an Orbax save failed) goes to /dev/null. The caller ends the
+  process next (`exit_now`)."""
+  sys.stdout.flush()
+  sys.stderr.flush()
+  keep = os.dup(2)
+  null = os.open(os.devnull, os.O_WRONLY)
+  os.dup2(null, 2)
+  os.write(keep, (line + "\n").encode())
+
+
+def guarded(prog: str, fn, workdir=None, debug: bool = False,
+            last_words: bool = False) -> int:
   """Runs `fn()`; what a user can fix ends in one line on stderr instead of
   a traceback (with `debug`, the traceback as well): exit status 2 for an
   error, 130 for Ctrl-C (SIGINT), 143 for SIGTERM. Other exceptions are
-  bugs: they propagate."""
+  bugs: they propagate. `last_words`: the process ends after an error (a
+  command that ran an experiment), so its line is the last on stderr."""
+  say = (_say_last if last_words and not debug
+         else lambda line: print(line, file=sys.stderr))
   if threading.current_thread() is threading.main_thread():
     signal.signal(signal.SIGTERM, _sigterm)  # stop as Ctrl-C does
   try:
@@ -143,13 +160,13 @@ def guarded(prog: str, fn, workdir=None, debug: bool = False) -> int:
       traceback.print_exc()
     how = str(err) or "Ctrl-C"
     where = f" in {workdir}" if workdir else ""
-    print(f"{prog}: stopped ({how}); everything finished so far is kept"
-          f"{where}: run the same command again to resume", file=sys.stderr)
+    say(f"{prog}: stopped ({how}); everything finished so far is kept"
+        f"{where}: run the same command again to resume")
     return 143 if how == "SIGTERM" else 130
   except user_errors() as err:
     if debug:
       traceback.print_exc()
-    print(f"{prog}: error: {err}", file=sys.stderr)
+    say(f"{prog}: error: {err}")
     return 2
   except Exception as err:  # pylint: disable=broad-except
     cause = _io_cause(err)
@@ -157,7 +174,7 @@ def guarded(prog: str, fn, workdir=None, debug: bool = False) -> int:
       raise
     if debug:
       traceback.print_exc()
-    print(f"{prog}: error: {io_message(cause, workdir)}", file=sys.stderr)
+    say(f"{prog}: error: {io_message(cause, workdir)}")
     return 2
 
 

@@ -37,7 +37,8 @@ def main(argv=None) -> int:
     results = run(config, args.workdir,
                   recycle=lambda c, w: reexec(["resume", *argv]))
     print(summary_line(results, args.workdir))
-  code = guarded("evojax_nas resume", resume, args.workdir, args.debug)
+  code = guarded("evojax_nas resume", resume, args.workdir, args.debug,
+                 last_words=True)
   if code:
     exit_now(code)  # an error: no teardown noise after its line
   return 0

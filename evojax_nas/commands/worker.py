@@ -46,7 +46,7 @@ def main(argv=None) -> int:
       # PID) starts afresh.
       reexec(["worker", "--workdir", args.workdir, "--name", args.name])
   code = guarded(f"evojax_nas worker {args.name}", work, args.workdir,
-                 args.debug)
+                 args.debug, last_words=True)
   # Everything is on disk. Skip the interpreter's teardown: with XLA's and
   # Orbax's native threads alive it occasionally aborts (SIGABRT, "exception
   # not rethrown"), which the launcher would count as a crash.
