@@ -125,6 +125,19 @@ def plan(config_file: str, grid: list[str], seeds: int,
           "overrides": list(overrides), "grid": axes, "points": points}
 
 
+def read_plan(root: str | Path) -> dict | None:
+  """The plan recorded in `root/sweep.json` (None if there is none);
+  ConfigError if it does not parse."""
+  path = Path(root) / PLAN
+  if not path.is_file():
+    return None
+  try:
+    return json.loads(path.read_text())
+  except json.JSONDecodeError:
+    raise config_lib.ConfigError(f"{path} is not valid JSON; restore it "
+                                 "or use a new --workdir") from None
+
+
 def _record(sweep: dict, root: Path):
   """Writes `root/sweep.json`: the union with the sweep there, whose grid
   may gain values (and seeds) but not keys; refuses a folder that holds a
@@ -132,13 +145,10 @@ def _record(sweep: dict, root: Path):
   path = root / PLAN
   mine = json.loads(json.dumps({k: sweep[k] for k in (
       "config_file", "overrides", "grid")}))
-  old = {"grid": {k: [] for k in mine["grid"]}, "points": []}
-  if path.is_file():
-    try:
-      old = json.loads(path.read_text())
-    except json.JSONDecodeError:
-      raise config_lib.ConfigError(f"{path} is not valid JSON; restore it "
-                                   "or use a new --workdir") from None
+  old = read_plan(root)
+  if old is None:
+    old = {"grid": {k: [] for k in mine["grid"]}, "points": []}
+  else:
     for k, v in (("config_file", mine["config_file"]),
                  ("overrides", mine["overrides"]),
                  ("grid keys", sorted(mine["grid"]))):
@@ -158,14 +168,6 @@ def _record(sweep: dict, root: Path):
   tmp.write_text(json.dumps(dict(mine, grid=grid, points=list(rows.values())),
                             indent=1, sort_keys=True))
   os.replace(tmp, path)
-
-
-def read_plan(root: str | Path) -> dict:
-  """The recorded plan of a sweep folder."""
-  path = Path(root) / PLAN
-  if not path.is_file():
-    raise FileNotFoundError(f"{path} not found: not a sweep folder")
-  return json.loads(path.read_text())
 
 
 def command(workdir: Path) -> list[str]:

@@ -24,21 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from evojax_nas.experiment import sweep as sweep_lib
 from evojax_nas.reports import report
 
 
-def read_plan(root: Path) -> dict:
-  try:
-    return json.loads((root / "sweep.json").read_text())
-  except json.JSONDecodeError:
-    raise report.ReportError(f"{root / 'sweep.json'} is not valid JSON; "
-                             "rerun the sweep command to rewrite it") from None
-
-
-def points(root: Path) -> list[dict]:
-  """One row per grid point: its values, and per seed the final result
-  (None while running) and the run itself (None before it started)."""
-  plan, rows = read_plan(root), {}
+def points(root: Path, plan: dict) -> list[dict]:
+  """One row per grid point of `plan`: its values, and per seed the final
+  result (None while running) and the run itself (None before it started)."""
+  rows = {}
   for p in plan["points"]:
     row = rows.setdefault(p["name"], {"name": p["name"],
                                       "values": p["values"], "seeds": []})
@@ -114,7 +107,10 @@ def build(root: str | Path, out_dir: str | Path | None = None) -> Path:
   root = Path(root)
   out = Path(out_dir) if out_dir else root / "report"
   out.mkdir(parents=True, exist_ok=True)
-  plan, rows = read_plan(root), points(root)
+  plan = sweep_lib.read_plan(root)
+  if plan is None:
+    raise report.ReportError(f"{root} has no sweep.json: not a sweep folder")
+  rows = points(root, plan)
   stats = [_stats(r) for r in rows]
   grid = "; ".join(f"{k} = {', '.join(json.dumps(v) for v in vs)}"
                    for k, vs in plan["grid"].items())
