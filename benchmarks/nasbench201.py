@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from evojax_nas.nasbench import TableError, load_table
+from evojax_nas.strategies import WITH_REPLACEMENT
 from evojax_nas.nasbench.search import SEARCHES, SearchConfig, run_searches
 
 # Test accuracy (%) of the architecture chosen by validation, NAS-Bench-201
@@ -74,8 +75,8 @@ def main(argv=None) -> dict:
   times = np.linspace(0, args.budget, 7)[1:]
   results, published = {}, PUBLISHED.get(args.dataset, {})
   for name in args.strategies:
-    replacement = (args.sample_replacement if name in ("aging", "kill_worst")
-                   else "auto")
+    replacement = (args.sample_replacement if name in WITH_REPLACEMENT
+                   else "auto")  # the others' samples have one kind
     cfg = SearchConfig(strategy=name, population_size=args.population,
                        sample_size=args.sample, budget_s=args.budget,
                        sample_replacement=replacement)
@@ -97,7 +98,8 @@ def main(argv=None) -> dict:
 
   print(f"NAS-Bench-201 {args.dataset}: {args.runs} runs, budget "
         f"{args.budget:.0f} s, population {args.population}, sample "
-        f"{args.sample} ({args.sample_replacement} replacement); best cell in the table {table.best_test:.2f} %")
+        f"{args.sample} ({args.sample_replacement} replacement); best cell in "
+        f"the table {table.best_test:.2f} %")
   print("| strategy | test acc. % (mean ± std) | published | evaluations "
         "| best-so-far at " + " / ".join(f"{t:.0f}" for t in times) + " s |")
   print("|---|---|---|---|---|")

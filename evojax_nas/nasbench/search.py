@@ -149,8 +149,10 @@ def _run(cfg: SearchConfig, capacity: int, reward, cost, keys):
   else:
     strategy = strategies_lib.make(
         cfg.strategy, cfg.population_size, sample_size=cfg.sample_size,
-        sample_replacement=cfg.sample_replacement, genetic={"p_mutation": cfg.p_mutation, "q_mutation": cfg.q_mutation,
-         "p_crossover": cfg.p_crossover, "q_crossover": cfg.q_crossover})
+        sample_replacement=cfg.sample_replacement,
+        genetic={"p_mutation": cfg.p_mutation, "q_mutation": cfg.q_mutation,
+                 "p_crossover": cfg.p_crossover,
+                 "q_crossover": cfg.q_crossover})
   make_body = (_genetic_body if strategy is not None and strategy.generational
                else _steady_state_body)
   # Room for one generation planned ahead of the budget's end.

@@ -31,13 +31,15 @@ STRATEGIES = {
 # Algorithm 1 (aging and its kill_worst control), two distinct individuals
 # in Large-Scale Evolution's tournament.
 SAMPLE_REPLACEMENT = ("auto", "with", "without")
-_WITH_BY_DEFAULT = ("aging", "kill_worst")
+# The strategies whose sample can be drawn with replacement (their victim is
+# not the sample's worst); "auto" draws theirs so.
+WITH_REPLACEMENT = ("aging", "kill_worst")
 
 
 def draws_with_replacement(name: str, sample_replacement: str) -> bool:
   """Whether strategy `name` draws its sample with replacement."""
   if sample_replacement == "auto":
-    return name in _WITH_BY_DEFAULT
+    return name in WITH_REPLACEMENT
   return sample_replacement == "with"
 
 
@@ -51,14 +53,14 @@ def make(name: str, population_size: int, *, sample_size: int = 2,
   if sample_replacement not in SAMPLE_REPLACEMENT:
     raise ValueError(f"unknown sample_replacement {sample_replacement!r}; "
                      f"valid choices: {list(SAMPLE_REPLACEMENT)}")
-  if sample_replacement == "with" and name not in _WITH_BY_DEFAULT:
+  if sample_replacement == "with" and name not in WITH_REPLACEMENT:
     raise ValueError(f"sample_replacement='with' applies to "
-                     f"{list(_WITH_BY_DEFAULT)} only, not to strategy "
+                     f"{list(WITH_REPLACEMENT)} only, not to strategy "
                      f"{name!r}: its victim is the sample's worst")
   return STRATEGIES[name](population_size, sample_size, dict(genetic or {}),
                           draws_with_replacement(name, sample_replacement))
 
 
 __all__ = ["Action", "GenerationPlan", "Genetic", "KILL", "PopulationState",
-           "SAMPLE_REPLACEMENT", "STRATEGIES", "Tournament",
+           "SAMPLE_REPLACEMENT", "STRATEGIES", "Tournament", "WITH_REPLACEMENT",
            "draws_with_replacement", "make", "roulette_probabilities"]
