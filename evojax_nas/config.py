@@ -25,6 +25,10 @@ from evojax_nas.train.data import DATA_DIR_ENV, DATASETS
 
 
 RUNNERS = ("local", "ray")
+# Costs an individual can be selected on beside accuracy (each `trained`
+# event carries them under "costs"): FLOPs per image (inference, analytic),
+# parameters, and the median latency of an eval batch in milliseconds.
+COSTS = ("flops", "params", "latency")
 
 
 # What a config.json recorded before a key existed meant, so that resuming
@@ -49,6 +53,15 @@ def default_config() -> ml_collections.ConfigDict:
   # each paper's (with for aging and kill_worst, Real et al. 2018 Alg. 1;
   # without for the 2017 tournament), or "with" / "without".
   c.sample_replacement = "auto"
+  # What selection compares: "accuracy" (validation) alone, or followed by
+  # costs to minimise, "flops" (analytic, per image), "params" or "latency"
+  # (ms per eval batch, measured): then the tournament, aging and kill-worst
+  # comparisons are multi-objective (strategies/pareto.py), "pareto" (rank,
+  # then crowding, as NSGA-II) or "constrained" (the first cost at most
+  # `cost_budget`, violators ranked by violation, then accuracy).
+  c.objectives = ("accuracy",)
+  c.objective_mode = "pareto"
+  c.cost_budget = 0.0
   c.steps_per_individual = 25600
   c.max_individuals = 0             # trained individuals in total; 0 = none
   c.max_steps = 0                   # training steps in total; 0 = none
@@ -283,11 +296,19 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
        "loop)")
   need(c.runner in RUNNERS, f"runner {c.runner!r} unknown; valid choices: "
        f"{list(RUNNERS)}")
+  objectives = tuple(c.objectives)
+  need(objectives[:1] == ("accuracy",) and len(set(objectives)) == len(
+      objectives) and set(objectives[1:]) <= set(COSTS),
+       f"objectives must be 'accuracy' followed by distinct costs from "
+       f"{list(COSTS)}, e.g. ('accuracy', 'flops'); got {c.objectives!r}")
   try:
     strategy = make_strategy(c.strategy, c.population_size,
                              sample_size=c.sample_size,
                              genetic=dict(c.genetic),
-                             sample_replacement=c.sample_replacement)
+                             sample_replacement=c.sample_replacement,
+                             costs=objectives[1:],
+                             objective_mode=c.objective_mode,
+                             cost_budget=c.cost_budget)
   except ValueError as err:
     raise ConfigError(str(err)) from None
   need(c.num_workers == 0 or (

@@ -180,6 +180,12 @@ def fake_fitness(genome) -> float:
           + genome.learning_rate) % 1.0
 
 
+def fake_costs(genome) -> dict:
+  """Costs that only the genome's architecture decides."""
+  h = int(genome.signature_hash()[8:16], 16)
+  return {"flops": h % 100_000, "params": h % 997, "latency": h % 89 / 10}
+
+
 @pytest.fixture
 def fitness_from_signature(monkeypatch):
   """Training replaced by `fake_fitness` (nothing compiles, no checkpoint,
@@ -198,7 +204,7 @@ def fitness_from_signature(monkeypatch):
         train_accuracy=acc, steps=8, flops={"train_step": 1, "eval_batch": 1,
                                             "total": 10},
         inherited=("parent",) if parent else (), partial=(), fresh=(),
-        seconds={})
+        seconds={}, costs=fake_costs(genome))
   monkeypatch.setattr(trainer_lib.Trainer, "evaluate", evaluate)
   monkeypatch.setattr(trainer_lib.Trainer, "compile_async",
                       lambda self, genome: None)

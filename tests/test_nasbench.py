@@ -74,7 +74,7 @@ def test_imagenet16_columns_and_cost(table, tmp_path):
   cell = nb201.Cell.from_arch_str(ARCH)
   r = rows[1]
   assert t.cost[cell.code] == pytest.approx(
-      72.816 * float(r["t_epoch_c10v"]) + 0.12 * float(r["t_valid_c10v"]),
+      18.204 * float(r["t_epoch_c10v"]) + 0.03 * float(r["t_valid_c10v"]),
       rel=1e-5)
   assert t.val12[cell.code] == pytest.approx(float(r["c100_val12"]))
 
@@ -129,3 +129,55 @@ def test_cell_compiles_to_the_trainable_skeleton():
   state, m = train_one_chunk(net, state, jnp.ones((4, 32, 32, 3), jnp.uint8),
                              jnp.zeros(4, jnp.int32), 0.1)
   assert np.isfinite(float(m["loss"]))
+
+
+def test_cell_costs_are_the_counters_and_the_benchmarks():
+  """Six counted networks give every cell's cost: the sum matches the
+  counter on whole networks, and the benchmark's published CIFAR-10 range
+  (7.78 to 220.11 MFLOPs, 0.07 to 1.53 MB of parameters)."""
+  from evojax_nas.nasbench import costs
+  c = costs.cell_costs(10, 32)
+  rng = np.random.default_rng(0)
+  for code in [int(k) for k in rng.integers(0, nb201.NUM_CELLS, 3)]:
+    ops = np.asarray(nb201.decode(code)).tolist()
+    whole = costs.network_costs(ops, 10, 32)
+    assert c["flops"][code] == pytest.approx(whole["flops"], rel=1e-9)
+    assert c["params"][code] == pytest.approx(whole["params"], rel=1e-9)
+  assert (round(c["flops"].min(), 2), round(c["flops"].max(), 2)) == (
+      7.78, 220.12)
+  assert (round(c["params"].min(), 3), round(c["params"].max(), 3)) == (
+      0.073, 1.532)
+  all_conv = int(nb201.encode([nb201.OPS.index("nor_conv_3x3")] * 6))
+  assert c["flops"][all_conv] == c["flops"].max()
+  # ImageNet16-120: 16x16 images, a quarter of the convolutions' work.
+  small = costs.cell_costs(120, 16)
+  assert small["flops"].max() == pytest.approx(
+      (c["flops"].max() - 64 * 10 / 1e6) / 4 + 64 * 120 / 1e6, rel=1e-9)
+
+
+@pytest.mark.parametrize("mode, budget", [("pareto", 0.0),
+                                          ("constrained", 20.0)])
+def test_multi_objective_searches_are_reproducible(table, mode, budget):
+  cfg = SearchConfig(strategy="aging", budget_s=3000.0,
+                     objectives=("accuracy", "flops"), objective_mode=mode,
+                     cost_budget=budget)
+  a = run_searches(cfg, table, np.arange(4))
+  b = run_searches(cfg, table, np.arange(4))
+  np.testing.assert_array_equal(a.codes, b.codes)
+  hv = a.hypervolumes(table)
+  assert np.all((hv > 0) & (hv < 1)) and np.array_equal(hv,
+                                                        b.hypervolumes(table))
+  flops = table.costs()["flops"]
+  for r in range(4):  # the front: nobody evaluated beats a member on both
+    front = a.front(table, r)
+    seen = a.codes[r, :a.count[r]]
+    for f in front:
+      assert not np.any((table.val12[seen] >= table.val12[f])
+                        & (flops[seen] <= flops[f])
+                        & ((table.val12[seen] > table.val12[f])
+                           | (flops[seen] < flops[f])))
+  if mode == "constrained":  # a quarter of all cells are within 20 MFLOPs
+    single = run_searches(SearchConfig(strategy="aging", budget_s=3000.0),
+                          table, np.arange(4))
+    within = lambda h: np.mean(flops[h.codes[:, 10:26]] <= budget)
+    assert within(a) > 0.6 > 0.4 > within(single)

@@ -83,9 +83,30 @@ class ModelError(ValueError):
   """An exported model that cannot be read back."""
 
 
-def load_model(workdir: str | Path) -> Model:
-  """The model an experiment exported (`<workdir>/model`, or that folder)."""
+def exported_ids(workdir: str | Path) -> list[int]:
+  """Ids of the individuals exported under `<workdir>/models/` (the Pareto
+  front of a run that selects on costs)."""
+  root = Path(workdir) / "models"
+  return sorted(int(p.name) for p in root.iterdir()
+                if p.name.isdigit()) if root.is_dir() else []
+
+
+def load_model(workdir: str | Path, individual: int | None = None) -> Model:
+  """The model an experiment exported: its best (`<workdir>/model`, or that
+  folder), or the individual with id `individual` (the best's, or a Pareto
+  front member's in `<workdir>/models/<id>`)."""
   path = Path(workdir).absolute()
+  if individual is not None:
+    best = path / "model" / "model.json"
+    if (path / "models" / str(individual)).is_dir():
+      path = path / "models" / str(individual)
+    elif best.is_file() and json.loads(best.read_text()).get("id") == individual:
+      path = path / "model"
+    else:
+      raise FileNotFoundError(
+          f"individual {individual} of {path} was not exported; exported: "
+          f"the best (model/) and {exported_ids(path) or 'no others'} "
+          "(a run that selects on costs exports its Pareto front)")
   if (path / "model").is_dir():
     path = path / "model"
   meta_path = path / "model.json"

@@ -18,6 +18,7 @@ import jax
 from evojax_nas.experiment.events import EventLogError
 from evojax_nas.genomes import GenomeError
 from evojax_nas.genomes.spaces import genome_from_json
+from evojax_nas.strategies import non_dominated
 
 
 @dataclasses.dataclass
@@ -38,6 +39,31 @@ class Individual:
   @property
   def val_accuracy(self) -> float:
     return self.trained["val_accuracy"] if self.trained else float("nan")
+
+
+def fitness_of(strategy, trained: dict):
+  """What `strategy` compares of a `trained` event: the validation accuracy,
+  followed by the costs it selects on if it is multi-objective."""
+  names = getattr(strategy, "cost_names", ())
+  if not names:
+    return trained["val_accuracy"]
+  costs = trained.get("costs") or {}
+  missing = [n for n in names if n not in costs]
+  if missing:
+    raise ValueError(f"individual {trained.get('id')} has no {missing[0]} "
+                     "cost recorded: select on costs only in a new workdir")
+  return [trained["val_accuracy"], *(float(costs[n]) for n in names)]
+
+
+def front_of(individuals, costs: tuple[str, ...]) -> list[Individual]:
+  """The Pareto front of the trained `individuals`: highest validation
+  accuracy against lowest `costs` (names in the `trained` events'
+  "costs"), in the given order; those without the costs are left out."""
+  inds = [i for i in individuals if i.trained is not None and all(
+      c in (i.trained.get("costs") or {}) for c in costs)]
+  points = [[-i.val_accuracy, *(i.trained["costs"][c] for c in costs)]
+            for i in inds]
+  return [inds[k] for k in non_dominated(points)] if inds else []
 
 
 _NO_KEY = jax.random.key(0)  # tell() ignores its key for these strategies
@@ -77,6 +103,12 @@ class History:
   def total_flops(self) -> int:
     return sum(int(i.trained["flops"]["total"]) for i in self.trained)
 
+  def front(self, costs: tuple[str, ...], until: float | None = None
+            ) -> list[Individual]:
+    """`front_of` the trained individuals (trained by time `until`)."""
+    return front_of([i for i in self.trained if until is None
+                     or i.trained["t"] <= until], costs)
+
   def apply(self, e: dict, strategy) -> None:
     """Folds one event into the history and the strategy state."""
     kind, ident = e.get("event"), e.get("id")
@@ -95,7 +127,7 @@ class History:
       ind.trained = e
       if ind.killed_t is None and not strategy.generational:
         self.state, _ = strategy.tell(_NO_KEY, self.state, ident,
-                                      e["val_accuracy"])
+                                      fitness_of(strategy, e))
     elif kind == "killed":
       ind = self.individuals[ident]
       if ind.killed_t is not None:

@@ -38,7 +38,7 @@ import jax
 
 from evojax_nas import strategies
 from evojax_nas.experiment import escape, keys
-from evojax_nas.experiment.history import Individual
+from evojax_nas.experiment.history import Individual, front_of
 from evojax_nas.experiment.recycle import RecycleNeeded
 from evojax_nas.genomes import recombination
 
@@ -53,7 +53,10 @@ def make_strategy(config):
                          config.population_size + config.num_workers,
                          sample_size=config.sample_size,
                          genetic=dict(config.genetic),
-                         sample_replacement=config.sample_replacement)
+                         sample_replacement=config.sample_replacement,
+                         costs=tuple(config.objectives)[1:],
+                         objective_mode=config.objective_mode,
+                         cost_budget=config.cost_budget)
 
 
 def over_budget(config, n: int, now: float, ahead_s: float = 0.0) -> bool:
@@ -80,7 +83,8 @@ def trained_event(ident, genome, r, t: float, wall_s: float,
           "train_loss": r.train_loss, "train_accuracy": r.train_accuracy,
           "steps": r.steps, "flops": r.flops, "inherited": list(r.inherited),
           "partial": list(r.partial), "fresh": list(r.fresh),
-          "blended": list(r.blended), "seconds": r.seconds,
+          "blended": list(r.blended), "costs": dict(r.costs),
+          "seconds": r.seconds,
           "wall_s": round(wall_s, 3), "signature": genome.signature_hash(),
           "compile_cache": cache_stats}
 
@@ -174,7 +178,8 @@ class Loop:
 
   def collect_garbage(self):
     """Deletes checkpoints of the dead, except the top-k ever (export and
-    ensemble), the alive and pending, parents and partners of pending
+    ensemble), the Pareto front when selecting on costs (exported at the
+    end), the alive and pending, parents and partners of pending
     individuals, and the recently killed (on a shared store a worker may
     have just chosen one as parent)."""
     c, now = self.config, self.population.now()
@@ -182,6 +187,9 @@ class Loop:
     trained = sorted((i for i in inds.values() if i.trained),
                      key=lambda i: (-i.val_accuracy, i.id))
     keep = {i.id for i in trained[:c.ensemble_size]}
+    costs = tuple(c.objectives)[1:]
+    if costs:
+      keep |= {i.id for i in front_of(list(inds.values()), costs)}
     for i in inds.values():
       if i.alive or i.killed_t is None:  # alive, or pending
         keep.add(i.id)

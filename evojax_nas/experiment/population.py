@@ -34,7 +34,8 @@ import threading
 import time
 
 from evojax_nas.experiment.events import EventLog
-from evojax_nas.experiment.history import History, Individual, replay
+from evojax_nas.experiment.history import (History, Individual, fitness_of,
+                                           replay)
 from evojax_nas.experiment.store import PopulationStore, Record
 from evojax_nas.genomes.spaces import genome_from_json
 
@@ -206,7 +207,8 @@ class StorePopulation:
 
   def selection_state(self, alive: list[Individual]):
     return self.strategy.population([i.id for i in alive],
-                                    [i.val_accuracy for i in alive])
+                                    [fitness_of(self.strategy, i.trained)
+                                     for i in alive])
 
   def _live_reservation(self, rec: Record) -> bool:
     return rec.reserved and not self.store.stale(rec)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,51 @@ def ranked(history) -> list[tuple[object, float]]:
                    key=lambda p: (-p[0], p[1]))
     return [(history.individuals[i], float(f)) for f, i in order]
   return [(i, i.val_accuracy) for i in history.top(len(history.trained))]
+
+
+def front_costs(config) -> tuple[str, ...]:
+  """The costs of the run's Pareto front: those it selected on, else
+  FLOPs per image."""
+  return tuple(config.objectives)[1:] or ("flops",)
+
+
+def pareto_front(config, history, trainer, export_to: Path | None = None
+                 ) -> dict:
+  """The trained individuals no other beats on validation accuracy and on
+  every cost (`front_costs`), cheapest first, with their test accuracy:
+  recorded at training time, else measured now where a checkpoint is kept
+  (always for runs that select on costs), else None. With `export_to`,
+  each member with a checkpoint is exported to `export_to/<id>`."""
+  costs = front_costs(config)
+  kept = set(trainer.checkpoints.ids())
+  d, members = trainer.dataset, []
+  for ind in history.front(costs):
+    test, variables = ind.trained.get("test_accuracy"), None
+    if ind.id in kept and (test is None or export_to is not None):
+      try:
+        variables, _ = trainer.checkpoints.restore(
+            ind.id, trainer.cache.get(ind.genome).abstract_variables)
+      except CheckpointError as err:
+        log.warning("%s: front member %d is left without a test accuracy "
+                    "or export", err, ind.id)
+    if test is None and variables is not None:
+      test = trainer.accuracy(ind.genome, variables, "test")
+    member = {"id": ind.id, "val_accuracy": ind.val_accuracy,
+              "test_accuracy": test, "costs": dict(ind.trained["costs"]),
+              "description": ind.genome.describe()}
+    if export_to is not None and variables is not None:
+      export_model(export_to / str(ind.id), ind.genome, variables,
+                   d.class_names, d.mean, d.std,
+                   {**member, "data": d.name,
+                    "image_shape": list(d.train_images.shape[1:])})
+    members.append(member)
+  members.sort(key=lambda m: ([m["costs"][c] for c in costs], m["id"]))
+  if export_to is not None and export_to.is_dir():  # left the front since
+    ids = {str(m["id"]) for m in members}
+    for old in export_to.iterdir():
+      if old.name.isdigit() and old.name not in ids:
+        shutil.rmtree(old, ignore_errors=True)
+  return {"objectives": ["accuracy", *costs], "members": members}
 
 
 def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
@@ -103,11 +149,16 @@ def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
                "val": int(len(trainer.dataset.val_labels)),
                "test": int(len(labels))},
   }
+  d = trainer.dataset
   export_model(Path(workdir) / "model", best.genome, variables[best.id],
-               trainer.dataset.class_names, trainer.dataset.mean, trainer.dataset.std,
+               d.class_names, d.mean, d.std,
                {"id": best.id, "val_accuracy": best.val_accuracy,
-                "test_accuracy": best_test, "data": trainer.dataset.name,
-                "image_shape": list(trainer.dataset.train_images.shape[1:])})
+                "test_accuracy": best_test, "data": d.name,
+                "image_shape": list(d.train_images.shape[1:])})
+  # A run that selected on costs answers with its front, exported too.
+  results["pareto_front"] = pareto_front(
+      config, h, trainer, Path(workdir) / "models"
+      if tuple(config.objectives)[1:] else None)
   path = Path(workdir) / "results.json"
   tmp = path.with_suffix(".tmp")
   tmp.write_text(json.dumps(results, indent=1))

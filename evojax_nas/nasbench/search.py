@@ -25,6 +25,7 @@ import numpy as np
 from evojax_nas import strategies as strategies_lib
 from evojax_nas.genomes import nb201, strings
 from evojax_nas.nasbench.table import Table
+from evojax_nas.strategies import hypervolume, non_dominated
 
 # The benchmark's uniform random search: no population, no strategy.
 RANDOM_SEARCH = "random_search"
@@ -42,6 +43,11 @@ class SearchConfig:
   q_mutation: float = 0.2      # per edge, ~ Genetic CNN's 1 bit in 20
   p_crossover: float = 0.2
   q_crossover: float = 0.2
+  # "accuracy" alone, or followed by costs ("flops", "params"): the
+  # steady-state strategies then compare on them (strategies/pareto.py).
+  objectives: tuple[str, ...] = ("accuracy",)
+  objective_mode: str = "pareto"
+  cost_budget: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +63,26 @@ class Histories:
     valid = np.arange(self.codes.shape[1])[None] < self.count[:, None]
     best = np.argmax(np.where(valid, self.reward, -np.inf), axis=1)
     return self.codes[np.arange(len(best)), best]
+
+  def front(self, table: Table, run: int, cost: str = "flops") -> np.ndarray:
+    """Codes of the cells of run `run` that no other evaluated cell beats
+    on the search's reward (12-epoch validation) and on `cost`."""
+    codes = np.unique(self.codes[run, :self.count[run]])
+    points = np.stack([-table.val12[codes], table.costs()[cost][codes]], 1)
+    return codes[non_dominated(points)]
+
+  def hypervolumes(self, table: Table, cost: str = "flops") -> np.ndarray:
+    """Per run, the hypervolume of its front (`front`) in (200-epoch test
+    accuracy, `cost`): the area that the front dominates in the box from
+    the reference point (0 % accuracy, the space's largest cost) to (100 %,
+    0), as a fraction of that box."""
+    costs = table.costs()[cost]
+    out = np.empty(len(self.codes))
+    for r in range(len(self.codes)):
+      f = self.front(table, r, cost)
+      points = np.stack([-table.test200[f], costs[f]], 1)
+      out[r] = hypervolume(points, (0.0, costs.max())) / (100.0 * costs.max())
+    return out
 
   def best_so_far(self, table: Table, times: np.ndarray) -> np.ndarray:
     """[runs, len(times)] test accuracy of the best-by-reward cell among the
@@ -80,7 +106,7 @@ def _capacity(cfg: SearchConfig, table: Table) -> int:
       cfg.population_size + 1
 
 
-def _steady_state_body(strategy, cfg, reward, cost, key):
+def _steady_state_body(strategy, cfg, reward, cost, key, fitness=None):
   """One evaluation of a steady-state search (or random search)."""
   n = cfg.population_size
 
@@ -97,7 +123,8 @@ def _steady_state_body(strategy, cfg, reward, cost, key):
                         nb201.mutate_code(k_var, codes[action.parent]))
       removed = strategy.remove(pop, action.victim)
       pop = jax.tree.map(lambda a, b: jnp.where(initial, a, b), pop, removed)
-      pop, _ = strategy.tell(k, pop, i, reward[child])
+      pop, _ = strategy.tell(k, pop, i, (reward if fitness is None
+                                         else fitness)[child])
     t = t + cost[child]
     return (i + 1, t, pop, codes.at[i].set(child),
             rewards.at[i].set(reward[child]), times.at[i].set(t))
@@ -143,13 +170,15 @@ def _genetic_body(strategy, cfg, reward, cost, key):
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
-def _run(cfg: SearchConfig, capacity: int, reward, cost, keys):
+def _run(cfg: SearchConfig, capacity: int, reward, cost, keys, fitness=None):
   if cfg.strategy == RANDOM_SEARCH:
     strategy = None
   else:
     strategy = strategies_lib.make(
         cfg.strategy, cfg.population_size, sample_size=cfg.sample_size,
         sample_replacement=cfg.sample_replacement,
+        costs=tuple(cfg.objectives)[1:], objective_mode=cfg.objective_mode,
+        cost_budget=cfg.cost_budget,
         genetic={"p_mutation": cfg.p_mutation, "q_mutation": cfg.q_mutation,
                  "p_crossover": cfg.p_crossover,
                  "q_crossover": cfg.q_crossover})
@@ -166,8 +195,10 @@ def _run(cfg: SearchConfig, capacity: int, reward, cost, keys):
             jnp.zeros(room, jnp.int32), jnp.zeros(room, jnp.float32),
             jnp.zeros(room, jnp.float32))
     cond = lambda c: (c[1] < cfg.budget_s) & (c[0] < capacity)
-    i, _, _, codes, rewards, times = jax.lax.while_loop(
-        cond, make_body(strategy, cfg, reward, cost, key), init)
+    body = (make_body(strategy, cfg, reward, cost, key)
+            if make_body is _genetic_body else
+            _steady_state_body(strategy, cfg, reward, cost, key, fitness))
+    i, _, _, codes, rewards, times = jax.lax.while_loop(cond, body, init)
     return codes[:capacity], rewards[:capacity], times[:capacity], i
 
   return jax.vmap(one)(keys)
@@ -178,9 +209,16 @@ def run_searches(cfg: SearchConfig, table: Table, seeds) -> Histories:
   if cfg.strategy not in SEARCHES:
     raise ValueError(f"unknown search {cfg.strategy!r}; valid choices: "
                      f"{list(SEARCHES)}")
+  costs = tuple(cfg.objectives)[1:]
+  fitness = None
+  if costs and cfg.strategy != RANDOM_SEARCH:
+    fitness = jnp.asarray(np.stack(
+        [table.val12] + [table.costs()[c] for c in costs], axis=1),
+                          jnp.float32)
   keys = jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
   capacity = _capacity(cfg, table)
   codes, rewards, times, count = jax.device_get(_run(
-      cfg, capacity, jnp.asarray(table.val12), jnp.asarray(table.cost), keys))
+      cfg, capacity, jnp.asarray(table.val12), jnp.asarray(table.cost), keys,
+      fitness))
   return Histories(codes=np.asarray(codes), reward=np.asarray(rewards),
                    time=np.asarray(times), count=np.asarray(count))

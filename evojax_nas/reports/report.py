@@ -15,7 +15,10 @@ embeds (as data URIs, so the page is self-contained):
   * statistics per generation (genetic) or per window of population-size
     individuals: max, min, mean, median, std, best genome (Genetic CNN,
     table 1);
-  * FLOPs, parameters, compile-cache hit rate, wall time, total FLOPs.
+  * FLOPs, parameters, compile-cache hit rate, wall time, total FLOPs;
+  * the Pareto front of validation accuracy against the cost the run
+    selected on (else FLOPs per image) over time, its members and the
+    lineage of each.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import numpy as np
 
 from evojax_nas.genomes.spaces import genome_from_json
 from evojax_nas.reports import architecture
+from evojax_nas.strategies import non_dominated
 
 
 @dataclasses.dataclass
@@ -267,6 +271,60 @@ def plot_progress(run: Run, path: Path, x: str = "t") -> Path:
   return path
 
 
+COST_LABELS = {"flops": "FLOPs per image", "params": "parameters",
+               "latency": "latency (ms per eval batch)"}
+
+
+def front_cost(run: Run) -> str | None:
+  """The cost of the run's Pareto front: the first it selected on, else
+  FLOPs per image; None if its events record no costs (older runs)."""
+  cost = (list(run.config.get("objectives") or ["accuracy"])[1:]
+          or ["flops"])[0]
+  return cost if run.trained and all(
+      cost in (e.get("costs") or {}) for e in run.trained) else None
+
+
+def pareto_front(run: Run, cost: str, until: float | None = None
+                 ) -> list[dict]:
+  """`trained` events that none trained by `until` beats on validation
+  accuracy and `cost`, cheapest first."""
+  trained = [e for e in run.trained if until is None or e["t"] <= until]
+  if not trained:
+    return []
+  points = [[-e["val_accuracy"], e["costs"][cost]] for e in trained]
+  return sorted((trained[k] for k in non_dominated(points)),
+                key=lambda e: (e["costs"][cost], e["id"]))
+
+
+def plot_front(run: Run, path: Path, cost: str) -> Path:
+  """Every individual a dot at (cost, validation accuracy), coloured by
+  when it trained; the Pareto front at a quarter, half, three quarters and
+  the end of the run as step lines."""
+  fig, ax = figure()
+  trained = run.trained
+  t = np.array([e["t"] for e in trained])
+  dots = ax.scatter([e["costs"][cost] for e in trained],
+                    [e["val_accuracy"] for e in trained], s=12, c=t,
+                    cmap="viridis", zorder=2)
+  fig.colorbar(dots, ax=ax, label="trained at (s)")
+  for q, width in ((0.25, 0.8), (0.5, 0.8), (0.75, 0.8), (1.0, 2.0)):
+    front = pareto_front(run, cost, until=q * t.max())
+    if front:
+      ax.step([e["costs"][cost] for e in front],
+              [e["val_accuracy"] for e in front], where="post",
+              color=(0.8 * (1 - q), 0.1, 0.2 + 0.6 * q), lw=width, zorder=3,
+              label=f"front at {q * t.max():.0f} s")
+  ax.set_xscale("log")
+  ax.set_xlabel(COST_LABELS.get(cost, cost))
+  ax.set_ylabel("validation accuracy")
+  ax.set_title(f"{run.name}: accuracy against {COST_LABELS.get(cost, cost)}")
+  ax.grid(alpha=0.3)
+  ax.legend(loc="lower right", fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  return path
+
+
 def _repeat_key(run: Run) -> str:
   return json.dumps({k: v for k, v in run.config.items()
                      if k not in ("seed", "data.dir", "data.cache_dir",
@@ -386,6 +444,9 @@ def build(workdirs, out_dir: str | Path | None = None) -> Path:
         [("id", "id"), ("mutation", "mutation"), ("t", "born (s)"),
          ("val_accuracy", "validation accuracy"),
          ("description", "architecture")]))
+    cost = front_cost(run)
+    if cost:
+      parts.append(_front_section(run, cost, out))
     parts.append("<h2>Statistics</h2>" + html_table(
         window_stats(run),
         [("window", "window"), ("max", "max"), ("min", "min"),
@@ -394,6 +455,33 @@ def build(workdirs, out_dir: str | Path | None = None) -> Path:
   else:
     parts.append("<p>No individual trained yet.</p>")
   return write_page(out, parts)
+
+
+def _front_section(run: Run, cost: str, out: Path) -> str:
+  """The Pareto front over time, its members, and each member's lineage."""
+  tests = {m["id"]: m["test_accuracy"] for m in
+           ((run.results or {}).get("pareto_front") or {}).get("members", [])}
+  members = [{"id": e["id"], "val_accuracy": e["val_accuracy"],
+              "test_accuracy": tests.get(e["id"], e.get("test_accuracy")),
+              cost: e["costs"][cost],
+              "description": genome_from_json(
+                  run.born[e["id"]]["genome"]).describe()}
+             for e in pareto_front(run, cost)]
+  columns = [("id", "id"), ("val_accuracy", "validation accuracy"),
+             ("test_accuracy", "test accuracy"),
+             (cost, COST_LABELS.get(cost, cost)),
+             ("description", "architecture")]
+  lineages = "".join(
+      f"<details><summary>lineage of {m['id']}</summary>" + html_table(
+          lineage(run, m["id"]),
+          [("id", "id"), ("mutation", "mutation"), ("t", "born (s)"),
+           ("val_accuracy", "validation accuracy"),
+           ("description", "architecture")]) + "</details>"
+      for m in members)
+  return (f"<h2>Pareto front: accuracy against {COST_LABELS.get(cost, cost)}"
+          "</h2>" + img_tag(plot_front(run, out / "pareto_front.png", cost),
+                            "Pareto front")
+          + html_table(members, columns) + lineages)
 
 
 def write_page(out: Path, parts: list[str]) -> Path:

@@ -7,6 +7,11 @@ plan for the whole next generation.
 
 from evojax_nas.strategies.genetic import (Genetic, GenerationPlan,
                                            roulette_probabilities)
+from evojax_nas.strategies.pareto import (MODES as OBJECTIVE_MODES,
+                                          MultiObjectiveTournament,
+                                          ObjectiveState, crowding_distance,
+                                          hypervolume, non_dominated,
+                                          pareto_ranks)
 from evojax_nas.strategies.tournament import (KILL, Action, PopulationState,
                                               Tournament)
 
@@ -34,6 +39,9 @@ SAMPLE_REPLACEMENT = ("auto", "with", "without")
 # The strategies whose sample can be drawn with replacement (their victim is
 # not the sample's worst); "auto" draws theirs so.
 WITH_REPLACEMENT = ("aging", "kill_worst")
+# The strategies that compare individuals, hence can compare on costs too.
+MULTI_OBJECTIVE = ("tournament", "aging", "kill_worst")
+_KILL = {"tournament": "sample_worst", "aging": "oldest", "kill_worst": "worst"}
 
 
 def draws_with_replacement(name: str, sample_replacement: str) -> bool:
@@ -44,9 +52,13 @@ def draws_with_replacement(name: str, sample_replacement: str) -> bool:
 
 
 def make(name: str, population_size: int, *, sample_size: int = 2,
-         genetic: dict | None = None, sample_replacement: str = "auto"):
+         genetic: dict | None = None, sample_replacement: str = "auto",
+         costs: tuple[str, ...] = (), objective_mode: str = "pareto",
+         cost_budget: float = 0.0):
   """The strategy called `name`; ValueError naming the valid choices.
-  `sample_replacement`: "auto" (the paper's), "with" or "without"."""
+  `sample_replacement`: "auto" (the paper's), "with" or "without". With
+  `costs` (names of minimised objectives beside accuracy) the comparison is
+  multi-objective (`objective_mode` "pareto" or "constrained", pareto.py)."""
   if name not in STRATEGIES:
     raise ValueError(f"unknown strategy {name!r}; valid choices: "
                      f"{sorted(STRATEGIES)}")
@@ -57,10 +69,22 @@ def make(name: str, population_size: int, *, sample_size: int = 2,
     raise ValueError(f"sample_replacement='with' applies to "
                      f"{list(WITH_REPLACEMENT)} only, not to strategy "
                      f"{name!r}: its victim is the sample's worst")
+  if costs:
+    if name not in MULTI_OBJECTIVE:
+      raise ValueError(f"strategy {name!r} has no multi-objective variant; "
+                       f"valid choices: {list(MULTI_OBJECTIVE)}")
+    return MultiObjectiveTournament(
+        population_size, sample_size, costs=tuple(costs), mode=objective_mode,
+        budget=cost_budget, select=True, kill=_KILL[name],
+        replace=draws_with_replacement(name, sample_replacement))
   return STRATEGIES[name](population_size, sample_size, dict(genetic or {}),
                           draws_with_replacement(name, sample_replacement))
 
 
-__all__ = ["Action", "GenerationPlan", "Genetic", "KILL", "PopulationState",
+__all__ = ["Action", "GenerationPlan", "Genetic", "KILL", "MULTI_OBJECTIVE",
+           "MultiObjectiveTournament", "OBJECTIVE_MODES", "ObjectiveState",
+           "PopulationState", "crowding_distance", "hypervolume",
+           "non_dominated",
+           "pareto_ranks",
            "SAMPLE_REPLACEMENT", "STRATEGIES", "Tournament", "WITH_REPLACEMENT",
            "draws_with_replacement", "make", "roulette_probabilities"]

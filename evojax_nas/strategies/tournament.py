@@ -121,6 +121,9 @@ class Tournament(base.SteadyState):
            fitness) -> tuple[PopulationState, dict]:
     """Adds a trained individual to the first free slot."""
     del key
+    return self._add(state, individual, fitness)
+
+  def _add(self, state, individual, fitness) -> tuple[PopulationState, dict]:
     slot = jnp.argmax(state.ids < 0)
     state = state.replace(ids=state.ids.at[slot].set(individual),
                           fitness=state.fitness.at[slot].set(fitness))

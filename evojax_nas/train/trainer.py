@@ -46,6 +46,9 @@ class Result:
   fresh: tuple[str, ...]
   seconds: dict[str, float]      # compile, restore, train, eval, save
   blended: tuple[str, ...] = ()  # averaged with a recombination partner
+  # Selection costs: "flops" (inference, per image), "params", and
+  # "latency" (ms per eval batch) where measured.
+  costs: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def learning_rates(base: float, steps: int, schedule=()) -> np.ndarray:
@@ -108,7 +111,7 @@ class Trainer:
                weight_inheritance: bool = True,
                inheritance_mode: str = "exact",
                cache: StepCache | None = None, for_training: bool = True,
-               lr_schedule=()):
+               lr_schedule=(), measure_latency: bool = False):
     self.dataset = dataset
     self.cfg = step_config
     self.cache = cache or StepCache(step_config)
@@ -119,6 +122,7 @@ class Trainer:
     self.weight_inheritance = weight_inheritance
     self.inheritance_mode = inheritance_mode
     self.lr_schedule = tuple(tuple(p) for p in lr_schedule)
+    self.measure_latency = measure_latency
     # XLA:CPU with several devices deadlocks at a collective's rendezvous
     # when many multi-device train chunks are in flight at once (measured:
     # a 40-individual run on 2 forced host devices aborted after 40 s
@@ -170,6 +174,31 @@ class Trainer:
     probs = [net.predict(variables, self.data.eval_images, s, self.data.mean,
                          self.data.std) for s in self.data.starts[split]]
     return np.concatenate(jax.device_get(probs))[:len(labels)]
+
+  def latency_ms(self, genome, variables: Any, repeats: int = 5) -> float:
+    """Median wall time of one eval batch's predictions on the devices it
+    trains on, in milliseconds (its program is compiled and warm)."""
+    net = self.cache.get(genome)
+    args = (variables, self.data.eval_images, self.data.starts["val"][0],
+            self.data.mean, self.data.std)
+    jax.block_until_ready(net.predict(*args))
+    times = []
+    for _ in range(repeats):
+      t0 = time.perf_counter()
+      jax.block_until_ready(net.predict(*args))
+      times.append(time.perf_counter() - t0)
+    return round(1e3 * float(np.median(times)), 4)
+
+  def costs(self, genome, variables: Any | None = None) -> dict[str, float]:
+    """FLOPs per image of inference and parameters (analytic, from shapes);
+    with `variables` and `measure_latency`, the measured latency too."""
+    net = self.cache.get(genome)
+    out = {"flops": net.flops()["eval_batch"] // self.cfg.batch_size,
+           "params": sum(int(np.prod(x.shape)) for x in jax.tree.leaves(
+               net.abstract_variables["params"]))}
+    if variables is not None and self.measure_latency:
+      out["latency"] = self.latency_ms(genome, variables)
+    return out
 
   def accuracy(self, genome, variables: Any, split: str) -> float:
     labels = self.data.splits[split][2]
@@ -241,6 +270,7 @@ class Trainer:
     test = None
     if test_above is not None and val > test_above:
       test = self.accuracy(genome, variables, "test")
+    costs = self.costs(genome, variables)
     seconds["eval"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -258,7 +288,8 @@ class Trainer:
                   partial=tuple(report["partial"]),
                   fresh=tuple(report["fresh"]),
                   blended=tuple(report.get("blended", ())),
-                  seconds={k: round(v, 4) for k, v in seconds.items()})
+                  seconds={k: round(v, 4) for k, v in seconds.items()},
+                  costs=costs)
 
   def train(self, key: jax.Array, individual: int, genome,
             parent: tuple[int, Any] | None, partner: tuple[int, Any] | None,
@@ -326,4 +357,5 @@ def build(config, workdir: Path, for_training: bool = True) -> Trainer:
   return Trainer(dataset, step_config, CheckpointStore(workdir / "checkpoints"),
                  config.steps_per_individual, config.weight_inheritance,
                  config.inheritance_mode, cache, for_training=for_training,
-                 lr_schedule=t.lr_schedule)
+                 lr_schedule=t.lr_schedule,
+                 measure_latency="latency" in tuple(config.objectives))
