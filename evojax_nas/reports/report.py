@@ -241,6 +241,19 @@ def _mark_escapes(ax, run: Run, xs: np.ndarray, x: str):
                label=None if k else "weights reset")
 
 
+def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, title: str
+            ) -> Path:
+  """Labels, grid and legend of a plot; saves it to `path`."""
+  ax.set_xlabel(xlabel)
+  ax.set_ylabel(ylabel)
+  ax.set_title(title)
+  ax.grid(alpha=0.3)
+  ax.legend(loc="lower right", fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  return path
+
+
 def plot_progress(run: Run, path: Path, x: str = "t") -> Path:
   """Every individual a dot at (x, validation accuracy), alive and dead
   apart; the best-so-far test accuracy; section 5's interventions."""
@@ -261,14 +274,8 @@ def plot_progress(run: Run, path: Path, x: str = "t") -> Path:
             color="#d62728", label="test accuracy of the best by validation")
   if len(xs):
     _mark_escapes(ax, run, xs, x)
-  ax.set_xlabel(X_AXES[x])
-  ax.set_ylabel("accuracy")
-  ax.set_title(f"{run.name}: every individual")
-  ax.grid(alpha=0.3)
-  ax.legend(loc="lower right", fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path, dpi=90)
-  return path
+  return _finish(fig, ax, path, X_AXES[x], "accuracy",
+                 f"{run.name}: every individual")
 
 
 COST_LABELS = {"flops": "FLOPs per image", "params": "parameters",
@@ -315,14 +322,10 @@ def plot_front(run: Run, path: Path, cost: str) -> Path:
               color=(0.8 * (1 - q), 0.1, 0.2 + 0.6 * q), lw=width, zorder=3,
               label=f"front at {q * t.max():.0f} s")
   ax.set_xscale("log")
-  ax.set_xlabel(COST_LABELS.get(cost, cost))
-  ax.set_ylabel("validation accuracy")
-  ax.set_title(f"{run.name}: accuracy against {COST_LABELS.get(cost, cost)}")
-  ax.grid(alpha=0.3)
-  ax.legend(loc="lower right", fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path, dpi=90)
-  return path
+  ax.xaxis.set_minor_formatter("")  # only the powers of ten are labelled
+  label = COST_LABELS.get(cost, cost)
+  return _finish(fig, ax, path, label, "validation accuracy",
+                 f"{run.name}: accuracy against {label}")
 
 
 def _repeat_key(run: Run) -> str:
@@ -361,14 +364,8 @@ def plot_best_so_far(runs: list[Run], path: Path, x: str = "t") -> Path:
     line, = ax.plot(grid, mean, label=f"{label}: mean of {len(curves)}")
     ax.fill_between(grid, mean - 2 * std, mean + 2 * std, alpha=0.2,
                     color=line.get_color(), label="± 2σ")
-  ax.set_xlabel(X_AXES[x])
-  ax.set_ylabel("test accuracy of the best by validation")
-  ax.set_title("best so far")
-  ax.grid(alpha=0.3)
-  ax.legend(loc="lower right", fontsize=8)
-  fig.tight_layout()
-  fig.savefig(path, dpi=90)
-  return path
+  return _finish(fig, ax, path, X_AXES[x],
+                 "test accuracy of the best by validation", "best so far")
 
 
 # --- the page --------------------------------------------------------------------
