@@ -180,6 +180,39 @@ def test_ctrl_c_stops_with_one_line_and_the_run_resumes(cifar10_dir,
   check_events(events(wd), 3, max_individuals=14)
 
 
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130),
+                                          (signal.SIGTERM, 143)])
+def test_a_stop_swallowed_by_a_gc_callback_is_delivered_again(signum, code,
+                                                             capsys):
+  """Seen once in the Ctrl-C test above: the KeyboardInterrupt landed in
+  XLA's garbage-collection callback, Python printed "Exception ignored" and
+  the run went on to its end (exit 0)."""
+  from evojax_nas.commands import guarded, _sigterm  # pylint: disable=g-import-not-at-top
+
+  class SwallowsTheStop:
+    def __del__(self):  # what the signal handler raises, where Python eats it
+      if signum == signal.SIGINT:
+        signal.default_int_handler(signum, None)
+      _sigterm(signum, None)
+
+  def work():
+    SwallowsTheStop()
+    for _ in range(200):  # where the signal sent again lands
+      time.sleep(0.01)
+    raise AssertionError("the stop was lost")
+
+  previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+  try:
+    assert guarded("evojax_nas", work, "WD") == code
+  finally:
+    signal.signal(signal.SIGINT, previous)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+  how = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+  assert capsys.readouterr().err.strip().splitlines()[-1] == (
+      f"evojax_nas: stopped ({how}); everything finished so far is kept in "
+      "WD: run the same command again to resume")
+
+
 def test_sigterm_to_the_launcher_stops_its_workers(cifar10_dir, tmp_path):
   cfg = write_cli_config(tmp_path / "cfg.py", cifar10_dir,
                          tmp_path / "cache", steps_per_individual=200,

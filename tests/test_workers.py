@@ -92,9 +92,11 @@ def worker_config(tiny_config):
   return c
 
 
+@pytest.mark.parametrize("objectives", [("accuracy",), ("accuracy", "flops")])
 def test_workers_evolve_one_population_and_finish_like_the_loop(
-    worker_config, tmp_path):
+    objectives, worker_config, tmp_path):
   wd = tmp_path / "wd"
+  worker_config.objectives = objectives
   results = run(worker_config, wd)
   assert results["individuals"] == 12
   found = check(config_lib.validate(worker_config), wd)
@@ -107,6 +109,12 @@ def test_workers_evolve_one_population_and_finish_like_the_loop(
   assert [e["event"] for e in logged].count("finished") == 1
   assert logged[-1]["event"] == "finished"
   assert (wd / "model").is_dir() and (wd / "results.json").is_file()
+  front = [m["id"] for m in results["pareto_front"]["members"]]
+  assert results["pareto_front"]["objectives"] == ["accuracy", "flops"]
+  assert results["best"]["id"] in front
+  # A run that selects on costs exports its front (the workers kept it).
+  exported = sorted(int(p.name) for p in (wd / "models").glob("*"))
+  assert exported == (sorted(front) if len(objectives) > 1 else [])
   # Running it again finds the budget spent and only finishes again.
   assert run(worker_config, wd)["individuals"] == 12
 

@@ -120,6 +120,27 @@ def _sigterm(signum, frame):
   raise KeyboardInterrupt("SIGTERM")
 
 
+def _stop_again(previous):
+  """An unraisable-exception hook: a Ctrl-C or SIGTERM whose
+  KeyboardInterrupt landed in a garbage-collection callback or a `__del__`
+  is swallowed by Python ("Exception ignored in ...": seen with XLA's gc
+  callback, and the run then went on to its end); the signal is sent again
+  a moment later, from a thread (sent from the hook, it would land in the
+  hook and be swallowed too), so that it lands elsewhere. Everything else
+  goes to `previous`."""
+
+  def hook(unraisable):
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+      signum = (signal.SIGTERM if str(unraisable.exc_value) == "SIGTERM"
+                else signal.SIGINT)
+      again = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+      again.daemon = True
+      again.start()
+      return
+    previous(unraisable)
+  return hook
+
+
 def exit_now(code: int):
   """Ends a command that ran an experiment: with XLA's, Orbax's and
   asyncio's threads alive the interpreter's teardown can abort or print
@@ -151,8 +172,10 @@ def guarded(prog: str, fn, workdir=None, debug: bool = False,
   command that ran an experiment), so its line is the last on stderr."""
   say = (_say_last if last_words and not debug
          else lambda line: print(line, file=sys.stderr))
+  unraisable = sys.unraisablehook
   if threading.current_thread() is threading.main_thread():
     signal.signal(signal.SIGTERM, _sigterm)  # stop as Ctrl-C does
+    sys.unraisablehook = _stop_again(unraisable)
   try:
     fn()
     return 0
@@ -177,6 +200,8 @@ def guarded(prog: str, fn, workdir=None, debug: bool = False,
       traceback.print_exc()
     say(f"{prog}: error: {io_message(cause, workdir)}")
     return 2
+  finally:
+    sys.unraisablehook = unraisable
 
 
 def summary_line(results: dict, workdir: str) -> str:
