@@ -146,6 +146,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.data.name = "cifar10"
   c.data.dir = os.environ.get(DATA_DIR_ENV, "")
   c.data.cache_dir = ""             # default $EVOJAX_NAS_CACHE or ~/.cache
+  # Without a folder, the archive is downloaded once into the data cache
+  # (checksum verified) from here; "" = the data set's home page.
+  c.data.url = ""
   c.data.val_size = 5000
   c.data.split_seed = 0
   c.data.train_size = 0             # cap on training images; 0 = all 45k

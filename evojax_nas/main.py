@@ -25,7 +25,7 @@ _DEBUG = flags.DEFINE_bool(
 flags.mark_flags_as_required(["config", "workdir"])
 _ARGV: list[str] = []  # this command's arguments, to re-execute it
 SUBCOMMANDS = ("flops", "report", "worker", "faults", "resume", "repair",
-               "sweep")
+               "sweep", "export")
 
 
 def _config_path(argv) -> str:
@@ -112,6 +112,8 @@ def run_main():
   `evojax_nas repair --workdir DIR` sets a damaged event log aside;
   `evojax_nas sweep --config CFG --grid KEY=V1,V2 --seeds N --workdir DIR`
   runs a meta-parameter study;
+  `evojax_nas export --workdir DIR --out FILE` writes the found model as a
+  portable jax.export program;
   `evojax_nas faults ...` runs the worker fault-injection test."""
   _ARGV[:] = sys.argv[1:]
   if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:

@@ -131,6 +131,14 @@ def tiny_genetic_config(tiny_config):
 
 
 @pytest.fixture(autouse=True)
+def _no_internet(monkeypatch):
+  """Downloads without a URL go to a closed loopback port: no test reaches
+  the data sets' home page (tests serve their archives themselves)."""
+  from evojax_nas.train import download
+  monkeypatch.setattr(download, "HOME", "http://127.0.0.1:9/")
+
+
+@pytest.fixture(autouse=True)
 def _no_persistent_compile_cache_across_tests():
   """Experiments point JAX's persistent cache at their workdir; one test's
   cache must not serve (and hide the compiles of) the next test."""

@@ -83,7 +83,7 @@ def test_missing_data_is_one_clear_error(tmp_path, monkeypatch):
   monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
   monkeypatch.setattr(data, "_from_tfds", lambda info: None)
   with pytest.raises(data.DataError, match="cifar-10-python.tar.gz"):
-    data.load("cifar10", None)
+    data.load("cifar10", None, str(tmp_path / "cache"))
   with pytest.raises(data.DataError, match=rf"data folder {tmp_path}/nowhere "
                      r"\(data.dir or \$EVOJAX_NAS_DATA_DIR\) does not exist\. "
                      "Put"):

@@ -1,6 +1,6 @@
 """Subcommands of the `evojax_nas` console script besides running an
 experiment: `flops`, `report`, `worker`, `faults`, `resume`, `repair`,
-`sweep`; and
+`sweep`, `export`; and
 what every command shares: log lines, the one-line errors."""
 
 import errno

@@ -21,6 +21,7 @@ import orbax.checkpoint as ocp
 from evojax_nas.compile import augment
 from evojax_nas.compile.modules import build_module
 from evojax_nas.genomes.spaces import genome_from_json
+from evojax_nas.train.checkpoints import CheckpointError, CheckpointStore
 
 
 class Model:
@@ -91,10 +92,26 @@ def exported_ids(workdir: str | Path) -> list[int]:
                 if p.name.isdigit()) if root.is_dir() else []
 
 
+def _from_checkpoint(workdir: Path, individual: int) -> Model:
+  """An individual whose checkpoint the run kept (the alive, the top-k),
+  with the class names and input statistics of the exported best."""
+  meta = json.loads((workdir / "model" / "model.json").read_text())
+  store = CheckpointStore(workdir / "checkpoints", async_save=False)
+  try:
+    variables, saved = store.restore(individual)
+  finally:
+    store.close()
+  info = {k: v for k, v in meta.items()
+          if k in ("data", "image_shape")} | {"id": individual}
+  return Model(genome_from_json(saved["genome"]), variables,
+               meta["class_names"], meta["mean"], meta["std"], info)
+
+
 def load_model(workdir: str | Path, individual: int | None = None) -> Model:
   """The model an experiment exported: its best (`<workdir>/model`, or that
-  folder), or the individual with id `individual` (the best's, or a Pareto
-  front member's in `<workdir>/models/<id>`)."""
+  folder), or the individual with id `individual`: exported (the best, a
+  Pareto front member in `<workdir>/models/<id>`) or with a checkpoint the
+  run kept (`<workdir>/checkpoints/<id>`: the alive and the top-k)."""
   path = Path(workdir).absolute()
   if individual is not None:
     best = path / "model" / "model.json"
@@ -102,11 +119,18 @@ def load_model(workdir: str | Path, individual: int | None = None) -> Model:
       path = path / "models" / str(individual)
     elif best.is_file() and json.loads(best.read_text()).get("id") == individual:
       path = path / "model"
+    elif best.is_file() and (path / "checkpoints" / str(individual)).is_dir():
+      try:
+        return _from_checkpoint(path, individual)
+      except CheckpointError as err:
+        raise ModelError(str(err)) from None
     else:
       raise FileNotFoundError(
-          f"individual {individual} of {path} was not exported; exported: "
-          f"the best (model/) and {exported_ids(path) or 'no others'} "
-          "(a run that selects on costs exports its Pareto front)")
+          f"individual {individual} of {path} was neither exported nor kept: "
+          f"the exported are the best (model/) and "
+          f"{exported_ids(path) or 'no others'} (a run that selects on costs "
+          "exports its Pareto front); kept checkpoints: the alive and the "
+          "top-k")
   if (path / "model").is_dir():
     path = path / "model"
   meta_path = path / "model.json"

@@ -77,7 +77,8 @@ class CheckpointStore:
         meta=ocp.args.JsonSave(meta)))
 
   def wait(self) -> None:
-    self._saver.wait_until_finished()
+    if hasattr(self._saver, "wait_until_finished"):  # an asynchronous saver
+      self._saver.wait_until_finished()
 
   def restore(self, individual: int, abstract_variables: Any = None
               ) -> tuple[Any, dict]:

@@ -8,8 +8,13 @@ Sources, in order:
      - image folders `train/<class>/*.{jpg,png}` and `test/<class>/...`, or
        the archives `train.tar.gz` and `test.tar.gz` holding them;
      also one level down (e.g. `DIR/cifar10-jpeg/train.tar.gz`);
-  2. tensorflow-datasets, when installed (`pip install evojax-nas[tfds]`).
-Nothing is downloaded unless tfds does it. The decoded arrays are cached as
+  2. without a folder: the canonical archive in the data cache's
+     `downloads/`, verified against its published MD5, downloaded there
+     once if missing (from `data.url`, default the data set's home page;
+     download.py);
+  3. tensorflow-datasets, when installed (`pip install evojax-nas[tfds]`)
+     and the download failed.
+The decoded arrays are cached as
 one `.npz` file (`data.cache_dir`, else $EVOJAX_NAS_CACHE, else
 ~/.cache/evojax_nas) so a second start reads them in a second. The cache is
 keyed by the source's content (an archive's SHA-256, computed once per size
@@ -35,6 +40,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from evojax_nas.train import download as download_lib
 
 DATA_DIR_ENV = "EVOJAX_NAS_DATA_DIR"
 CACHE_DIR_ENV = "EVOJAX_NAS_CACHE"
@@ -333,21 +340,34 @@ def _read_cache(cache: Path):
   return arrays
 
 
-def _read_raw(info: DatasetInfo, data_dir: str | None, cache_dir: str | None):
+def _offline(info: DatasetInfo, cache: Path, err: Exception) -> DataError:
+  return DataError(
+      f"{info.name}: no data folder given (data.dir or ${DATA_DIR_ENV}) and "
+      f"{err}; nothing was written to the data cache {cache}. Run again "
+      f"online (it downloads once), set data.url to a mirror, or put "
+      f"{info.python_archive} in a folder and pass --config.data.dir=FOLDER "
+      f"or set ${DATA_DIR_ENV}")
+
+
+def _read_raw(info: DatasetInfo, data_dir: str | None, cache_dir: str | None,
+              url: str | None = None):
   root = data_dir or os.environ.get(DATA_DIR_ENV) or None
-  if not root:
-    raw = _from_tfds(info)
-    if raw is None:
-      raise _missing(info, None)
-    return (*raw, f"tfds:{info.tfds_name}")
+  cdir = Path(cache_dir or os.environ.get(CACHE_DIR_ENV)
+              or Path.home() / ".cache" / "evojax_nas").expanduser()
+  if not root:  # the cache's download, a new download, then tfds
+    try:
+      root = download_lib.fetch(info.python_archive, cdir, url).parent
+    except download_lib.DownloadError as err:
+      raw = _from_tfds(info)
+      if raw is None:
+        raise _offline(info, cdir, err) from None
+      return (*raw, f"tfds:{info.tfds_name}")
   root_path = Path(root).expanduser()
   if not root_path.is_dir():
     raise _missing(info, root_path, exists=False)
   source, reader = _find_source(root_path, info)
   if source is None:
     raise _missing(info, root_path)
-  cdir = Path(cache_dir or os.environ.get(CACHE_DIR_ENV)
-              or Path.home() / ".cache" / "evojax_nas").expanduser()
   cache = _cache_path(cdir, info, source)
   if cache.is_file():
     arrays = _read_cache(cache)
@@ -373,13 +393,16 @@ def _read_raw(info: DatasetInfo, data_dir: str | None, cache_dir: str | None):
 
 def load(name: str = "cifar10", data_dir: str | None = None,
          cache_dir: str | None = None, val_size: int = 5000,
-         split_seed: int = 0, train_size: int | None = None) -> Dataset:
+         split_seed: int = 0, train_size: int | None = None,
+         url: str | None = None) -> Dataset:
   """Loads a data set and holds out `val_size` training images (fixed seed).
 
-  `train_size` caps the remaining training split (for tests and demos).
+  `train_size` caps the remaining training split (for tests and demos);
+  `url`: where to download the archive from when no folder is given
+  (default the data set's home page).
   """
   info = dataset_info(name)
-  tx, ty, sx, sy, names, source = _read_raw(info, data_dir, cache_dir)
+  tx, ty, sx, sy, names, source = _read_raw(info, data_dir, cache_dir, url)
   _check_classes(source, names, info)
   if not 0 < val_size < len(tx):
     raise DataError(f"val_size={val_size} must be in (0, {len(tx)})")

@@ -332,7 +332,8 @@ def build(config, workdir: Path, for_training: bool = True) -> Trainer:
   `for_training`: it predicts and restores only (the end of a run)."""
   d, t = config.data, config.train
   dataset = data_lib.load(d.name, d.dir or None, d.cache_dir or None,
-                          d.val_size, d.split_seed, d.train_size or None)
+                          d.val_size, d.split_seed, d.train_size or None,
+                          url=d.url or None)
   if t.batch_size > len(dataset.train_labels):
     raise config_lib.ConfigError(
         f"train.batch_size={t.batch_size} exceeds the "

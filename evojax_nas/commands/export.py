@@ -1,0 +1,82 @@
+"""`evojax_nas export --workdir DIR --out FILE [--individual ID | --ensemble]`:
+the found model as a portable `jax.export` artefact.
+
+Writes FILE (uint8 images), its float32 twin and FILE.json (the input
+contract, class names, accuracies): see experiment/portable.py. By default
+the run's best model; `--individual ID` a Pareto front member or any
+individual whose checkpoint the run kept; `--ensemble` the run's top-k
+ensemble as one program. Load it anywhere with JAX alone:
+`jax.export.deserialize(open(FILE, "rb").read()).call(images)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _accuracies(workdir: Path, ids: list[int], ensemble: bool) -> dict:
+  """What results.json reports for the exported model."""
+  path = workdir / "results.json"
+  results = json.loads(path.read_text()) if path.is_file() else {}
+  if ensemble:
+    return {"test_accuracy": results.get("ensemble", {}).get("test_accuracy"),
+            "vote": "majority"}
+  members = {m["id"]: m for m in
+             (results.get("pareto_front") or {}).get("members", [])}
+  best = results.get("best", {})
+  found = members.get(ids[0]) or (best if best.get("id") == ids[0] else {})
+  return {k: found.get(k) for k in ("val_accuracy", "test_accuracy", "costs")
+          if k in found}
+
+
+def main(argv=None) -> int:
+  p = argparse.ArgumentParser(prog="evojax_nas export",
+                              description=__doc__.split("\n\n")[0])
+  p.add_argument("--workdir", required=True, help="a finished experiment")
+  p.add_argument("--out", required=True,
+                 help="the program's file, e.g. model.jaxexport")
+  which = p.add_mutually_exclusive_group()
+  which.add_argument("--individual", type=int, default=None,
+                     help="an individual's id (default: the best)")
+  which.add_argument("--ensemble", action="store_true",
+                     help="the run's top-k ensemble, majority vote")
+  p.add_argument("--debug", action="store_true",
+                 help="print the traceback of an error, not just its line")
+  args = p.parse_args(argv)
+  # pylint: disable=g-import-not-at-top
+  from evojax_nas.commands import guarded, log_to_stderr
+  log_to_stderr(args.debug)
+  from evojax_nas.experiment.export import ModelError, load_model
+  from evojax_nas.experiment.portable import export_portable, float_path
+
+  def export():
+    workdir = Path(args.workdir)
+    if args.ensemble:
+      results = workdir / "results.json"
+      if not results.is_file():
+        raise ModelError(f"{workdir} has no results.json: finish the run "
+                         f"first (evojax_nas resume --workdir {workdir})")
+      ids = json.loads(results.read_text())["ensemble"]["ids"]
+    else:
+      ids = [args.individual]
+    try:
+      models = [load_model(workdir, i) for i in ids]
+    except FileNotFoundError as err:
+      raise ModelError(str(err)) from None
+    first = models[0]
+    info = {"individuals": [m.info.get("id") for m in models],
+            "architectures": [m.genome.describe() for m in models],
+            "image_shape": list(first.info.get("image_shape", (32, 32, 3))),
+            "data": first.info.get("data"), "workdir": str(workdir.absolute()),
+            **_accuracies(workdir, [m.info.get("id") for m in models],
+                          args.ensemble)}
+    contract = export_portable(models, args.out, info)
+    print(f"wrote {args.out}, {float_path(Path(args.out))} and {contract}")
+  return guarded("evojax_nas export", export, args.out, args.debug)
+
+
+if __name__ == "__main__":
+  sys.exit(main())

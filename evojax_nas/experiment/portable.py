@@ -1,0 +1,103 @@
+"""The found model as a portable artefact: a serialized `jax.export`
+program (StableHLO) with the weights folded in, runnable without evojax-nas
+(or Flax) by anyone with JAX:
+
+    import jax, numpy as np
+    exp = jax.export.deserialize(open("model.jaxexport", "rb").read())
+    # (JAX's export serialization needs the flatbuffers package)
+    probs = exp.call(images_uint8_nhwc)          # (N, classes)
+
+Two programs, one per input type, each for any batch size (a symbolic
+batch dimension) and lowered for CPU, CUDA and TPU: `FILE` takes uint8 RGB
+(0–255), `FILE` with `.float32` before its suffix takes float32 RGB in
+[0, 1]. Both output class probabilities (an ensemble: vote scores whose
+argmax is its majority vote, ties broken by the summed probabilities, as
+results.json scores it). `FILE.json` states the input contract, the class
+names, the accuracies and the architecture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import export as jax_export
+
+from evojax_nas.experiment.export import Model
+
+PLATFORMS = ("cpu", "cuda", "tpu")
+
+
+def _scores(models: Sequence[Model], images: jnp.ndarray) -> jnp.ndarray:
+  """Probabilities of one model, majority-vote scores of several."""
+  x = images.astype(jnp.float32)
+  if images.dtype == jnp.uint8:
+    x = x / 255.0
+  probs = []
+  for m in models:
+    z = (x - m.mean) / m.std
+    probs.append(jax.nn.softmax(m.module.apply(m.variables, z, train=False)))
+  if len(probs) == 1:
+    return probs[0]
+  votes = sum(jax.nn.one_hot(p.argmax(-1), p.shape[-1]) for p in probs)
+  return votes + 1e-3 * sum(probs)
+
+
+def float_path(out: Path) -> Path:
+  """The float32 program beside the uint8 one: `model.float32.jaxexport`."""
+  return out.with_name(f"{out.stem}.float32{out.suffix}")
+
+
+def _write(path: Path, data: bytes | str):
+  tmp = path.with_name(path.name + ".tmp")
+  if isinstance(data, str):
+    tmp.write_text(data)
+  else:
+    tmp.write_bytes(data)
+  os.replace(tmp, path)
+
+
+def export_portable(models: Sequence[Model], out: str | Path, info: dict,
+                    platforms: Sequence[str] = PLATFORMS) -> Path:
+  """Writes the programs of `models` (one, or an ensemble) and their
+  contract `out.json`; returns the contract's path."""
+  out = Path(out)
+  out.parent.mkdir(parents=True, exist_ok=True)
+  first = models[0]
+  h, w, c = info["image_shape"]
+  (batch,) = jax_export.symbolic_shape("batch")
+  programs = {}
+  for dtype, path in (("uint8", out), ("float32", float_path(out))):
+    spec = jax.ShapeDtypeStruct((batch, h, w, c), jnp.dtype(dtype))
+    exp = jax_export.export(jax.jit(lambda x: _scores(models, x)),
+                            platforms=tuple(platforms))(spec)
+    _write(path, bytes(exp.serialize()))
+    programs[dtype] = path.name
+  contract = {
+      "format": "jax.export (StableHLO), weights folded in",
+      "load": "jax.export.deserialize(open(FILE, 'rb').read()).call(images)",
+      "requires": f"jax (written by {jax.__version__}) and flatbuffers; not "
+                  "evojax-nas, not Flax",
+      "programs": programs,
+      "platforms": list(platforms),
+      "input": {"layout": "NHWC, RGB, any batch size",
+                "shape": ["batch", h, w, c],
+                "uint8": "pixel values 0-255",
+                "float32": "pixel values in [0, 1]"},
+      "output": ("class probabilities (batch, classes)" if len(models) == 1
+                 else "majority-vote scores (batch, classes): argmax is "
+                      "the ensemble's class"),
+      "class_names": list(first.class_names),
+      "preprocessing": {"mean": np.asarray(first.mean).tolist(),
+                        "std": np.asarray(first.std).tolist(),
+                        "note": "applied inside the program"},
+      "jax_version": jax.__version__,
+      **info}
+  contract_path = out.with_name(out.name + ".json")
+  _write(contract_path, json.dumps(contract, indent=1))
+  return contract_path
