@@ -85,9 +85,10 @@ def test_report_numbers_match_results(finished_run, tmp_path):
   assert int(cell("best-id")) == results["best"]["id"]
   assert float(cell("total-flops")) == pytest.approx(
       results["total_flops"], rel=1e-3)
-  for png in ("progress", "best_so_far", "architecture"):
+  # Every run's accuracy-FLOPs front too (its events record the costs).
+  for png in ("progress", "best_so_far", "architecture", "pareto_front"):
     assert (tmp_path / "out" / f"{png}.png").stat().st_size > 1000
-  assert page.count("data:image/png;base64,") == 3  # self-contained
+  assert page.count("data:image/png;base64,") == 4  # self-contained
 
 
 def test_report_of_a_run_in_progress(finished_run, tmp_path):
@@ -156,7 +157,7 @@ def test_report_renders_in_a_headless_browser(finished_run, tmp_path):
     sizes = browser.execute_script(
         "return Array.from(document.images).map(i => [i.complete, "
         "i.naturalWidth, i.naturalHeight]);")
-    assert len(sizes) == 3
+    assert len(sizes) == 4
     assert all(done and w > 0 and h > 0 for done, w, h in sizes)
     text = lambda key: browser.find_element("id", key).text
     assert float(text("best-test")) == pytest.approx(
