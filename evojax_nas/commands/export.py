@@ -11,10 +11,13 @@ ensemble as one program. Load it anywhere with JAX alone:
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
+
+from absl import flags
+
+from evojax_nas.commands import cli
 
 
 def _accuracies(workdir: Path, ids: list[int], ensemble: bool) -> dict:
@@ -33,19 +36,22 @@ def _accuracies(workdir: Path, ids: list[int], ensemble: bool) -> dict:
 
 
 def main(argv=None) -> int:
-  p = argparse.ArgumentParser(prog="evojax_nas export",
-                              description=__doc__.split("\n\n")[0])
-  p.add_argument("--workdir", required=True, help="a finished experiment")
-  p.add_argument("--out", required=True,
-                 help="the program's file, e.g. model.jaxexport")
-  which = p.add_mutually_exclusive_group()
-  which.add_argument("--individual", type=int, default=None,
-                     help="an individual's id (default: the best)")
-  which.add_argument("--ensemble", action="store_true",
-                     help="the run's top-k ensemble, majority vote")
-  p.add_argument("--debug", action="store_true",
-                 help="print the traceback of an error, not just its line")
-  args = p.parse_args(argv)
+  fv = cli.command()
+  flags.DEFINE_string("workdir", None, "A finished experiment.",
+                      flag_values=fv)
+  flags.DEFINE_string("out", None, "The program's file, e.g. "
+                      "model.jaxexport.", flag_values=fv)
+  flags.DEFINE_integer("individual", None, "An individual's id (default: "
+                       "the best).", flag_values=fv)
+  flags.DEFINE_bool("ensemble", False, "The run's top-k ensemble, majority "
+                    "vote.", flag_values=fv)
+  flags.mark_flags_as_required(["workdir", "out"], flag_values=fv)
+  flags.register_multi_flags_validator(
+      ["individual", "ensemble"],
+      lambda f: f["individual"] is None or not f["ensemble"],
+      "--individual and --ensemble exclude each other", flag_values=fv)
+  cli.parse("evojax_nas export", __doc__, fv, argv)
+  args = fv
   # pylint: disable=g-import-not-at-top
   from evojax_nas.commands import guarded, log_to_stderr
   log_to_stderr(args.debug)

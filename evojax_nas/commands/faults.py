@@ -10,34 +10,37 @@ findings and writes them to DIR/faults.json; exit status 1 if a check fails.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
+from absl import flags
+
+from evojax_nas.commands import cli
+
 
 def main(argv=None) -> int:
-  p = argparse.ArgumentParser(prog="evojax_nas faults",
-                              description=__doc__.split("\n\n")[0])
-  p.add_argument("--config", required=True, help="config file (configs/*.py)")
-  p.add_argument("--workdir", required=True, help="a new experiment folder")
-  p.add_argument("--kills", type=int, default=10)
-  p.add_argument("--min_gap", type=float, default=2.0,
-                 help="seconds between kills: at least")
-  p.add_argument("--max_gap", type=float, default=15.0,
-                 help="seconds between kills: at most")
-  p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                 help="config override, e.g. num_workers=3 (repeatable)")
-  args = p.parse_args(argv)
+  argv = list(sys.argv[1:] if argv is None else argv)
+  fv = cli.command()
+  cli.define_config_file(fv, argv)
+  flags.DEFINE_string("workdir", None, "A new experiment folder.",
+                      flag_values=fv)
+  flags.DEFINE_integer("kills", 10, "SIGKILLs to inject.", flag_values=fv)
+  flags.DEFINE_float("min_gap", 2.0, "Seconds between kills: at least.",
+                     flag_values=fv)
+  flags.DEFINE_float("max_gap", 15.0, "Seconds between kills: at most.",
+                     flag_values=fv)
+  flags.DEFINE_integer("seed", 0, "Seed of the kills' victims and moments.",
+                       flag_values=fv)
+  flags.mark_flag_as_required("workdir", flag_values=fv)
+  cli.parse("evojax_nas faults", __doc__, fv, argv)
   # pylint: disable=g-import-not-at-top
   from evojax_nas import config as config_lib
   from evojax_nas.commands import log_to_stderr
   from evojax_nas.experiment.faults import inject_faults
-  log_to_stderr()
-  config = config_lib.load_file(args.config, args.set)
+  log_to_stderr(fv.debug)
   try:
-    report = inject_faults(config, args.workdir, args.kills,
-                           (args.min_gap, args.max_gap), args.seed)
+    report = inject_faults(fv["config"].value, fv.workdir, fv.kills,
+                           (fv.min_gap, fv.max_gap), fv.seed)
   except AssertionError as err:
     print(f"evojax_nas faults: check failed: {err}", file=sys.stderr)
     return 1

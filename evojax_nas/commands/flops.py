@@ -5,19 +5,23 @@ genome) or a `model/model.json`. Prints the analytic counts from the jaxpr
 (convolutions and matrix products as 2 FLOPs per multiply-accumulate,
 elementwise and reductions separately) for the forward pass of one image,
 the train step (Ft, one batch) and the eval step (Fv, one batch), next to
-XLA's own `cost_analysis()` of the same programs.
+XLA's own `cost_analysis()` of the same programs. The classes and batch
+come from the default config, overridden as anywhere:
+`--config.data.name=cifar100`, `--config.train.batch_size=128`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+
+from absl import flags
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evojax_nas.commands import cli
 from evojax_nas.compile import augment
 from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile.steps import StepCache, StepConfig
@@ -82,20 +86,27 @@ def report(genome, num_classes: int = 10, batch_size: int = 50,
 
 
 def main(argv=None) -> int:
-  p = argparse.ArgumentParser(prog="evojax_nas flops",
-                              description=__doc__.split("\n\n")[0])
-  p.add_argument("--genome", required=True, help="genome JSON, results.json "
-                 "or model.json")
-  p.add_argument("--num_classes", type=int, default=10)
-  p.add_argument("--batch_size", type=int, default=50)
-  p.add_argument("--json", action="store_true", help="print JSON")
-  args = p.parse_args(argv)
+  argv = list(sys.argv[1:] if argv is None else argv)
+  fv = cli.command()
+  flags.DEFINE_string("genome", None, "Genome JSON, results.json or "
+                      "model.json.", flag_values=fv)
+  flags.DEFINE_bool("json", False, "Print JSON.", flag_values=fv)
+  cli.define_config_overrides(
+      "evojax_nas flops", fv, argv,
+      "the defaults: data.name decides the classes, train.batch_size the "
+      "batch")
+  flags.mark_flag_as_required("genome", flag_values=fv)
+  cli.parse("evojax_nas flops", __doc__, fv, argv)
+  config = fv["config"].value
+  from evojax_nas.train.data import dataset_info  # pylint: disable=g-import-not-at-top
   try:
-    r = report(load_genome(args.genome), args.num_classes, args.batch_size)
-  except GenomeError as err:
-    print(f"evojax_nas: error: {err}", file=sys.stderr)
+    r = report(load_genome(fv.genome),
+               dataset_info(config.data.name).num_classes,
+               config.train.batch_size)
+  except (GenomeError, ValueError) as err:
+    print(f"evojax_nas flops: error: {err}", file=sys.stderr)
     return 2
-  if args.json:
+  if fv.json:
     print(json.dumps(r, indent=1))
     return 0
   print(f"{r['genome']}\n{r['params']:,} parameters, batch {r['batch_size']}")

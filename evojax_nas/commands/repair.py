@@ -4,26 +4,35 @@ experiment resumes from there."""
 
 from __future__ import annotations
 
-import argparse
+import sys
+
+from absl import flags
+
+from evojax_nas.commands import cli
 
 
 def main(argv=None) -> int:
-  p = argparse.ArgumentParser(prog="evojax_nas repair", description=__doc__)
-  p.add_argument("--workdir", required=True, help="experiment directory")
-  p.add_argument("--debug", action="store_true",
-                 help="print the traceback of an error, not just its line")
-  args = p.parse_args(argv)
+  fv = cli.command()
+  flags.DEFINE_string("workdir", None, "Experiment directory.",
+                      flag_values=fv)
+  flags.mark_flag_as_required("workdir", flag_values=fv)
+  cli.parse("evojax_nas repair", __doc__, fv, argv)
   # pylint: disable=g-import-not-at-top
   from evojax_nas.commands import guarded, log_to_stderr
-  log_to_stderr()
+  log_to_stderr(fv.debug)
   from evojax_nas.experiment.repair import repair
+  workdir = fv.workdir
 
   def fix():
-    found = repair(args.workdir)
+    found = repair(workdir)
     if found["line"] is None:
-      print(f"{args.workdir}/events.jsonl is consistent: nothing to repair")
+      print(f"{workdir}/events.jsonl is consistent: nothing to repair")
     else:
       print(f"events.jsonl line {found['line']}: {found['reason']}; kept "
             f"lines 1-{found['kept']}, moved {found['moved']} line(s) to "
             f"{found['aside']}; run the experiment's command again to resume")
-  return guarded("evojax_nas repair", fix, args.workdir, args.debug)
+  return guarded("evojax_nas repair", fix, workdir, fv.debug)
+
+
+if __name__ == "__main__":
+  sys.exit(main())

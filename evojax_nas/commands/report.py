@@ -9,37 +9,37 @@ run while the experiment is going.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from evojax_nas.commands import guarded
+from absl import flags
+
+from evojax_nas.commands import cli, guarded
 from evojax_nas.reports import report
 from evojax_nas.reports import sweep as sweep_report
 
 
 def main(argv=None) -> int:
-  p = argparse.ArgumentParser(prog="evojax_nas report",
-                              description=__doc__.split("\n\n")[0])
-  p.add_argument("--workdir", action="append", required=True,
-                 help="experiment directory (repeat to compare runs)")
-  p.add_argument("--out", default=None,
-                 help="output folder (default: FIRST_WORKDIR/report)")
-  p.add_argument("--debug", action="store_true",
-                 help="print the traceback of an error, not just its line")
-  args = p.parse_args(argv)
+  fv = cli.command()
+  flags.DEFINE_multi_string("workdir", None, "Experiment directory (repeat "
+                            "to compare runs) or a sweep's folder.",
+                            flag_values=fv)
+  flags.DEFINE_string("out", None, "Output folder (default: "
+                      "FIRST_WORKDIR/report).", flag_values=fv)
+  flags.mark_flag_as_required("workdir", flag_values=fv)
+  cli.parse("evojax_nas report", __doc__, fv, argv)
 
   def write():
     try:
-      first = Path(args.workdir[0])
+      first = Path(fv.workdir[0])
       if (first / "sweep.json").is_file():
-        print(sweep_report.build(first, args.out))
+        print(sweep_report.build(first, fv.out))
       else:
-        print(report.build(args.workdir, args.out))
+        print(report.build(fv.workdir, fv.out))
     except FileNotFoundError as err:
       raise report.ReportError(str(err)) from None
-  return guarded("evojax_nas report", write, args.out or args.workdir[0],
-                 args.debug)
+  return guarded("evojax_nas report", write, fv.out or fv.workdir[0],
+                 fv.debug)
 
 
 if __name__ == "__main__":

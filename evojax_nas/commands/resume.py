@@ -1,43 +1,50 @@
-"""`evojax_nas resume --workdir DIR [--config_json FILE]`: continues an
+"""`evojax_nas resume --workdir DIR [--config.KEY=VALUE ...]`: continues an
 in-process experiment from its directory.
 
 With the config the experiment recorded (DIR/config.json: its first start's
-budgets), or the flat JSON config in FILE. A recycled run (a long run near
-its memory limits, started from Python) continues this way in a fresh
+budgets), or the flat JSON config in `--config_json FILE`; `--config.KEY=VALUE`
+on top (budgets, display and paths may change, e.g. a larger
+--config.max_individuals; the science may not). A recycled run (a long run
+near its memory limits, started from Python) continues this way in a fresh
 process; it re-executes itself when it recycles again.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+from absl import flags
+
+from evojax_nas.commands import cli
 
 
 def main(argv=None) -> int:
   argv = list(sys.argv[1:] if argv is None else argv)
-  p = argparse.ArgumentParser(prog="evojax_nas resume",
-                              description=__doc__.split("\n\n", maxsplit=1)[0])
-  p.add_argument("--workdir", required=True, help="experiment directory")
-  p.add_argument("--config_json", default="",
-                 help="flat JSON config (default: WORKDIR/config.json)")
-  p.add_argument("--debug", action="store_true",
-                 help="print the traceback of an error, not just its line")
-  args = p.parse_args(argv)
+  fv = cli.command()
+  flags.DEFINE_string("workdir", None, "Experiment directory.",
+                      flag_values=fv)
+  flags.DEFINE_string("config_json", "", "Flat JSON config (default: "
+                      "WORKDIR/config.json).", flag_values=fv)
+  cli.define_config_overrides("evojax_nas resume", fv, argv,
+                              "the recorded config")
+  flags.mark_flag_as_required("workdir", flag_values=fv)
+  cli.parse("evojax_nas resume", __doc__, fv, argv)
   # pylint: disable=g-import-not-at-top
   from evojax_nas.commands import (exit_now, guarded, log_to_stderr,
                                    summary_line)
-  log_to_stderr(args.debug)  # before JAX starts: its probes log at INFO
+  log_to_stderr(fv.debug)  # before JAX starts: its probes log at INFO
   from evojax_nas import config as config_lib
   from evojax_nas.experiment import run
   from evojax_nas.experiment.recycle import reexec
 
   def resume():
-    config = (config_lib.from_json_file(args.config_json) if args.config_json
-              else config_lib.from_workdir(args.workdir))
-    results = run(config, args.workdir,
+    config = (config_lib.from_json_file(fv.config_json) if fv.config_json
+              else config_lib.from_workdir(fv.workdir))
+    config.update_from_flattened_dict(cli.overrides(fv))
+    results = run(config, fv.workdir,
                   recycle=lambda c, w: reexec(["resume", *argv]))
-    print(summary_line(results, args.workdir))
-  code = guarded("evojax_nas resume", resume, args.workdir, args.debug,
+    print(summary_line(results, fv.workdir))
+  code = guarded("evojax_nas resume", resume, fv.workdir, fv.debug,
                  last_words=True)
   if code:
     exit_now(code)  # an error: no teardown noise after its line

@@ -11,48 +11,46 @@ DIR` draws the study (final test accuracy per value, best-so-far curves).
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from evojax_nas.commands import guarded, log_to_stderr
+from absl import flags
+from ml_collections import config_flags
+
+from evojax_nas.commands import cli, guarded, log_to_stderr
 
 
 def main(argv=None) -> int:
   argv = list(sys.argv[1:] if argv is None else argv)
-  overrides = [a[len("--config."):] for a in argv if a.startswith("--config.")]
-  rest = [a for a in argv if not a.startswith("--config.")]
-  p = argparse.ArgumentParser(prog="evojax_nas sweep",
-                              description=__doc__.split("\n\n")[0])
-  p.add_argument("--config", required=True, help="config file (configs/*.py)")
-  p.add_argument("--grid", action="append", required=True,
-                 metavar="KEY=V1,V2,...",
-                 help="a config key and its values (Python literals); "
-                      "repeat for a cartesian product")
-  p.add_argument("--seeds", type=int, default=1,
-                 help="experiments per grid point, seeds config.seed + 0.. "
-                      "(default 1)")
-  p.add_argument("--workdir", required=True, help="the sweep's folder")
-  p.add_argument("--runner", default="local", choices=("local", "ray"),
-                 help="local: one after another here; ray: Ray tasks")
-  p.add_argument("--debug", action="store_true",
-                 help="print the traceback of an error, not just its line")
-  args = p.parse_args(rest)
-  log_to_stderr(args.debug)
+  fv = cli.command()
+  cli.define_config_file(fv, argv)
+  flags.DEFINE_multi_string(
+      "grid", None, "KEY=V1,V2,...: a config key and its values (Python "
+      "literals); repeat for a cartesian product.", flag_values=fv)
+  flags.DEFINE_integer("seeds", 1, "Experiments per grid point, seeds "
+                       "config.seed + 0.. (default 1).", flag_values=fv)
+  flags.DEFINE_string("workdir", None, "The sweep's folder.", flag_values=fv)
+  flags.DEFINE_enum("runner", "local", ["local", "ray"], "local: one after "
+                    "another here; ray: Ray tasks.", flag_values=fv)
+  flags.mark_flags_as_required(["grid", "workdir"], flag_values=fv)
+  cli.parse("evojax_nas sweep", __doc__, fv, argv)
+  log_to_stderr(fv.debug)
   # pylint: disable=g-import-not-at-top
   from evojax_nas.experiment import sweep
+  config_file = config_flags.get_config_filename(fv["config"])
+  overrides = [f"{k}={v!r}" for k, v in cli.overrides(fv).items()]
 
   failed = []
 
   def study():
-    rows = sweep.run(sweep.plan(args.config, args.grid, args.seeds,
-                                overrides), args.workdir, args.runner)
+    rows = sweep.run(sweep.plan(config_file, fv.grid, fv.seeds, overrides),
+                     fv.workdir, fv.runner)
     failed.extend(r for r in rows if r["code"])
     for r in failed:
       print(f"evojax_nas sweep: {r['workdir']} failed (exit {r['code']}): "
             f"{r['line']}", file=sys.stderr)
     print(f"{len(rows) - len(failed)} of {len(rows)} experiments finished; "
-          f"evojax_nas report --workdir {args.workdir}")
-  code = guarded("evojax_nas sweep", study, args.workdir, args.debug)
+          f"evojax_nas report --workdir {fv.workdir}")
+  code = guarded("evojax_nas sweep", study, fv.workdir, fv.debug)
   return code or (1 if failed else 0)
 
 
