@@ -204,6 +204,16 @@ def guarded(prog: str, fn, workdir=None, debug: bool = False,
     sys.unraisablehook = unraisable
 
 
+def run_to_the_end(prog: str, fn, workdir, debug: bool) -> int:
+  """`guarded` for a command that runs an experiment: an error's line is
+  the process's last word and the process ends at once (`exit_now`); 0
+  when `fn` finished."""
+  code = guarded(prog, fn, workdir, debug, last_words=True)
+  if code:
+    exit_now(code)  # an error: no teardown noise after its line
+  return 0
+
+
 def summary_line(results: dict, workdir: str) -> str:
   """The one line a finished run prints."""
   best = results["best"]

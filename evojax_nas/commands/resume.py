@@ -30,7 +30,7 @@ def main(argv=None) -> int:
   flags.mark_flag_as_required("workdir", flag_values=fv)
   cli.parse("evojax_nas resume", __doc__, fv, argv)
   # pylint: disable=g-import-not-at-top
-  from evojax_nas.commands import (exit_now, guarded, log_to_stderr,
+  from evojax_nas.commands import (log_to_stderr, run_to_the_end,
                                    summary_line)
   log_to_stderr(fv.debug)  # before JAX starts: its probes log at INFO
   from evojax_nas import config as config_lib
@@ -44,11 +44,7 @@ def main(argv=None) -> int:
     results = run(config, fv.workdir,
                   recycle=lambda c, w: reexec(["resume", *argv]))
     print(summary_line(results, fv.workdir))
-  code = guarded("evojax_nas resume", resume, fv.workdir, fv.debug,
-                 last_words=True)
-  if code:
-    exit_now(code)  # an error: no teardown noise after its line
-  return 0
+  return run_to_the_end("evojax_nas resume", resume, fv.workdir, fv.debug)
 
 
 if __name__ == "__main__":

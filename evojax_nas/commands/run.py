@@ -27,7 +27,7 @@ def main(argv=None) -> int:
   cli.parse("evojax_nas", __doc__, fv, argv)
   # Imported here so `--help` stays fast and flag errors come first.
   # pylint: disable=g-import-not-at-top
-  from evojax_nas.commands import (exit_now, guarded, log_to_stderr,
+  from evojax_nas.commands import (log_to_stderr, run_to_the_end,
                                    summary_line)
   log_to_stderr(fv.debug)  # before JAX starts: its probes log at INFO
   from evojax_nas.experiment import run
@@ -40,11 +40,7 @@ def main(argv=None) -> int:
     results = run(config, workdir,
                   recycle=lambda config, workdir: reexec(argv))
     print(summary_line(results, workdir))
-  code = guarded("evojax_nas", experiment, workdir, fv.debug,
-                 last_words=True)
-  if code:
-    exit_now(code)  # an error: no teardown noise after its line
-  return 0
+  return run_to_the_end("evojax_nas", experiment, workdir, fv.debug)
 
 
 if __name__ == "__main__":

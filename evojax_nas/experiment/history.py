@@ -103,11 +103,9 @@ class History:
   def total_flops(self) -> int:
     return sum(int(i.trained["flops"]["total"]) for i in self.trained)
 
-  def front(self, costs: tuple[str, ...], until: float | None = None
-            ) -> list[Individual]:
-    """`front_of` the trained individuals (trained by time `until`)."""
-    return front_of([i for i in self.trained if until is None
-                     or i.trained["t"] <= until], costs)
+  def front(self, costs: tuple[str, ...]) -> list[Individual]:
+    """`front_of` the trained individuals."""
+    return front_of(self.trained, costs)
 
   def apply(self, e: dict, strategy) -> None:
     """Folds one event into the history and the strategy state."""
