@@ -57,6 +57,17 @@ def test_non_dominated_and_hypervolume_by_hand():
   assert strategies.hypervolume(np.zeros((0, 2)), (1.0, 1.0)) == 0.0
 
 
+def test_non_dominated_matches_the_definition_with_ties():
+  rng = np.random.default_rng(0)
+  for m in (2, 3):
+    pts = rng.integers(0, 6, (300, m)).astype(float)  # many ties, duplicates
+    dominated = [any(np.all(q <= p) and np.any(q < p) for q in pts)
+                 for p in pts]
+    assert strategies.non_dominated(pts).tolist() == [
+        i for i, d in enumerate(dominated) if not d]
+  assert strategies.non_dominated([]).tolist() == []
+
+
 def whole_sample(name, names, **kw):
   """A strategy whose sample is the whole population (without
   replacement), and the population state of `names`."""

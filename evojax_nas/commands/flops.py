@@ -19,7 +19,6 @@ from absl import flags
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from evojax_nas.commands import cli
 from evojax_nas.compile import augment
@@ -74,8 +73,7 @@ def report(genome, num_classes: int = 10, batch_size: int = 50,
               "train_step": (train, (state, x, y, lr)),
               "eval_batch": (evaluate, (abstract, img, vec, vec))}
   out = {"genome": genome.describe(), "batch_size": batch_size,
-         "params": int(sum(np.prod(a.shape) for a in
-                           jax.tree.leaves(abstract["params"])))}
+         "params": flops_lib.count_params(abstract)}
   for name, (fn, args) in programs.items():
     kinds = flops_lib.count_flops_by_kind(fn, *args)
     total = sum(kinds.values())

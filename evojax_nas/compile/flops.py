@@ -93,6 +93,13 @@ def count_jaxpr(jaxpr) -> int:
   return sum(count_jaxpr_by_kind(jaxpr).values())
 
 
+def count_params(variables) -> int:
+  """Trainable parameters of a network's variables (arrays or their
+  ShapeDtypeStructs): every leaf of the "params" collection."""
+  return sum(math.prod(leaf.shape)
+             for leaf in jax.tree.leaves(variables["params"]))
+
+
 def count_flops(fn: Callable, *args, **kwargs) -> int:
   """FLOPs of one call of `fn`; arguments may be ShapeDtypeStructs."""
   return count_jaxpr(jax.make_jaxpr(fn, **kwargs)(*args))

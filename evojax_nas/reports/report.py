@@ -170,11 +170,12 @@ def summary(run: Run) -> dict:
 def parameter_count(genome) -> int:
   import jax  # pylint: disable=import-outside-toplevel
   import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+  from evojax_nas.compile.flops import count_params  # pylint: disable=import-outside-toplevel
   from evojax_nas.compile.modules import build_module  # pylint: disable=import-outside-toplevel
   module = build_module(genome, 10)
   shapes = jax.eval_shape(lambda k: module.init(
       k, jnp.zeros((1, 32, 32, 3)), train=False), jax.random.key(0))
-  return int(sum(np.prod(a.shape) for a in jax.tree.leaves(shapes["params"])))
+  return count_params(shapes)
 
 
 def lineage(run: Run, ident: int) -> list[dict]:

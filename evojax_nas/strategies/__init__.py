@@ -83,8 +83,7 @@ def make(name: str, population_size: int, *, sample_size: int = 2,
 
 __all__ = ["Action", "GenerationPlan", "Genetic", "KILL", "MULTI_OBJECTIVE",
            "MultiObjectiveTournament", "OBJECTIVE_MODES", "ObjectiveState",
-           "PopulationState", "crowding_distance", "hypervolume",
-           "non_dominated",
-           "pareto_ranks",
-           "SAMPLE_REPLACEMENT", "STRATEGIES", "Tournament", "WITH_REPLACEMENT",
-           "draws_with_replacement", "make", "roulette_probabilities"]
+           "PopulationState", "SAMPLE_REPLACEMENT", "STRATEGIES",
+           "Tournament", "WITH_REPLACEMENT", "crowding_distance",
+           "draws_with_replacement", "hypervolume", "make", "non_dominated",
+           "pareto_ranks", "roulette_probabilities"]

@@ -76,11 +76,22 @@ def crowding_distance(objectives: jnp.ndarray, rank: jnp.ndarray
 
 def non_dominated(points) -> np.ndarray:
   """Indices of the rows of `points` [n, m] (all minimised) that no other row
-  dominates, in order; for reports and results, on the host."""
+  dominates, ascending; for reports, results and garbage collection, on the
+  host. The lexicographically first row left is never dominated; it joins
+  the front and removes the rows it dominates: O(front × n) work and O(n)
+  memory, for runs of many thousand individuals."""
+  if len(points) == 0:
+    return np.zeros(0, np.int64)
   p = np.asarray(points, np.float64).reshape(len(points), -1)
-  le = np.all(p[:, None] <= p[None], axis=-1)
-  lt = np.any(p[:, None] < p[None], axis=-1)
-  return np.flatnonzero(~np.any(le & lt, axis=0))
+  left = np.lexsort(p.T[::-1])  # by the first objective, then the next...
+  front = []
+  while len(left):
+    first, rest = left[0], left[1:]
+    front.append(first)
+    beaten = (np.all(p[first] <= p[rest], axis=1)
+              & np.any(p[first] < p[rest], axis=1))
+    left = rest[~beaten]
+  return np.sort(np.asarray(front, np.int64))
 
 
 def hypervolume(points, reference) -> float:
@@ -138,19 +149,13 @@ class MultiObjectiveTournament(Tournament):
   def ask(self, key: jax.Array, state: ObjectiveState) -> Action:
     k_sample, k_tie, k_tie_all = jax.random.split(key, 3)
     alive = state.ids >= 0
-    if self.replace:
-      slots = jax.random.categorical(
-          k_sample, jnp.where(alive, 0.0, -jnp.inf), shape=(self.sample_size,))
-    else:
-      scores = jnp.where(alive, jax.random.uniform(k_sample, alive.shape),
-                         -jnp.inf)
-      _, slots = jax.lax.top_k(scores, self.sample_size)
+    slots = self._sample(k_sample, alive)
     primary, secondary = self.sort_keys(state)
     tie = jax.random.uniform(k_tie, slots.shape)
     order = jnp.lexsort((tie, secondary[slots], primary[slots]))
     parent, victim = slots[order[0]], slots[order[-1]]
     if self.kill == "oldest":
-      victim = jnp.argmin(jnp.where(alive, state.ids, jnp.iinfo(jnp.int32).max))
+      victim = self._oldest(state, alive)
     elif self.kill == "worst":  # the last of the alive, dead slots first
       tie_all = jax.random.uniform(k_tie_all, alive.shape)
       everyone = jnp.lexsort((tie_all, jnp.where(alive, secondary, -jnp.inf),
@@ -169,12 +174,8 @@ class MultiObjectiveTournament(Tournament):
     return ObjectiveState(ids=jnp.asarray(list(ids) + [-1] * pad, jnp.int32),
                           fitness=rows[:, 0], costs=rows[:, 1:])
 
-  @functools.partial(jax.jit, static_argnums=0)
-  def remove(self, state: ObjectiveState, individual) -> ObjectiveState:
-    hit = state.ids == individual
-    return state.replace(ids=jnp.where(hit, -1, state.ids),
-                         fitness=jnp.where(hit, 0.0, state.fitness),
-                         costs=jnp.where(hit[:, None], 0.0, state.costs))
+  # `remove` is the tournament's: a free slot's costs are never read (ranks
+  # and samples see the alive only) and `tell` overwrites them.
 
   @functools.partial(jax.jit, static_argnums=0)
   def tell(self, key: jax.Array, state: ObjectiveState, individual,

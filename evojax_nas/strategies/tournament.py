@@ -73,17 +73,24 @@ class Tournament(base.SteadyState):
     return PopulationState(ids=jnp.full((n,), -1, jnp.int32),
                            fitness=jnp.zeros((n,), jnp.float32))
 
+  def _sample(self, key: jax.Array, alive: jnp.ndarray) -> jnp.ndarray:
+    """`sample_size` slots of alive individuals."""
+    if self.replace:  # each member uniform over the alive
+      return jax.random.categorical(
+          key, jnp.where(alive, 0.0, -jnp.inf), shape=(self.sample_size,))
+    scores = jnp.where(alive, jax.random.uniform(key, alive.shape), -jnp.inf)
+    return jax.lax.top_k(scores, self.sample_size)[1]  # distinct members
+
+  @staticmethod
+  def _oldest(state, alive: jnp.ndarray) -> jnp.ndarray:
+    """The slot of the alive individual with the smallest id."""
+    return jnp.argmin(jnp.where(alive, state.ids, jnp.iinfo(jnp.int32).max))
+
   @functools.partial(jax.jit, static_argnums=0)
   def ask(self, key: jax.Array, state: PopulationState) -> Action:
     k_sample, k_order = jax.random.split(key)
     alive = state.ids >= 0
-    if self.replace:  # each member uniform over the alive
-      slots = jax.random.categorical(
-          k_sample, jnp.where(alive, 0.0, -jnp.inf), shape=(self.sample_size,))
-    else:
-      scores = jnp.where(alive, jax.random.uniform(k_sample, alive.shape),
-                         -jnp.inf)
-      _, slots = jax.lax.top_k(scores, self.sample_size)  # distinct members
+    slots = self._sample(k_sample, alive)
     if self.select:
       fit = state.fitness[slots]
       parent, victim = slots[jnp.argmax(fit)], slots[jnp.argmin(fit)]
@@ -92,7 +99,7 @@ class Tournament(base.SteadyState):
       parent = jnp.where(tie, order[0], parent)
       victim = jnp.where(tie, order[1], victim)
       if self.kill == "oldest":
-        victim = jnp.argmin(jnp.where(alive, state.ids, jnp.iinfo(jnp.int32).max))
+        victim = self._oldest(state, alive)
       elif self.kill == "worst":
         victim = jnp.argmin(jnp.where(alive, state.fitness, jnp.inf))
     else:

@@ -7,8 +7,8 @@ the download to a temporary file beside its destination and moves it into
 place only once the checksum matches, so an interrupted or corrupt
 download leaves nothing a later start could take for the archive; a file
 already in place is checked again before use, and a bad one fetched anew.
-An interrupted download restarts from the beginning (the archives are
-163 MB and 161 MB).
+An interrupted download restarts from the beginning (Pooch has no
+ranged resume).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def fetch(archive: str, cache_dir: Path, url: str | None = None) -> Path:
         url, known_hash=KNOWN_HASHES[archive], fname=archive, path=target,
         downloader=pooch.HTTPDownloader(progressbar=sys.stderr.isatty(),
                                         timeout=60)))
-  except ValueError as err:  # Pooch: the hash does not match
+  except ValueError:  # Pooch: the hash does not match
     _remove_empty(*fresh)
     raise DownloadError(f"the file at {url} is not the published {archive} "
                         f"(its checksum differs from {KNOWN_HASHES[archive]})"

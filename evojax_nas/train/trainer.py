@@ -23,6 +23,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from evojax_nas import config as config_lib
+from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile import memory, persistent_cache
 from evojax_nas.compile.steps import StepCache, StepConfig
 from evojax_nas.train import data as data_lib
@@ -194,8 +195,7 @@ class Trainer:
     with `variables` and `measure_latency`, the measured latency too."""
     net = self.cache.get(genome)
     out = {"flops": net.flops()["eval_batch"] // self.cfg.batch_size,
-           "params": sum(int(np.prod(x.shape)) for x in jax.tree.leaves(
-               net.abstract_variables["params"]))}
+           "params": flops_lib.count_params(net.abstract_variables)}
     if variables is not None and self.measure_latency:
       out["latency"] = self.latency_ms(genome, variables)
     return out
