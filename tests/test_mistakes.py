@@ -213,6 +213,40 @@ def test_a_stop_swallowed_by_a_gc_callback_is_delivered_again(signum, code,
       "WD: run the same command again to resume")
 
 
+def test_a_stop_lost_in_native_code_stops_the_loop_at_the_next_individual(
+    tiny_config, fitness_from_signature, tmp_path):
+  """Seen in the sweep's SIGTERM test: the experiment got the signal and
+  trained its last ten individuals anyway (the KeyboardInterrupt vanished
+  without reaching sys.unraisablehook). The handler records the stop; the
+  loop raises it before the next individual."""
+  from evojax_nas import stop  # pylint: disable=g-import-not-at-top
+  from evojax_nas.experiment.dispatch import run  # pylint: disable=g-import-not-at-top
+  calls = fitness_from_signature
+  c = tiny_config
+  c.max_individuals, c.compile_ahead, c.tensorboard = 12, False, False
+  from evojax_nas.train import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
+  evaluate = trainer_lib.Trainer.evaluate
+
+  def lose_a_stop_at_the_fourth(self, key, ident, *args, **kwargs):
+    if len(calls) == 3:
+      stop.request("SIGTERM")  # recorded; its exception lost
+    return evaluate(self, key, ident, *args, **kwargs)
+  trainer_lib.Trainer.evaluate = lose_a_stop_at_the_fourth
+  try:
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+      run(c, tmp_path / "wd")
+  finally:
+    trainer_lib.Trainer.evaluate = evaluate
+    stop.clear()
+  evs = [json.loads(l) for l in (tmp_path / "wd" / "events.jsonl")
+         .read_text().splitlines()]
+  assert sum(e["event"] == "trained" for e in evs) == 4
+  run(c, tmp_path / "wd")  # the same command finishes it
+  evs = [json.loads(l) for l in (tmp_path / "wd" / "events.jsonl")
+         .read_text().splitlines()]
+  check_events(evs, 3, max_individuals=12)
+
+
 def test_sigterm_to_the_launcher_stops_its_workers(cifar10_dir, tmp_path):
   cfg = write_cli_config(tmp_path / "cfg.py", cifar10_dir,
                          tmp_path / "cache", steps_per_individual=200,

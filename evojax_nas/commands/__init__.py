@@ -12,6 +12,8 @@ import sys
 import threading
 import traceback
 
+from evojax_nas import stop
+
 
 class _OneLine(logging.Filter):
   """A library's log record with a traceback (Orbax's background threads
@@ -116,8 +118,12 @@ def io_message(err: OSError, workdir) -> str:
 
 
 def _sigterm(signum, frame):
-  del signum, frame
-  raise KeyboardInterrupt("SIGTERM")
+  """Ctrl-C and SIGTERM: recorded (evojax_nas.stop, so a loop raises it
+  again if this exception gets lost), then raised here."""
+  del frame
+  how = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+  stop.request(how)
+  raise stop.interrupt(how)
 
 
 def _stop_again(previous):
@@ -173,8 +179,11 @@ def guarded(prog: str, fn, workdir=None, debug: bool = False,
   say = (_say_last if last_words and not debug
          else lambda line: print(line, file=sys.stderr))
   unraisable = sys.unraisablehook
+  stop.clear()
   if threading.current_thread() is threading.main_thread():
     signal.signal(signal.SIGTERM, _sigterm)  # stop as Ctrl-C does
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+      signal.signal(signal.SIGINT, _sigterm)  # (an ignored SIGINT stays so)
     sys.unraisablehook = _stop_again(unraisable)
   try:
     fn()
@@ -202,6 +211,9 @@ def guarded(prog: str, fn, workdir=None, debug: bool = False,
     return 2
   finally:
     sys.unraisablehook = unraisable
+    stop.clear()
+    if signal.getsignal(signal.SIGINT) is _sigterm:
+      signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def run_to_the_end(prog: str, fn, workdir, debug: bool) -> int:

@@ -16,6 +16,7 @@ import logging
 import jax
 import numpy as np
 
+from evojax_nas import stop
 from evojax_nas.experiment import keys
 from evojax_nas.experiment.history import Individual
 from evojax_nas.experiment.loop import Loop
@@ -125,6 +126,7 @@ class Generational(Loop):
       for k, ind in enumerate(members):
         if ind.trained is not None:
           continue
+        stop.raise_if_requested()  # a Ctrl-C or SIGTERM that got lost
         if self.config.compile_ahead and k + 1 < len(members):
           self.trainer.compile_async(members[k + 1].genome)
         self.train(ind)

@@ -36,7 +36,7 @@ from typing import Any
 
 import jax
 
-from evojax_nas import strategies
+from evojax_nas import stop, strategies
 from evojax_nas.experiment import escape, keys
 from evojax_nas.experiment.history import Individual, front_of
 from evojax_nas.experiment.recycle import RecycleNeeded
@@ -390,6 +390,7 @@ class SteadyState(Loop):
     done = [i for i in pop.individuals().values() if i.trained]
     last_s = done[-1].trained["wall_s"] if done else 0.0  # a training's time
     while True:
+      stop.raise_if_requested()  # a Ctrl-C or SIGTERM that got lost
       self.reset_population()
       child, ahead = self._next(ahead), None
       if child is None:
