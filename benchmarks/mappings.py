@@ -50,8 +50,9 @@ def main():
                                (1,) * depth))
     gc.collect()
     before = snapshot()
-    net._get(f"train_chunk/{args.train_rows}", net._train_chunk,  # pylint: disable=protected-access
-             lambda n=net: n._abstract_train_args(args.train_rows),  # pylint: disable=protected-access
+    rows = (args.train_rows, cfg.steps_per_dispatch)
+    net._get(net._train_name(*rows), net._train_dispatch,  # pylint: disable=protected-access
+             lambda n=net: n._abstract_train_args(*rows),  # pylint: disable=protected-access
              donate=(0,))
     mid = snapshot()
     net.precompile(args.train_rows, 10000)

@@ -66,26 +66,25 @@ def timed_together(fns: dict, steps: int, repeats: int = 5) -> dict:
 
 
 def engine_step(genome, images, labels):
-  """The evaluator's loop: host-drawn index chunks, pre-placed chunk
-  numbers, one compiled chunk per dispatch."""
+  """The trainer's loop on CPU: the batch order on the device, pre-placed
+  dispatch numbers, one compiled chunk per dispatch."""
   cfg = StepConfig(num_classes=10, batch_size=BATCH, chunk_steps=2)
   cache = StepCache(cfg)
   net = cache.get(genome)
-  net.precompile(len(labels), 500)
+  order = jnp.asarray(np.random.default_rng(0).integers(
+      0, len(labels), (10_000 * cfg.chunk_steps, BATCH)), jnp.int32)
+  net.precompile(len(labels), 500, len(order))
   mean, std = jnp.zeros(3), jnp.ones(3)
   key = jax.random.key(0, impl="rbg")
   lr = jnp.full((cfg.chunk_steps,), 0.05, jnp.float32)
-  rng = np.random.default_rng(0)
   chunks = [jnp.int32(i) for i in range(10_000)]
   state = [net.new_state(net.init(jax.random.key(0)))]
 
   def run(n):
     s = state[0]
     for i in range(n // cfg.chunk_steps):
-      idx = jnp.asarray(rng.integers(0, len(labels),
-                                     (cfg.chunk_steps, BATCH)), jnp.int32)
-      s, m = net.train_chunk(s, images, labels, idx, key, chunks[i], mean,
-                             std, lr)
+      s, m = net.train_dispatch(s, images, labels, order, chunks[i], key,
+                                mean, std, lr)
     jax.block_until_ready(m)
     state[0] = s
   return run, net

@@ -37,6 +37,15 @@ COSTS = ("flops", "params", "latency")
 LEGACY_VALUES = {"sample_replacement": "without"}
 
 
+def upgrade_recorded(flat: dict) -> dict:
+  """A recorded flat config in today's keys: `compile_ahead` (before
+  slots) False was one slot; True is what the default resolves to on CPU."""
+  flat = dict(flat)
+  if flat.pop("compile_ahead", True) is False:
+    flat.setdefault("slots_per_device", 1)
+  return flat
+
+
 class ConfigError(ValueError):
   """A config with an unknown key or an invalid value."""
 
@@ -80,9 +89,12 @@ def default_config() -> ml_collections.ConfigDict:
   c.progress = True                 # progress bar on an interactive terminal
   c.tensorboard = True              # scalars in WORKDIR/tensorboard
   c.mutations_per_child = 1         # >1: a raised mutation rate (section 5)
-  # Birth the next child when the current one starts training and compile
-  # it meanwhile (two staggered asynchronous workers; see runner.py).
-  c.compile_ahead = True
+  # Individuals in flight per device (each compiles while others train;
+  # experiment/loop.py). 0 = auto: 2 in all on CPU (one training, the next
+  # compiling), 4 per GPU or TPU. The in-process schedule depends on the
+  # total S (child n sees the results of children <= n - S): a run records
+  # its S and a resume keeps it.
+  c.slots_per_device = 0
   # JAX's persistent compilation cache in WORKDIR/compile_cache, shared by
   # restarts and workers; compiles above the threshold (seconds) persist.
   c.persistent_compile_cache = True
@@ -115,7 +127,10 @@ def default_config() -> ml_collections.ConfigDict:
       max_restarts=100,        # local runner: restarts of crashed workers
       ray_address="",          # "" starts a local Ray; "auto" joins a cluster
       ray_num_cpus=1.0,        # Ray resources per worker
-      ray_num_gpus=0.0,
+      ray_num_gpus=0.0,        # a node's GPUs: one worker drives them all
+      # "spread": one worker per node (a STRICT_SPREAD placement group);
+      # "pack": wherever Ray finds the resources.
+      ray_placement="spread",
       ray_max_retries=100,     # Ray reruns a worker lost with its node
   ))
   # Relative mutation probabilities; the paper used them untuned (uniform).
@@ -157,7 +172,18 @@ def default_config() -> ml_collections.ConfigDict:
   c.train.batch_size = 50
   c.train.momentum = 0.9
   c.train.weight_decay = 1e-4
-  c.train.chunk_steps = 4           # SGD steps unrolled per dispatch
+  c.train.chunk_steps = 4           # SGD steps unrolled per chunk
+  # How a dispatch runs its chunks: "unrolled" (XLA:CPU: a lax.scan over
+  # conv steps is ~10x slower), "scan" (lax.scan: thousands of steps per
+  # host dispatch on GPUs and TPUs), "auto" (scan on GPU/TPU, else unrolled).
+  c.train.loop = "auto"
+  c.train.chunks_per_dispatch = 0   # 0 = auto: 1 unrolled, every chunk scan
+  # "bfloat16": convolutions and activations in bfloat16 (GPU/TPU); weights,
+  # optimizer state and batch statistics stay float32.
+  c.train.compute_dtype = "float32"
+  # True: every individual's batch split over all local devices (one lane);
+  # False: each slot trains on one device (round-robin).
+  c.train.data_parallel = False
   # A stepped learning rate: ((FRACTION, FACTOR), ...) = from FRACTION of an
   # individual's training steps on, the genome's rate × FACTOR (Genetic CNN:
   # 1e-2 for 120 of 240 epochs, 1e-3 for 60, 1e-4 for 40, 1e-5 for 20).
@@ -287,6 +313,15 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   need(c.train.batch_size >= 1 and c.train.eval_batch_size >= 1,
        "train.batch_size and train.eval_batch_size must be positive")
   need(c.train.chunk_steps >= 1, "train.chunk_steps must be positive")
+  need(c.train.loop in ("auto", "unrolled", "scan"), f"train.loop "
+       f"{c.train.loop!r} unknown; valid choices: ['auto', 'scan', "
+       "'unrolled']")
+  need(c.train.chunks_per_dispatch >= 0, "train.chunks_per_dispatch must be "
+       ">= 0 (0 = auto)")
+  need(c.train.compute_dtype in ("float32", "bfloat16"), f"train.compute_"
+       f"dtype {c.train.compute_dtype!r} unknown; valid choices: "
+       "['bfloat16', 'float32']")
+  need(c.slots_per_device >= 0, "slots_per_device must be >= 0 (0 = auto)")
   fractions = [p[0] for p in c.train.lr_schedule if len(p) == 2]
   need(len(fractions) == len(c.train.lr_schedule) and all(
       0 < f <= 1 and factor > 0 for f, factor in c.train.lr_schedule)
@@ -299,6 +334,9 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
        "loop)")
   need(c.runner in RUNNERS, f"runner {c.runner!r} unknown; valid choices: "
        f"{list(RUNNERS)}")
+  need(c.workers.ray_placement in ("spread", "pack"), "workers.ray_placement "
+       f"{c.workers.ray_placement!r} unknown; valid choices: ['pack', "
+       "'spread']")
   objectives = tuple(c.objectives)
   need(objectives[:1] == ("accuracy",) and len(set(objectives)) == len(
       objectives) and set(objectives[1:]) <= set(COSTS),
@@ -351,7 +389,7 @@ def from_json_file(path, legacy: bool = False) -> ml_collections.ConfigDict:
   except json.JSONDecodeError:
     raise ConfigError(f"{path} is not valid JSON; restore it") from None
   if legacy:
-    flat = {**LEGACY_VALUES, **flat}
+    flat = upgrade_recorded({**LEGACY_VALUES, **flat})
   c = default_config()
   for key, value in flat.items():
     default = c

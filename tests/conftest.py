@@ -148,7 +148,7 @@ def _no_persistent_compile_cache_across_tests():
 
 
 def train_one_chunk(net, state, images, labels, lr, idx=None, seed=1):
-  """One `train_chunk` of `net` on rows `idx` (default: the first rows) of
+  """One `train_dispatch` of `net` on rows `idx` (default: the first rows) of
   `images`/`labels`, unit standardisation, augmentation stream `seed`; `lr`
   one rate for every step or one per step."""
   import jax
@@ -157,10 +157,11 @@ def train_one_chunk(net, state, images, labels, lr, idx=None, seed=1):
   if idx is None:
     idx = jnp.arange(cfg.chunk_steps * cfg.batch_size, dtype=jnp.int32
                      ).reshape(cfg.chunk_steps, cfg.batch_size) % len(labels)
-  return net.train_chunk(state, images, labels, idx,
-                         jax.random.key(seed, impl="rbg"), jnp.int32(0),
-                         jnp.zeros(3), jnp.ones(3), jnp.broadcast_to(
-                             jnp.asarray(lr, jnp.float32), (cfg.chunk_steps,)))
+  return net.train_dispatch(state, images, labels, idx, jnp.int32(0),
+                            jax.random.key(seed, impl="rbg"),
+                            jnp.zeros(3), jnp.ones(3), jnp.broadcast_to(
+                                jnp.asarray(lr, jnp.float32),
+                                (cfg.steps_per_dispatch,)))
 
 
 def write_cli_config(path: Path, data_dir, cache_dir, **fields) -> Path:
@@ -215,6 +216,6 @@ def fitness_from_signature(monkeypatch):
         seconds={}, costs=fake_costs(genome))
   monkeypatch.setattr(trainer_lib.Trainer, "evaluate", evaluate)
   monkeypatch.setattr(trainer_lib.Trainer, "compile_async",
-                      lambda self, genome: None)
+                      lambda self, genome, slot=0: None)
   monkeypatch.setattr(results_lib, "finalize", lambda *a, **k: {})
   yield calls

@@ -37,10 +37,14 @@ BUDGETS = {
 
 @pytest.fixture
 def one_second_per_individual(monkeypatch, fitness_from_signature):
-  """Both backends' clocks read a fake time: one second per evaluation."""
+  """Both backends' clocks read a fake time: one second per published
+  result (an evaluation runs on a slot's thread; its result is published
+  in order on the loop's)."""
   calls = fitness_from_signature
-  for backend in (LogPopulation, StorePopulation):
-    monkeypatch.setattr(backend, "now", lambda self: float(len(calls)))
+  monkeypatch.setattr(LogPopulation, "now",
+                      lambda self: float(len(self.history.trained)))
+  monkeypatch.setattr(StorePopulation, "now", lambda self: float(sum(
+      r.trained is not None for r in self.store.records().values())))
   return calls
 
 

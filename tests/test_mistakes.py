@@ -223,7 +223,8 @@ def test_a_stop_lost_in_native_code_stops_the_loop_at_the_next_individual(
   from evojax_nas.experiment.dispatch import run  # pylint: disable=g-import-not-at-top
   calls = fitness_from_signature
   c = tiny_config
-  c.max_individuals, c.compile_ahead, c.tensorboard = 12, False, False
+  c.max_individuals, c.slots_per_device, c.tensorboard = 12, 1, False
+  c.train.data_parallel = True  # one lane: S = 1
   from evojax_nas.train import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
   evaluate = trainer_lib.Trainer.evaluate
 

@@ -157,9 +157,9 @@ def test_a_pareto_run_resumes_exactly_and_answers_with_its_front(
   c.objectives = ("accuracy", "flops", "params")
   c.tensorboard, c.max_individuals = False, 12
   # One child at a time: a run that stops at a budget then resumes makes
-  # the same births (with compile_ahead, a child born ahead sees one result
+  # the same births (with two slots, a child born ahead sees one result
   # fewer than the one a resumed run births after the stop).
-  c.compile_ahead = False
+  c.slots_per_device, c.train.data_parallel = 1, True  # S = 1
   results = run(c, tmp_path / "whole")
   c.max_individuals = 7
   run(c, tmp_path / "resumed")

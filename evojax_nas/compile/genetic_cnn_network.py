@@ -7,6 +7,8 @@ nodes), so checkpoints of two strings line up by node.
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -19,12 +21,13 @@ class GeneticCNNNet(nn.Module):
   fc_width: int
   dropout: float
   num_classes: int
+  dtype: Any = jnp.float32  # compute dtype; parameters stay float32
 
   def _node(self, x, width, name, train):
     x = nn.Conv(width, (3, 3), padding="SAME", kernel_init=HE_NORMAL,
-                name=f"conv_{name}")(x)
+                dtype=self.dtype, name=f"conv_{name}")(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                     name=f"bn_{name}")(x)
+                     dtype=self.dtype, name=f"bn_{name}")(x)
     return nn.relu(x)
 
   @nn.compact
@@ -42,7 +45,7 @@ class GeneticCNNNet(nn.Module):
       x = nn.max_pool(x, (3, 3), strides=(2, 2), padding="SAME")
     x = x.reshape((x.shape[0], -1))
     x = nn.relu(nn.Dense(self.fc_width, kernel_init=LECUN_NORMAL,
-                         name="fc")(x))
+                         dtype=self.dtype, name="fc")(x))
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
     return nn.Dense(self.num_classes, kernel_init=LECUN_NORMAL,
-                    name="head")(x)
+                    dtype=self.dtype, name="head")(x)

@@ -10,6 +10,8 @@ truncated or zero-padded in channels (He et al. 2016), then summed.
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -59,6 +61,7 @@ class DNANet(nn.Module):
   """The network a DNA signature describes (see `DNA.signature`)."""
   signature: tuple
   num_classes: int
+  dtype: Any = jnp.float32  # compute dtype; parameters stay float32
 
   @nn.compact
   def __call__(self, x: jnp.ndarray, train: bool = False) -> jnp.ndarray:
@@ -77,14 +80,15 @@ class DNANet(nn.Module):
         if e[3] == "conv":
           kernel, stride, channels = e[5], e[6], e[7]
           h = nn.Conv(channels, kernel, strides=stride, padding="SAME",
-                      kernel_init=HE_NORMAL,
+                      kernel_init=HE_NORMAL, dtype=self.dtype,
                       name=f"conv_{e[0]}")(h)
         for src in skips.get(vid, ()):
           h = h + match_shape(acts[src], h.shape)
       if activation == "bn_relu":
         h = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                         name=f"bn_{vid}")(h)
+                         dtype=self.dtype, name=f"bn_{vid}")(h)
         h = nn.relu(h)
       acts[vid] = h
     h = jnp.mean(h, axis=(1, 2))
-    return nn.Dense(self.num_classes, kernel_init=LECUN_NORMAL, name="head")(h)
+    return nn.Dense(self.num_classes, kernel_init=LECUN_NORMAL,
+                    dtype=self.dtype, name="head")(h)

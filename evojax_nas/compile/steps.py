@@ -13,9 +13,14 @@ Data parallelism: arrays live on a 1-D device mesh ("data"); the dataset and
 the train state are replicated, each batch is split across the mesh, and XLA
 inserts the gradient all-reduce (jit with shardings; no pmap).
 
-A train *chunk* is `chunk_steps` SGD steps unrolled in one program: one host
-dispatch for several steps, without `lax.scan`, which XLA:CPU runs ~10x
-slower for conv nets.
+A train *chunk* is `chunk_steps` SGD steps unrolled in one program; a
+*dispatch* runs `chunks_per_dispatch` chunks, unrolled (`loop="unrolled"`:
+XLA:CPU runs `lax.scan` over conv steps ~10x slower, so on CPU one chunk of
+2-4 steps per dispatch) or in a `lax.scan` (`loop="scan"`: on GPUs and TPUs
+hundreds or thousands of steps per host dispatch). Either way the program
+reads its rows from the individual's batch order, drawn once on the device
+(`batch_order`), and chunk c of the augmentation stream is the same, so the
+two loops compute the same steps.
 """
 
 from __future__ import annotations
@@ -55,6 +60,30 @@ class StepConfig:
   weight_decay: float = 1e-4
   crop_padding: int = 4
   flip: bool = True
+  loop: str = "unrolled"             # "unrolled" | "scan" (see above)
+  chunks_per_dispatch: int = 1
+  compute_dtype: str = "float32"     # or "bfloat16" (weights stay float32)
+
+  @property
+  def steps_per_dispatch(self) -> int:
+    return self.chunk_steps * self.chunks_per_dispatch
+
+
+LOOPS = ("unrolled", "scan")
+COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def batch_order(seed: jax.Array, steps: int, batch_size: int,
+                rows: int) -> jax.Array:
+  """The rows of each of `steps` batches (int32 [steps, batch_size]):
+  shuffled epochs of `rows` training images, each permutation drawn from
+  the uint32 `seed` on the device (no host transfer per step)."""
+  key = jax.random.key(seed)
+  epochs = -(-steps * batch_size // rows)
+  perms = jax.vmap(lambda e: jax.random.permutation(
+      jax.random.fold_in(key, e), rows))(jnp.arange(epochs))
+  return perms.reshape(-1)[:steps * batch_size].reshape(
+      steps, batch_size).astype(jnp.int32)
 
 
 @flax.struct.dataclass
@@ -133,6 +162,7 @@ class CompiledNetwork:
           {"params": params, "batch_stats": state.batch_stats}, x,
           train=True, mutable=["batch_stats"],
           rngs={"dropout": jax.random.fold_in(state.rng, state.step)})
+      logits = logits.astype(jnp.float32)
       loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
       return loss, (logits, updates.get("batch_stats", {}))
 
@@ -175,11 +205,34 @@ class CompiledNetwork:
     return state, {"loss": jnp.mean(jnp.stack(losses)),
                    "accuracy": jnp.mean(jnp.stack(accs))}
 
+  def _train_dispatch(self, state, images, labels, order, dispatch, key,
+                      mean, std, lr):
+    """Dispatch number `dispatch`: its `chunks_per_dispatch` chunks, rows
+    from `order` (steps, batch), chunk c augmented with stream c; the last
+    chunk's mean loss and accuracy."""
+    cfg = self.cfg
+    m, k = cfg.chunks_per_dispatch, cfg.chunk_steps
+    idx = jax.lax.dynamic_slice_in_dim(order, dispatch * (m * k), m * k)
+    idx = jax.lax.with_sharding_constraint(
+        idx.reshape(m, k, -1), NamedSharding(self._mesh, P(None, None, "data")))
+    lr = lr.reshape(m, k)
+    chunk = lambda s, j: self._train_chunk(s, images, labels, idx[j], key,
+                                           dispatch * m + j, mean, std, lr[j])
+    if cfg.loop == "unrolled":
+      metrics = None
+      for j in range(m):
+        state, metrics = chunk(state, j)
+      return state, metrics
+    state, metrics = jax.lax.scan(lambda s, j: chunk(s, j), state,
+                                  jnp.arange(m))
+    return state, jax.tree.map(lambda a: a[-1], metrics)
+
   def _predict(self, variables, images, start, mean, std):
     x = jax.lax.dynamic_slice_in_dim(images, start, self.cfg.eval_batch_size)
     x = augment_lib.standardize(x, mean, std)
     x = jax.lax.with_sharding_constraint(x, self._batch_sharding)
-    return jax.nn.softmax(self.model.apply(variables, x, train=False))
+    logits = self.model.apply(variables, x, train=False)
+    return jax.nn.softmax(logits.astype(jnp.float32))
 
   # --- compiled entry points -----------------------------------------------------
   def _get(self, name: str, fn, abstract_args, donate=()):
@@ -208,7 +261,7 @@ class CompiledNetwork:
         lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding),
         tree)
 
-  def _abstract_train_args(self, train_rows: int):
+  def _abstract_train_args(self, train_rows: int, order_rows: int):
     cfg, rep = self.cfg, self._replicated
     state = self._abstract(jax.eval_shape(self._fresh_state,
                                           self.abstract_variables), rep)
@@ -218,13 +271,14 @@ class CompiledNetwork:
     images = jax.ShapeDtypeStruct((train_rows,) + cfg.image_shape, jnp.uint8,
                                   sharding=rep)
     labels = jax.ShapeDtypeStruct((train_rows,), jnp.int32, sharding=rep)
-    idx = jax.ShapeDtypeStruct(
-        (cfg.chunk_steps, cfg.batch_size), jnp.int32,
-        sharding=NamedSharding(self._mesh, P(None, "data")))
+    order = jax.ShapeDtypeStruct((order_rows, cfg.batch_size), jnp.int32,
+                                 sharding=rep)
     key = jax.ShapeDtypeStruct((), jax.random.key(0, impl="rbg").dtype,
                                sharding=rep)
-    lr = jax.ShapeDtypeStruct((cfg.chunk_steps,), jnp.float32, sharding=rep)
-    return (state, images, labels, idx, key, scalar(jnp.int32), vec, vec, lr)
+    lr = jax.ShapeDtypeStruct((cfg.steps_per_dispatch,), jnp.float32,
+                              sharding=rep)
+    return (state, images, labels, order, scalar(jnp.int32), key, vec, vec,
+            lr)
 
   def _abstract_predict_args(self, eval_rows: int):
     cfg, rep = self.cfg, self._replicated
@@ -235,17 +289,22 @@ class CompiledNetwork:
                                  sharding=rep),
             jax.ShapeDtypeStruct((), jnp.int32, sharding=rep), vec, vec)
 
-  def train_chunk(self, state, images, labels, idx, key, chunk, mean, std,
-                  lr):
-    """`chunk_steps` SGD steps from `state` (from `new_state`, donated) on
-    rows `idx` (chunk_steps, batch) of the device-resident `images`/`labels`,
-    augmented with chunk number `chunk` (int32) of the RBG key `key`;
-    `mean`/`std` standardise, `lr` (float32, chunk_steps) holds each
-    step's learning rate (replicated)."""
-    return self._get(f"train_chunk/{images.shape[0]}", self._train_chunk,
-                     lambda: self._abstract_train_args(images.shape[0]),
-                     donate=(0,))(state, images, labels, idx, key, chunk,
+  def train_dispatch(self, state, images, labels, order, dispatch, key, mean,
+                     std, lr):
+    """`steps_per_dispatch` SGD steps from `state` (from `new_state`,
+    donated): dispatch number `dispatch` (int32) of the batch order `order`
+    (steps, batch; see `batch_order`) over the device-resident
+    `images`/`labels`, augmented from the RBG key `key`; `mean`/`std`
+    standardise, `lr` (float32, steps_per_dispatch) holds each step's
+    learning rate (all replicated)."""
+    rows = (images.shape[0], order.shape[0])
+    return self._get(self._train_name(*rows), self._train_dispatch,
+                     lambda: self._abstract_train_args(*rows),
+                     donate=(0,))(state, images, labels, order, dispatch, key,
                                   mean, std, lr)
+
+  def _train_name(self, train_rows: int, order_rows: int) -> str:
+    return f"train/{train_rows}/{order_rows}"
 
   def predict(self, variables, images, start, mean, std):
     """Softmax of the eval batch at row `start` of `images`."""
@@ -255,12 +314,17 @@ class CompiledNetwork:
                      lambda: self._abstract_predict_args(images.shape[0]))(
                          *args)
 
-  def precompile(self, train_rows: int, eval_rows: int):
-    """Compiles the train chunk (for a training split of `train_rows`
-    images) and the predict step (for `eval_rows` eval images) from shapes
-    alone, and counts the FLOPs; safe on any thread."""
-    self._get(f"train_chunk/{train_rows}", self._train_chunk,
-              lambda: self._abstract_train_args(train_rows), donate=(0,))
+  def precompile(self, train_rows: int, eval_rows: int,
+                 order_rows: int | None = None):
+    """Compiles the train dispatch (for a training split of `train_rows`
+    images and a batch order of `order_rows` steps, default one dispatch's)
+    and the predict step
+    (for `eval_rows` eval images) from shapes alone, and counts the FLOPs;
+    safe on any thread."""
+    order_rows = order_rows or self.cfg.steps_per_dispatch
+    self._get(self._train_name(train_rows, order_rows), self._train_dispatch,
+              lambda: self._abstract_train_args(train_rows, order_rows),
+              donate=(0,))
     self._get(f"predict/{eval_rows}", self._predict,
               lambda: self._abstract_predict_args(eval_rows))
     self.flops()
@@ -290,10 +354,12 @@ class CompiledNetwork:
 
 
 class StepCache:
-  """Signature-keyed cache of `CompiledNetwork`s, with hit/compile statistics."""
+  """Cache of `CompiledNetwork`s keyed by architecture signature and the
+  devices they run on (`mesh`: a slot's device, or the data-parallel mesh),
+  with hit/compile statistics."""
 
-  # Never evicted by the mapping bound: the network training and the one
-  # compiling ahead.
+  # Never evicted by the mapping bound: the networks in flight (the loop
+  # raises it to its number of slots).
   MIN_NETWORKS = 2
 
   def __init__(self, cfg: StepConfig, mesh: Mesh | None = None,
@@ -308,6 +374,7 @@ class StepCache:
     # back recompiles (or loads from the persistent cache).
     self._networks: collections.OrderedDict[tuple, CompiledNetwork] = (
         collections.OrderedDict())
+    self.min_networks = self.MIN_NETWORKS
     self.max_networks = max_networks
     self.max_mappings = max_mappings
     self.evictions = 0
@@ -321,22 +388,27 @@ class StepCache:
     self._background = concurrent.futures.ThreadPoolExecutor(
         max_workers=1, thread_name_prefix="evojax_nas-compile")
 
-  def get(self, genome, count: bool = False) -> CompiledNetwork:
+  def get(self, genome, count: bool = False,
+          mesh: Mesh | None = None) -> CompiledNetwork:
     """The network of `genome`'s architecture (a DNA, a Genetic CNN string
-    or a NAS-Bench-201 cell; see `modules.build_module`). `count=True` marks the lookup of an
-    individual about to train: a hit if an earlier individual already used
-    this architecture (a background compile alone does not count)."""
+    or a NAS-Bench-201 cell; see `modules.build_module`) on `mesh` (default:
+    the cache's). `count=True` marks the lookup of an individual about to
+    train: a hit if an earlier individual already used this architecture
+    (a background compile alone does not count)."""
+    mesh = self.mesh if mesh is None else mesh
     sig = genome.signature()
+    key = (sig, tuple(d.id for d in mesh.devices.flat))
     with self._lock:
-      net = self._networks.get(sig)
+      net = self._networks.get(key)
       if net is None:
-        net = CompiledNetwork(sig, build_module(genome, self.cfg.num_classes),
-                              self.cfg, self.mesh, self)
-        self._networks[sig] = net
+        net = CompiledNetwork(sig, build_module(
+            genome, self.cfg.num_classes,
+            COMPUTE_DTYPES[self.cfg.compute_dtype]), self.cfg, mesh, self)
+        self._networks[key] = net
         while len(self._networks) > self.max_networks:
           self._networks.popitem(last=False)
           self.evictions += 1
-      self._networks.move_to_end(sig)
+      self._networks.move_to_end(key)
       if count:
         if sig in self._used:
           self.hits += 1
@@ -347,12 +419,12 @@ class StepCache:
 
   def bound_mappings(self):
     """Evicts least recently used networks while this process holds more
-    than `max_mappings` memory mappings (keeping the `MIN_NETWORKS` most
+    than `max_mappings` memory mappings (keeping the `min_networks` most
     recent); called after every compilation."""
     if not self.max_mappings:
       return
     with self._lock:
-      while (len(self._networks) > self.MIN_NETWORKS
+      while (len(self._networks) > self.min_networks
              and (memory.mappings() or 0) > self.max_mappings):
         self._networks.popitem(last=False)
         self.evictions += 1
@@ -365,13 +437,14 @@ class StepCache:
       self._networks.clear()
     gc.collect()
 
-  def compile_async(self, genome, train_rows: int,
-                    eval_rows: int) -> concurrent.futures.Future:
+  def compile_async(self, genome, train_rows: int, eval_rows: int,
+                    order_rows: int, mesh: Mesh | None = None
+                    ) -> concurrent.futures.Future:
     """Starts compiling `genome`'s programs on a background thread (one at a
-    time), so the next child compiles while the current one trains. A failed
-    background compile is retried, and raises, when the program is used."""
-    return self._background.submit(self.get(genome).precompile, train_rows,
-                                   eval_rows)
+    time). A failed background compile is retried, and raises, when the
+    program is used."""
+    return self._background.submit(self.get(genome, mesh=mesh).precompile,
+                                   train_rows, eval_rows, order_rows)
 
   def close(self):
     self._background.shutdown(wait=True, cancel_futures=True)

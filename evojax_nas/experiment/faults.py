@@ -41,7 +41,7 @@ log = logging.getLogger("evojax_nas")
 
 def _kill_local(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
   n = config.num_workers
-  procs = {f"w{i}": launch.start_worker(workdir, f"w{i}", i) for i in range(n)}
+  procs = {f"w{i}": launch.start_worker(workdir, f"w{i}") for i in range(n)}
   done: list[dict] = []
   t0 = time.time()
   while procs:
@@ -56,7 +56,7 @@ def _kill_local(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
                      "pid": procs[name].pid})
         log.info("fault %d: SIGKILL worker %s (pid %d); restarting it",
                  len(done), name, procs[name].pid)
-        procs[name] = launch.start_worker(workdir, name, int(name[1:]))
+        procs[name] = launch.start_worker(workdir, name)
     else:
       time.sleep(0.5)
     for name, p in list(procs.items()):

@@ -2,8 +2,8 @@
 the reproduction loop's pieces (loop.py) on the event log.
 
 A generation is born in one append (random strings first, then the
-strategy's plan applied to the parents' strings), its members train one by
-one (compiling the next meanwhile), then a `generation` event records each
+strategy's plan applied to the parents' strings), its members train side
+by side on the loop's slots (results published in order), then a `generation` event records each
 member's fitness (the mean over every evaluation of the same string: a
 survivor is evaluated again each generation, 3.2.4) and the previous
 generation dies; `strategy.tell` folds that event into the state.
@@ -11,6 +11,7 @@ generation dies; `strategy.tell` folds that event into the state.
 
 from __future__ import annotations
 
+import collections
 import logging
 
 import jax
@@ -114,6 +115,15 @@ class Generational(Loop):
              "%.4f best %s", gen, stats["max"], stats["min"], stats["mean"],
              stats["median"], stats["std"], stats["best_genome"])
 
+  def _published(self, flight, more: bool) -> int:
+    """Publishes a member's result (the generation's members train on the
+    slots side by side, published in order), then collects garbage and
+    recycles if due and `more` of the generation is left."""
+    self.publish(flight)
+    self.collect_garbage()
+    self.recycle_if_due(more)
+    return 1
+
   def run(self) -> int:
     h, trained = self.history, 0
     while True:
@@ -123,14 +133,15 @@ class Generational(Loop):
         if not self.budget_left():
           return trained
         members = self.birth_generation(gen)
-      for k, ind in enumerate(members):
-        if ind.trained is not None:
-          continue
-        stop.raise_if_requested()  # a Ctrl-C or SIGTERM that got lost
-        if self.config.compile_ahead and k + 1 < len(members):
-          self.trainer.compile_async(members[k + 1].genome)
-        self.train(ind)
-        trained += 1
-        self.collect_garbage()
-        self.recycle_if_due(k + 1 < len(members))
+      todo = [i for i in members if i.trained is None]
+      with self.slot_pool() as pool:
+        flights = collections.deque()
+        for k, ind in enumerate(todo):
+          stop.raise_if_requested()  # a Ctrl-C or SIGTERM that got lost
+          if len(flights) == self.slots:
+            trained += self._published(flights.popleft(), k < len(todo))
+          flights.append(self.start(ind, min(
+              set(range(self.slots)) - {f.slot for f in flights}), pool))
+        while flights:
+          trained += self._published(flights.popleft(), bool(flights))
       self.finish_generation(gen, members)

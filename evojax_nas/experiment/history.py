@@ -76,6 +76,7 @@ class History:
   elapsed: float        # experiment seconds already spent (all sessions)
   generations: list[dict] = dataclasses.field(default_factory=list)
   resets: set[int] = dataclasses.field(default_factory=set)  # population resets
+  slots: int | None = None  # the schedule's S, from the first `started`
 
   @property
   def trained(self) -> list[Individual]:
@@ -140,6 +141,8 @@ class History:
       self.generations.append(e)
     elif kind == "population_reset":
       self.resets.add(e["at"])
+    elif kind == "started" and self.slots is None and "slots" in e:
+      self.slots = int(e["slots"])  # the schedule's S, kept on resume
 
 
 def _explain(e: dict, err: Exception) -> str:

@@ -2,11 +2,14 @@
 
 `run_workers(config, workdir)` (what `run` does when `num_workers > 0`):
   * runner "local": N subprocesses `python -m evojax_nas.main worker
-    --workdir DIR --name wK` on this machine (each gets its own share of the
-    GPUs via CUDA_VISIBLE_DEVICES when there are at least N); a worker
-    that dies is started again, up to `workers.max_restarts` times;
+    --workdir DIR --name wK` on this machine, each seeing every device (a
+    worker keeps `slots_per_device` individuals in flight on each: one
+    worker drives the whole host; more share it); a worker that dies is
+    started again, up to `workers.max_restarts` times;
   * runner "ray": N Ray tasks, each running a worker (resources
-    `workers.ray_num_cpus` / `ray_num_gpus`); Ray reruns a task whose
+    `workers.ray_num_cpus` / `ray_num_gpus`: give a node's GPUs), one per
+    node (`workers.ray_placement = "spread"`: a STRICT_SPREAD placement
+    group) or packed as Ray likes ("pack"); Ray reruns a task whose
     process or node was lost (`workers.ray_max_retries`). The workdir must
     be on a file system every node sees.
 Then it writes `events.jsonl` from the population store (time-ordered) and
@@ -47,28 +50,15 @@ def worker_command(workdir: Path, name: str) -> list[str]:
           str(workdir), "--name", name]
 
 
-def _gpu_count() -> int:
-  try:
-    out = subprocess.run(["nvidia-smi", "-L"], capture_output=True,
-                         text=True, timeout=20, check=False).stdout
-  except (OSError, subprocess.TimeoutExpired):
-    return 0
-  return sum(line.startswith("GPU ") for line in out.splitlines())
-
-
-def start_worker(workdir: Path, name: str, index: int,
-                 gpus_each: int = 0) -> subprocess.Popen:
+def start_worker(workdir: Path, name: str) -> subprocess.Popen:
   """A worker subprocess whose output goes to `<workdir>/logs/<name>.log`;
-  with `gpus_each`, worker `index` sees GPUs [index * gpus_each, ...)."""
-  env = dict(os.environ)
-  if gpus_each and "CUDA_VISIBLE_DEVICES" not in os.environ:
-    env["CUDA_VISIBLE_DEVICES"] = ",".join(
-        str(g) for g in range(index * gpus_each, (index + 1) * gpus_each))
+  it sees every device of the host (no per-worker device variables: its
+  slots are placed on them, see train/trainer.py)."""
   (workdir / "logs").mkdir(exist_ok=True)
   out = open(workdir / "logs" / f"{name}.log", "ab")  # pylint: disable=consider-using-with
   try:
     return subprocess.Popen(worker_command(workdir, name), stdout=out,
-                            stderr=subprocess.STDOUT, env=env)
+                            stderr=subprocess.STDOUT, env=dict(os.environ))
   finally:
     out.close()
 
@@ -90,21 +80,20 @@ def _stop_workers(procs: dict, signum: int, grace_s: float = 60.0):
 
 def _run_local(config, workdir: Path):
   n = config.num_workers
-  gpus = _gpu_count() // n  # each worker its own GPUs; fewer GPUs: shared
-  procs = {f"w{i}": start_worker(workdir, f"w{i}", i, gpus) for i in range(n)}
+  procs = {f"w{i}": start_worker(workdir, f"w{i}") for i in range(n)}
   signals: list[int] = []
   previous = {}
   if threading.current_thread() is threading.main_thread():
     for s in (signal.SIGINT, signal.SIGTERM):
       previous[s] = signal.signal(s, lambda signum, _: signals.append(signum))
   try:
-    _supervise(config, workdir, procs, gpus, signals)
+    _supervise(config, workdir, procs, signals)
   finally:
     for s, handler in previous.items():
       signal.signal(s, handler)
 
 
-def _supervise(config, workdir: Path, procs: dict, gpus: int, signals: list):
+def _supervise(config, workdir: Path, procs: dict, signals: list):
   """Restarts crashed workers until all have finished; a SIGINT or SIGTERM
   to the launcher goes on to the workers, then stops it (KeyboardInterrupt
   naming the signal)."""
@@ -132,7 +121,7 @@ def _supervise(config, workdir: Path, procs: dict, gpus: int, signals: list):
         restarts += 1
         log.warning("worker %s died (exit %s); starting it again (%d/%d)",
                     name, code, restarts, config.workers.max_restarts)
-        procs[name] = start_worker(workdir, name, int(name[1:]), gpus)
+        procs[name] = start_worker(workdir, name)
       else:
         for p in procs.values():
           p.kill()
@@ -151,6 +140,29 @@ def _ray_worker(workdir: str, name: str) -> int | None:
     return None
 
 
+def _one_per_node(ray, config, timeout_s: float = 120.0):
+  """A scheduling strategy placing the N workers on N different nodes (a
+  STRICT_SPREAD placement group of N bundles of the workers' resources);
+  ConfigError if the cluster cannot hold it."""
+  from ray.util.placement_group import placement_group  # pylint: disable=g-import-not-at-top
+  from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy  # pylint: disable=g-import-not-at-top
+  w, n = config.workers, config.num_workers
+  bundle = {"CPU": w.ray_num_cpus}
+  if w.ray_num_gpus:
+    bundle["GPU"] = w.ray_num_gpus
+  group = placement_group([dict(bundle) for _ in range(n)],
+                          strategy="STRICT_SPREAD")
+  ready, _ = ray.wait([group.ready()], timeout=timeout_s)
+  if not ready:
+    ray.util.remove_placement_group(group)
+    raise config_lib.ConfigError(
+        f"the Ray cluster has fewer than {n} nodes with {bundle} free: one "
+        f"worker per node needs num_workers <= its nodes (or "
+        f"workers.ray_placement='pack')")
+  return PlacementGroupSchedulingStrategy(
+      placement_group=group, placement_group_capture_child_tasks=False)
+
+
 def run_ray(config, workdir: Path):
   try:
     import ray  # pylint: disable=g-import-not-at-top
@@ -161,8 +173,12 @@ def run_ray(config, workdir: Path):
   if not ray.is_initialized():
     ray.init(address=w.ray_address or None, include_dashboard=False,
              log_to_driver=True)
+  options = {}
+  if w.ray_placement == "spread":
+    options["scheduling_strategy"] = _one_per_node(ray, config)
   task = ray.remote(num_cpus=w.ray_num_cpus, num_gpus=w.ray_num_gpus,
-                    max_retries=w.ray_max_retries, max_calls=1)(_ray_worker)
+                    max_retries=w.ray_max_retries, max_calls=1)(
+                        _ray_worker).options(**options)
   running = {task.remote(str(workdir), f"ray{i}"): f"ray{i}"
              for i in range(config.num_workers)}
   done = []

@@ -12,11 +12,14 @@ One reproduction event, on a population backend (population.py):
   trained  -> population.finish(child)
   garbage  = checkpoints no reader can need any more
 
-With `compile_ahead` the loop births its next child when the current one
-starts training and compiles it meanwhile: two staggered asynchronous
-workers of the paper in one process. On the event log the choices stay a
-pure function of the seed (birth n+1 always sees the results of children
-< n); on the shared store they depend on how the workers interleave.
+With S slots the loop keeps S children in flight, each compiling and
+training on its slot's device (train/trainer.py: lanes) while the others
+train: S staggered asynchronous workers of the paper in one process.
+Results are published in birth order and child n is born right after the
+result of child n - S, whatever order the slots finish in; so on the event
+log the choices stay a pure function of the seed and S (S = 2 is one child
+training and the next compiling ahead); on the shared store they depend on
+how the workers interleave.
 
 Budgets (`max_individuals`, `max_steps`, `time_budget_s`) count every
 individual born (or reserved by a live worker) before a child: a child is
@@ -30,7 +33,12 @@ garbage collection, the recycle check and the event records.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
+import contextlib
+import dataclasses
 import logging
+import math
 import time
 from typing import Any
 
@@ -89,6 +97,17 @@ def trained_event(ident, genome, r, t: float, wall_s: float,
           "compile_cache": cache_stats}
 
 
+@dataclasses.dataclass
+class InFlight:
+  """A child training on a slot: its result arrives in `future`."""
+  individual: Individual
+  slot: int
+  claim: contextlib.ExitStack     # heartbeats its claim (store backend)
+  future: concurrent.futures.Future | None = None
+  discarded: list = dataclasses.field(default_factory=list)
+  t0: float = dataclasses.field(default_factory=time.perf_counter)
+
+
 class Loop:
   """The pieces of a reproduction loop on one population backend.
 
@@ -96,7 +115,9 @@ class Loop:
   bar, TensorBoard); `name` prefixes log lines (a worker's)."""
 
   def __init__(self, config, space, population, trainer, recycler,
-               root_key: jax.Array, *, name: str = "", on_trained=()):
+               root_key: jax.Array, *, name: str = "", on_trained=(),
+               slots: int | None = None):
+    self.slots = trainer.slots if slots is None else slots
     self.config = config
     self.space = space
     self.population = population
@@ -130,16 +151,19 @@ class Loop:
         self.population.kill(ind.id, self.killed_event(
             ind.id, "checkpoint_missing"))
 
-  def _discard(self, ident: int, err: Exception):
+  def _discard(self, ident: int, err: Exception | None):
     """A parent whose checkpoint is unusable leaves the population."""
     del err
-    self.population.kill(ident, self.killed_event(ident, "checkpoint_corrupt"))
+    if self.population.individuals()[ident].killed_t is None:
+      self.population.kill(ident, self.killed_event(ident,
+                                                    "checkpoint_corrupt"))
     self.trainer.checkpoints.delete(ident)
 
-  def train(self, ind: Individual) -> dict | None:
-    """Trains `ind` (inheriting from its parent, and its partner's weights
-    where recombination averages them) and publishes the result; None if
-    another worker published first (it had taken the claim back)."""
+  def start(self, ind: Individual, slot: int, pool) -> "InFlight":
+    """Starts training `ind` (inheriting from its parent, and its partner's
+    weights where recombination averages them) on slot `slot` of the
+    thread pool `pool`; everything it reads of the population is read
+    here, on the loop's thread."""
     inds = self.population.individuals()
     key = keys.stream(keys.individual(self.root_key, ind.id),
                       keys.Stream.TRAIN)
@@ -151,17 +175,30 @@ class Loop:
     if (self.config.recombination.mode == "weights" and p is not None
         and p in saved):
       partner = (p, inds[p].genome)
-    t0 = time.perf_counter()
-    with self.population.holding(ind.id):
-      r = self.trainer.train(
-          key, ind.id, ind.genome, parent, partner,
-          not self.space.inherits_nothing(ind.mutation),
-          threshold_for_test(self.config, [i.val_accuracy for i in
-                                           inds.values() if i.trained]),
-          self._discard)
+    test_above = threshold_for_test(self.config, [
+        i.val_accuracy for i in inds.values() if i.trained])
+    flight = InFlight(ind, slot, contextlib.ExitStack())
+    flight.claim.enter_context(self.population.holding(ind.id))
+    flight.future = pool.submit(
+        self.trainer.train, key, ind.id, ind.genome, parent, partner,
+        not self.space.inherits_nothing(ind.mutation), test_above,
+        lambda ident, err: flight.discarded.append(ident), slot)
+    return flight
+
+  def publish(self, flight: "InFlight") -> dict | None:
+    """Waits for `flight`'s result and publishes it; None if another worker
+    published first (it had taken the claim back)."""
+    ind = flight.individual
+    try:
+      r = flight.future.result()
+    finally:
+      flight.claim.close()
+    for ident in flight.discarded:  # unusable parents leave, logged here
+      self._discard(ident, None)
     event = trained_event(ind.id, ind.genome, r, self.population.now(),
-                          time.perf_counter() - t0,
+                          time.perf_counter() - flight.t0,
                           self.trainer.cache.stats())
+    event["slot"] = flight.slot
     self.recycler.count()
     if not self.population.finish(ind.id, event):
       log.info("%sindividual %d was finished by another worker (its claim "
@@ -175,6 +212,25 @@ class Loop:
              "-" if r.test_accuracy is None else f"{r.test_accuracy:.4f}",
              event["wall_s"], ind.genome.describe())
     return event
+
+  def train(self, ind: Individual) -> dict | None:
+    """Trains `ind` on slot 0 and publishes the result (one at a time)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+      return self.publish(self.start(ind, 0, pool))
+
+  @contextlib.contextmanager
+  def slot_pool(self):
+    """The slots' threads; on leaving, trainings still in flight (an
+    error, a stop, a recycle) stop at their next dispatch and are
+    dropped: their children stay pending in the population."""
+    pool = concurrent.futures.ThreadPoolExecutor(
+        self.slots, thread_name_prefix="evojax_nas-slot")
+    try:
+      yield pool
+    finally:
+      self.trainer.cancel.set()
+      pool.shutdown(wait=True, cancel_futures=True)
+      self.trainer.cancel.clear()
 
   def collect_garbage(self):
     """Deletes checkpoints of the dead, except the top-k ever (export and
@@ -231,10 +287,10 @@ class SteadyState(Loop):
     return over_budget(self.config, self.population.counted_before(ident),
                        self.population.now(), ahead_s)
 
-  def _more_work(self, ahead) -> bool:
+  def _more_work(self, flights) -> bool:
     """Whether anything is left to birth or train after this child."""
     orphans = self.population.orphans()  # (a fresh view for the count)
-    return (ahead is not None or bool(orphans)
+    return (bool(flights) or bool(orphans)
             or not self._budget_spent(float("inf")))
 
   def _recombine(self, key, inds, state, parent: int):
@@ -386,31 +442,36 @@ class SteadyState(Loop):
     """Works until the budget is spent and nothing is left in training;
     returns how many individuals this loop trained. Near its process's
     limits it raises `RecycleNeeded` at a safe point."""
-    pop, trained, ahead = self.population, 0, None
+    pop, trained = self.population, 0
+    flights: collections.deque[InFlight] = collections.deque()
     done = [i for i in pop.individuals().values() if i.trained]
     last_s = done[-1].trained["wall_s"] if done else 0.0  # a training's time
-    while True:
-      stop.raise_if_requested()  # a Ctrl-C or SIGTERM that got lost
-      self.reset_population()
-      child, ahead = self._next(ahead), None
-      if child is None:
-        child = self.reproduce(wait=True)
-      if child is None:
-        if pop.in_flight():
-          time.sleep(self._poll_s)  # others still train; they may die
-          continue
-        self.trim()
-        return trained
-      # Where a claim would outlive the process, recycle holding none.
-      if self.config.compile_ahead and (pop.keeps_births
-                                        or not self.recycler.due()):
-        ahead = self._next(None, exclude={child.id}) or self.reproduce(
-            wait=False, ahead_s=last_s)
-        if ahead is not None:
-          self.trainer.compile_async(ahead.genome)
-      event = self.train(child)
-      trained += 1
-      last_s = event["wall_s"] if event else last_s
-      self.collect_garbage()
-      if ahead is None or pop.keeps_births:
-        self.recycle_if_due(self._more_work(ahead))
+    lanes = len(set(self.trainer.slot_lanes))
+    with self.slot_pool() as pool:
+      while True:
+        stop.raise_if_requested()  # a Ctrl-C or SIGTERM that got lost
+        self.reset_population()
+        # Fill the free slots. Where a claim would outlive the process,
+        # recycle holding none: no births ahead once a recycle is due.
+        while len(flights) < self.slots and (
+            not flights or pop.keeps_births or not self.recycler.due()):
+          busy = {f.individual.id for f in flights}
+          child = self._next(None, exclude=busy) or self.reproduce(
+              wait=not flights,
+              ahead_s=last_s * math.ceil(len(flights) / lanes))
+          if child is None:
+            break
+          slot = min(set(range(self.slots)) - {f.slot for f in flights})
+          flights.append(self.start(child, slot, pool))
+        if not flights:
+          if pop.in_flight():
+            time.sleep(self._poll_s)  # others still train; they may die
+            continue
+          self.trim()
+          return trained
+        event = self.publish(flights.popleft())
+        trained += 1
+        last_s = event["wall_s"] if event else last_s
+        self.collect_garbage()
+        if not flights or pop.keeps_births:
+          self.recycle_if_due(self._more_work(flights))

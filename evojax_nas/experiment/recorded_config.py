@@ -18,6 +18,10 @@ _RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
                       "max_generations", "progress", "tensorboard", "data.dir",
                       "data.cache_dir", "data.url", "persistent_compile_cache",
                       "compiled_networks_in_memory",
+                      # Placement and speed, not the science: the schedule's
+                      # S is recorded in the log and kept (loop.py).
+                      "slots_per_device", "train.loop",
+                      "train.chunks_per_dispatch", "train.data_parallel",
                       "persistent_cache_min_compile_s",
                       "resources.cache_map_fraction",
                       "resources.recycle_map_fraction",
@@ -52,7 +56,8 @@ def check_same_experiment(config, path: Path, record: bool = True):
                                  "start a new --workdir") from None
   defaults = json.loads(json.dumps(config_lib.flatten(
       config_lib.default_config())))
-  old = {**defaults, **config_lib.LEGACY_VALUES, **old}
+  old = {**defaults, **config_lib.upgrade_recorded(
+      {**config_lib.LEGACY_VALUES, **old})}
   old, new = _effective(old), _effective(new)
   diff = sorted(k for k in set(old) | set(new)
                 if k not in _RESUMABLE_CHANGES and old.get(k) != new.get(k))

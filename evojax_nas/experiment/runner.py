@@ -62,7 +62,8 @@ class Experiment:
     # wrong data.name, a missing folder) leaves the workdir free for the
     # corrected command.
     check_same_experiment(config, self.workdir / "config.json", record=False)
-    self.trainer = trainer_lib.build(config, self.workdir)
+    self.trainer = trainer_lib.build(config, self.workdir,
+                                     slots=self._recorded_slots())
     check_same_experiment(config, self.workdir / "config.json")
     self.tensorboard = (SummaryWriter(self.workdir / "tensorboard")
                         if config.tensorboard else None)
@@ -72,6 +73,16 @@ class Experiment:
   @property
   def history(self):
     return self.population.history
+
+  def _recorded_slots(self) -> int | None:
+    """The S this run's schedule was recorded with (a resume keeps it,
+    whatever the machine's devices); a log from before slots were
+    recorded: 2 (one training, one compiling ahead) or, with the legacy
+    `compile_ahead=False`, 1."""
+    h = self.history
+    if h.slots is not None or not h.individuals:
+      return h.slots
+    return 1 if self.config.slots_per_device == 1 else 2
 
   @property
   def checkpoints(self):
@@ -118,7 +129,11 @@ class Experiment:
     limits (the lock stays held for the fresh process)."""
     h = self.history
     self.population.note({"event": "started", "t": self.now(),
-                          "resumed": bool(h.individuals)})
+                          "resumed": bool(h.individuals),
+                          "slots": self.trainer.slots,
+                          "devices": [str(d) for d in jax.local_devices()]})
+    log.info("%d slots on %s", self.trainer.slots, ", ".join(
+        f"{lane}" for lane in self.trainer.slot_devices()))
     try:
       with Progress(self.config, h, self.now,
                     enabled=self.config.progress) as bar:

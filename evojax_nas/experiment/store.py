@@ -5,8 +5,9 @@ other: they share a file system where each individual is a directory and
 every state change is atomic, and a worker that loses a race gives up and
 tries again. Here, under `<workdir>/population/`:
 
-  <id>/                 `mkdir` reserves the id (fails if another worker
-                        took it: try the next one)
+  <id>/                 reserved by renaming a private folder that holds
+                        the claim to the id (fails if another worker took
+                        it: try the next one)
   <id>/claim            who births and trains it: worker, host, pid; its
                         mtime is the heartbeat
   <id>/born.json        the birth record (genome, parent, mutation)
@@ -28,6 +29,7 @@ The directories outlive their checkpoints: the lineage stays complete.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import socket
@@ -214,18 +216,24 @@ class PopulationStore:
             "pid": os.getpid()}
 
   def reserve(self, start: int = 0) -> int:
-    """A fresh id >= `start`, reserved by `mkdir` (atomic)."""
+    """A fresh id >= `start`, reserved with its claim in one step: a folder
+    holding the claim is renamed to the id (atomic; refused where the id
+    exists), so a worker killed while reserving leaves no claimless id
+    for the others to wait `claim_timeout_s` on."""
     existing = [int(p.name) for p in os.scandir(self.root)
                 if p.name.isdigit()]
     ident = max(existing + [start - 1]) + 1
+    folder = self.root / f".tmp-{self.worker}-{os.getpid()}-{time.time_ns()}.d"
+    folder.mkdir()
+    os.replace(self._tmp(self._claim_payload()), folder / "claim")
     while True:
       try:
-        self._dir(ident).mkdir()
-        break
-      except FileExistsError:
+        os.rename(folder, self._dir(ident))
+        return ident
+      except OSError as err:
+        if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+          raise
         ident += 1
-    self._create(self._dir(ident) / "claim", self._claim_payload())
-    return ident
 
   def abandon(self, ident: int) -> None:
     """Gives a reserved id up (over budget): it stays an empty directory."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,9 @@ class CheckpointStore:
     self._saver = (ocp.AsyncCheckpointer(handler) if async_save
                    else ocp.Checkpointer(handler))
     self._reader = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+    # One individual's save, wait, restore or delete at a time: slots
+    # (threads) of one process share the asynchronous saver.
+    self._lock = threading.RLock()
 
   def path(self, individual: int) -> Path:
     return self.directory / str(individual)
@@ -67,6 +71,10 @@ class CheckpointStore:
     """Starts an (asynchronous) save; `wait()` before relying on it. An
     existing checkpoint of the same individual (an interrupted earlier
     attempt that got as far as saving) is replaced."""
+    with self._lock:
+      self._save(individual, variables, meta)
+
+  def _save(self, individual: int, variables: Any, meta: dict) -> None:
     self.wait()
     if self.path(individual).exists():
       self.delete(individual)
@@ -77,13 +85,18 @@ class CheckpointStore:
         meta=ocp.args.JsonSave(meta)))
 
   def wait(self) -> None:
-    if hasattr(self._saver, "wait_until_finished"):  # an asynchronous saver
-      self._saver.wait_until_finished()
+    with self._lock:
+      if hasattr(self._saver, "wait_until_finished"):  # asynchronous saver
+        self._saver.wait_until_finished()
 
   def restore(self, individual: int, abstract_variables: Any = None
               ) -> tuple[Any, dict]:
     """(variables as host arrays, metadata); CheckpointError if missing or
     damaged."""
+    with self._lock:
+      return self._restore(individual, abstract_variables)
+
+  def _restore(self, individual: int, abstract_variables: Any):
     self.wait()
     path = self.path(individual)
     if not path.is_dir():
@@ -114,6 +127,10 @@ class CheckpointStore:
   def delete(self, individual: int) -> None:
     """Removes a checkpoint: renamed away first (atomic), so that no reader
     ever sees a half-deleted folder under the individual's name."""
+    with self._lock:
+      self._delete(individual)
+
+  def _delete(self, individual: int) -> None:
     self.wait()
     path = self.path(individual)
     trash = path.with_name(f"{individual}{_TMP_MARK}-deleting-{time.time_ns()}")

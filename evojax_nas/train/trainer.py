@@ -11,8 +11,11 @@ experiment's config.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -20,12 +23,13 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from evojax_nas import config as config_lib
 from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile import memory, persistent_cache
-from evojax_nas.compile.steps import StepCache, StepConfig
+from evojax_nas.compile.steps import (StepCache, StepConfig, batch_order,
+                                      data_mesh)
 from evojax_nas.train import data as data_lib
 from evojax_nas.train.checkpoints import CheckpointError, CheckpointStore
 from evojax_nas.train.data import Dataset
@@ -50,6 +54,10 @@ class Result:
   # Selection costs: "flops" (inference, per image), "params", and
   # "latency" (ms per eval batch) where measured.
   costs: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+class Cancelled(RuntimeError):
+  """A training stopped by `Trainer.cancel` (its loop is leaving)."""
 
 
 def learning_rates(base: float, steps: int, schedule=()) -> np.ndarray:
@@ -104,84 +112,156 @@ class DeviceData:
 log = logging.getLogger("evojax_nas")
 
 
+class Lane:
+  """One place where individuals train: a mesh (one device, or every local
+  device data-parallel), the data set resident on it, and the programs
+  that draw batch orders there."""
+
+  def __init__(self, index: int, dataset: Dataset, mesh, cfg: StepConfig,
+               steps: int, for_training: bool):
+    self.index = index
+    self.mesh = mesh
+    self.data = DeviceData(dataset, mesh, cfg.eval_batch_size,
+                           train=for_training)
+    self.replicated = NamedSharding(mesh, P())
+    self.dispatch_numbers = [
+        jax.device_put(np.int32(i), self.replicated)
+        for i in range(steps // cfg.steps_per_dispatch)]
+    self.batch_order = jax.jit(
+        functools.partial(batch_order, steps=steps,
+                          batch_size=cfg.batch_size,
+                          rows=self.data.num_train),
+        out_shardings=self.replicated)
+    # XLA:CPU runs one program on every core: two individuals training at
+    # once on one CPU device only contend (the slot waits here; it compiles
+    # meanwhile). GPUs and TPUs queue both programs and keep busy.
+    self.one_at_a_time = (threading.Lock() if jax.default_backend() == "cpu"
+                          else contextlib.nullcontext())
+    # XLA:CPU with several devices deadlocks at a collective's rendezvous
+    # when many multi-device train chunks are in flight at once (measured:
+    # a 40-individual run on 2 forced host devices aborted after 40 s
+    # waiting in an all-gather; waiting for each chunk ended it). CPUs gain
+    # nothing from queuing chunks; GPUs and TPUs order them per stream.
+    self.block_each_dispatch = (mesh.devices.size > 1 and
+                                jax.default_backend() == "cpu")
+
+  @property
+  def devices(self) -> list:
+    return list(self.mesh.devices.flat)
+
+
+def lane_meshes(batch_size: int, data_parallel: bool,
+                devices=None) -> list[Mesh]:
+  """Where slots train: one mesh per local device, or with `data_parallel`
+  a single mesh over every local device dividing the batch."""
+  devices = list(jax.local_devices() if devices is None else devices)
+  if data_parallel:
+    return [data_mesh(batch_size, devices)]
+  return [Mesh(np.array([d]), ("data",)) for d in devices]
+
+
+def slot_lanes(slots: int, lanes: int) -> list[int]:
+  """The lane of each slot: round-robin over the lanes (several slots per
+  lane where there are more slots than lanes)."""
+  return [s % lanes for s in range(slots)]
+
+
 class Trainer:
-  """Trains individuals for `steps` SGD steps each, with weight inheritance."""
+  """Trains individuals for `steps` SGD steps each, with weight inheritance,
+  on `slots` slots spread round-robin over the lanes (`lane_meshes`);
+  `evaluate(..., slot=s)` is safe to call from one thread per slot."""
 
   def __init__(self, dataset: Dataset, step_config: StepConfig,
                checkpoints: CheckpointStore, steps: int,
                weight_inheritance: bool = True,
                inheritance_mode: str = "exact",
                cache: StepCache | None = None, for_training: bool = True,
-               lr_schedule=(), measure_latency: bool = False):
+               lr_schedule=(), measure_latency: bool = False,
+               slots: int = 1, meshes: list[Mesh] | None = None):
     self.dataset = dataset
     self.cfg = step_config
     self.cache = cache or StepCache(step_config)
-    self.data = DeviceData(dataset, self.cache.mesh,
-                           step_config.eval_batch_size, train=for_training)
     self.checkpoints = checkpoints
     self.steps = steps
     self.weight_inheritance = weight_inheritance
     self.inheritance_mode = inheritance_mode
     self.lr_schedule = tuple(tuple(p) for p in lr_schedule)
     self.measure_latency = measure_latency
-    # XLA:CPU with several devices deadlocks at a collective's rendezvous
-    # when many multi-device train chunks are in flight at once (measured:
-    # a 40-individual run on 2 forced host devices aborted after 40 s
-    # waiting in an all-gather; waiting for each chunk ended it). CPUs gain
-    # nothing from queuing chunks; GPUs and TPUs order them per stream.
-    self._one_chunk_in_flight = (self.cache.mesh.devices.size > 1 and
-                                 jax.default_backend() == "cpu")
-    self._idx_sharding = NamedSharding(self.cache.mesh, P(None, "data"))
-    self._replicated = NamedSharding(self.cache.mesh, P())
-    self._chunk_numbers = [jax.device_put(np.int32(i), self._replicated)
-                           for i in range(steps // step_config.chunk_steps)]
+    self._for_training = for_training
+    self._meshes = list(meshes) if meshes else [self.cache.mesh]
+    self.slots = slots
+    self.slot_lanes = slot_lanes(slots, len(self._meshes))
+    self.cache.min_networks = max(self.cache.min_networks, slots)
+    self._lanes: dict[int, Lane] = {}
+    self._lanes_lock = threading.Lock()
+    # Set by the loop to stop trainings in flight at their next dispatch.
+    self.cancel = threading.Event()
+    # A list to record (slot, "compile" | "device", start, end) perf_counter
+    # intervals in (benchmarks/replay_throughput.py); None: not recorded.
+    self.timeline: list | None = None
 
-  def compile_async(self, genome):
-    """Starts compiling `genome`'s programs for this data on the cache's
+  def lane(self, slot: int = 0) -> Lane:
+    """Slot `slot`'s lane, its data put on its devices at first use."""
+    index = self.slot_lanes[slot % self.slots]
+    with self._lanes_lock:
+      if index not in self._lanes:
+        self._lanes[index] = Lane(index, self.dataset, self._meshes[index],
+                                  self.cfg, self.steps, self._for_training)
+      return self._lanes[index]
+
+  def _record(self, slot: int, kind: str, t0: float):
+    if self.timeline is not None:
+      self.timeline.append((slot, kind, t0, time.perf_counter()))
+
+  def slot_devices(self) -> list[str]:
+    """Each slot's devices, in words (the log's placement line)."""
+    return [",".join(str(d) for d in self._meshes[i].devices.flat)
+            for i in self.slot_lanes]
+
+  @property
+  def data(self) -> DeviceData:
+    """The data on the first slot's lane (predictions at the end)."""
+    return self.lane(0).data
+
+  def compile_async(self, genome, slot: int = 0):
+    """Starts compiling `genome`'s programs for slot `slot` on the cache's
     background thread (see `StepCache.compile_async`)."""
-    return self.cache.compile_async(genome, self.data.num_train,
-                                    self.data.eval_images.shape[0])
+    lane = self.lane(slot)
+    return self.cache.compile_async(genome, lane.data.num_train,
+                                    lane.data.eval_images.shape[0],
+                                    self.steps, lane.mesh)
 
-  def _rates(self, base: float) -> list:
-    """Per chunk, its steps' learning rates on the devices (a few distinct
+  def _rates(self, base: float, lane: Lane) -> list:
+    """Per dispatch, its steps' learning rates on the lane (a few distinct
     arrays, each put once)."""
-    k, put = self.cfg.chunk_steps, {}
+    k, put = self.cfg.steps_per_dispatch, {}
     rates = learning_rates(base, self.steps, self.lr_schedule)
     out = []
     for i in range(self.steps // k):
       chunk = rates[i * k:(i + 1) * k]
       key = chunk.tobytes()
       if key not in put:
-        put[key] = jax.device_put(chunk, self._replicated)
+        put[key] = jax.device_put(chunk, lane.replicated)
       out.append(put[key])
     return out
 
-  def _batches(self, seed: int):
-    """Index chunks (chunk_steps, batch) walking shuffled epochs."""
-    rng = np.random.default_rng(seed)
-    b, k = self.cfg.batch_size, self.cfg.chunk_steps
-    buf = np.empty(0, np.int32)
-    while True:
-      while len(buf) < b * k:
-        buf = np.concatenate([buf, rng.permutation(self.data.num_train)
-                              .astype(np.int32)])
-      chunk, buf = buf[:b * k], buf[b * k:]
-      yield jax.device_put(chunk.reshape(k, b), self._idx_sharding)
-
-  def predict(self, genome, variables: Any, split: str) -> np.ndarray:
+  def predict(self, genome, variables: Any, split: str,
+              slot: int = 0) -> np.ndarray:
     """Class probabilities of every image of `split` ('val' or 'test')."""
-    net = self.cache.get(genome)
-    labels = self.data.splits[split][2]
-    probs = [net.predict(variables, self.data.eval_images, s, self.data.mean,
-                         self.data.std) for s in self.data.starts[split]]
+    lane = self.lane(slot)
+    net, d = self.cache.get(genome, mesh=lane.mesh), lane.data
+    labels = d.splits[split][2]
+    probs = [net.predict(variables, d.eval_images, s, d.mean, d.std)
+             for s in d.starts[split]]
     return np.concatenate(jax.device_get(probs))[:len(labels)]
 
-  def latency_ms(self, genome, variables: Any, repeats: int = 5) -> float:
+  def latency_ms(self, genome, variables: Any, repeats: int = 5,
+                 slot: int = 0) -> float:
     """Median wall time of one eval batch's predictions on the devices it
     trains on, in milliseconds (its program is compiled and warm)."""
-    net = self.cache.get(genome)
-    args = (variables, self.data.eval_images, self.data.starts["val"][0],
-            self.data.mean, self.data.std)
+    lane = self.lane(slot)
+    net, d = self.cache.get(genome, mesh=lane.mesh), lane.data
+    args = (variables, d.eval_images, d.starts["val"][0], d.mean, d.std)
     jax.block_until_ready(net.predict(*args))
     times = []
     for _ in range(repeats):
@@ -190,34 +270,41 @@ class Trainer:
       times.append(time.perf_counter() - t0)
     return round(1e3 * float(np.median(times)), 4)
 
-  def costs(self, genome, variables: Any | None = None) -> dict[str, float]:
+  def costs(self, genome, variables: Any | None = None,
+            slot: int = 0) -> dict[str, float]:
     """FLOPs per image of inference and parameters (analytic, from shapes);
     with `variables` and `measure_latency`, the measured latency too."""
-    net = self.cache.get(genome)
+    net = self.cache.get(genome, mesh=self.lane(slot).mesh)
     out = {"flops": net.flops()["eval_batch"] // self.cfg.batch_size,
            "params": flops_lib.count_params(net.abstract_variables)}
     if variables is not None and self.measure_latency:
-      out["latency"] = self.latency_ms(genome, variables)
+      out["latency"] = self.latency_ms(genome, variables, slot=slot)
     return out
 
-  def accuracy(self, genome, variables: Any, split: str) -> float:
-    labels = self.data.splits[split][2]
-    pred = self.predict(genome, variables, split).argmax(-1)
+  def accuracy(self, genome, variables: Any, split: str,
+               slot: int = 0) -> float:
+    labels = self.lane(slot).data.splits[split][2]
+    pred = self.predict(genome, variables, split, slot).argmax(-1)
     return float(np.mean(pred == labels))
 
   def evaluate(self, key: jax.Array, individual: int, genome,
                parent: tuple[int, Any] | None = None,
                inherit: bool = True,
                test_above: float | None = None,
-               partner: tuple[int, Any] | None = None) -> Result:
-    """Trains `genome` (from `parent`'s weights where inheritance applies,
-    averaged with `partner`'s where given), validates it and saves its
-    checkpoint as `individual`. The test accuracy is measured only if the
-    validation accuracy exceeds `test_above` (None: never)."""
-    seconds = dict.fromkeys(("compile", "restore", "train", "eval", "save"),
-                            0.0)
+               partner: tuple[int, Any] | None = None,
+               slot: int = 0) -> Result:
+    """Trains `genome` on slot `slot`'s lane (from `parent`'s weights where
+    inheritance applies, averaged with `partner`'s where given), validates
+    it and saves its checkpoint as `individual`. The test accuracy is
+    measured only if the validation accuracy exceeds `test_above` (None:
+    never). Every number depends on `key` alone, not on the slot or on what
+    trains beside it."""
+    seconds = dict.fromkeys(("compile", "restore", "train", "wait", "eval",
+                             "save"), 0.0)
     k_init, k_data, k_aug, k_dropout = jax.random.split(key, 4)
-    net = self.cache.get(genome, count=True)
+    lane = self.lane(slot)
+    d = lane.data
+    net = self.cache.get(genome, count=True, mesh=lane.mesh)
 
     t0 = time.perf_counter()
     variables = net.init(k_init)
@@ -240,22 +327,41 @@ class Trainer:
     # Waits for (or does) this architecture's compilation: time on the
     # critical path, whether or not it started in the background.
     t0 = time.perf_counter()
-    net.precompile(self.data.num_train, self.data.eval_images.shape[0])
+    net.precompile(d.num_train, d.eval_images.shape[0], self.steps)
     seconds["compile"] = time.perf_counter() - t0
+    self._record(slot, "compile", t0)
 
     t0 = time.perf_counter()
-    batches = self._batches(int(jax.random.bits(k_data, dtype=jnp.uint32)))
-    k_aug = _fast_key(k_aug)
-    rates = self._rates(genome.learning_rate)
-    d = self.data
-    for i in range(self.steps // self.cfg.chunk_steps):
-      state, metrics = net.train_chunk(
-          state, d.train_images, d.train_labels, next(batches), k_aug,
-          self._chunk_numbers[i], d.mean, d.std, rates[i])
-      if self._one_chunk_in_flight:
-        jax.block_until_ready(metrics)
-    last = jax.device_get(metrics)  # the last chunk's mean loss and accuracy
-    seconds["train"] = time.perf_counter() - t0
+    with lane.one_at_a_time:  # the device (XLA:CPU: one program at a time)
+      seconds["wait"] = time.perf_counter() - t0
+      t0 = time.perf_counter()
+      order = lane.batch_order(jnp.uint32(jax.random.bits(k_data,
+                                                          dtype=jnp.uint32)))
+      k_aug = jax.device_put(_fast_key(k_aug), lane.replicated)
+      rates = self._rates(genome.learning_rate, lane)
+      for i, number in enumerate(lane.dispatch_numbers):
+        if self.cancel.is_set():
+          raise Cancelled(f"training of individual {individual} stopped")
+        state, metrics = net.train_dispatch(
+            state, d.train_images, d.train_labels, order, number, k_aug,
+            d.mean, d.std, rates[i])
+        if lane.block_each_dispatch:
+          jax.block_until_ready(metrics)
+      last = jax.device_get(metrics)  # the last chunk's mean loss, accuracy
+      seconds["train"] = time.perf_counter() - t0
+      result = self._finish(individual, genome, net, state, last, report,
+                            test_above, seconds, slot)
+      self._record(slot, "device", t0)
+    t0 = time.perf_counter()
+    self.checkpoints.wait()  # complete before the caller logs `trained`
+    result.seconds["save"] = round(result.seconds["save"]
+                                   + time.perf_counter() - t0, 4)
+    return result
+
+  def _finish(self, individual, genome, net, state, last, report,
+              test_above, seconds, slot) -> Result:
+    """Checkpoint, validation (test), costs: the rest of `evaluate`."""
+    d = self.lane(slot).data
 
     # The checkpoint is written (Orbax, asynchronously) while validation
     # and test run; `save` counts only the time spent waiting for it.
@@ -266,16 +372,12 @@ class Trainer:
     seconds["save"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    val = self.accuracy(genome, variables, "val")
+    val = self.accuracy(genome, variables, "val", slot)
     test = None
     if test_above is not None and val > test_above:
-      test = self.accuracy(genome, variables, "test")
-    costs = self.costs(genome, variables)
+      test = self.accuracy(genome, variables, "test", slot)
+    costs = self.costs(genome, variables, slot)
     seconds["eval"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    self.checkpoints.wait()  # complete before the caller logs `trained`
-    seconds["save"] += time.perf_counter() - t0
 
     f = net.flops()
     n_val_batches = -(-len(d.splits["val"][2]) // self.cfg.batch_size)
@@ -294,7 +396,8 @@ class Trainer:
   def train(self, key: jax.Array, individual: int, genome,
             parent: tuple[int, Any] | None, partner: tuple[int, Any] | None,
             inherit: bool, test_above: float | None,
-            discard: Callable[[int, Exception], None]) -> Result:
+            discard: Callable[[int, Exception], None],
+            slot: int = 0) -> Result:
     """`evaluate`, except that a parent or partner whose checkpoint is
     missing or corrupt is handed to `discard(id, error)` and the child
     trains without it (from fresh weights where it was the parent)."""
@@ -302,7 +405,7 @@ class Trainer:
       try:
         return self.evaluate(key, individual, genome, parent,
                              inherit=inherit, partner=partner,
-                             test_above=test_above)
+                             test_above=test_above, slot=slot)
       except CheckpointError as err:
         if parent is not None and err.individual == parent[0]:
           parent = None
@@ -325,12 +428,48 @@ def _effective_chunk(steps: int, chunk: int) -> int:
   return max(d for d in range(1, min(chunk, steps) + 1) if steps % d == 0)
 
 
-def build(config, workdir: Path, for_training: bool = True) -> Trainer:
+# Slots per GPU or TPU chosen by `slots_per_device = 0`. Not measured here
+# (no accelerator was lent to this project's sessions): several programs in
+# flight hide one individual's host work (dispatch, eval, checkpoint) and
+# its compilation behind the others' training.
+AUTO_SLOTS_PER_ACCELERATOR = 4
+
+
+def slot_count(config, lanes: int, backend: str | None = None) -> int:
+  """Slots in all: `slots_per_device` per lane, or (0 = auto) 2 on CPU (one
+  training, the next compiling: the host's cores are shared by all its
+  devices) and AUTO_SLOTS_PER_ACCELERATOR per GPU/TPU lane."""
+  backend = backend or jax.default_backend()
+  if config.slots_per_device:
+    return config.slots_per_device * lanes
+  return 2 if backend == "cpu" else AUTO_SLOTS_PER_ACCELERATOR * lanes
+
+
+def train_loop(config, backend: str | None = None) -> tuple[str, int]:
+  """(loop, chunks per dispatch) of `train.loop` / `train.chunks_per_dispatch`
+  with auto spelled out: unrolled single chunks on CPU, a scan over every
+  chunk of an individual on GPU/TPU."""
+  t, backend = config.train, backend or jax.default_backend()
+  loop = t.loop if t.loop != "auto" else (
+      "unrolled" if backend == "cpu" else "scan")
+  chunks = config.steps_per_individual // _effective_chunk(
+      config.steps_per_individual, t.chunk_steps)
+  if t.chunks_per_dispatch:
+    chunks = _effective_chunk(chunks, t.chunks_per_dispatch)
+  elif loop == "unrolled":
+    chunks = 1
+  return loop, chunks
+
+
+def build(config, workdir: Path, for_training: bool = True,
+          slots: int | None = None) -> Trainer:
   """The trainer of an experiment: its data on the devices, the compiled
   step cache (bounded by memory mappings), the checkpoint store in
-  `workdir/checkpoints` and JAX's persistent compile cache. Not
+  `workdir/checkpoints` and JAX's persistent compile cache; `slots`
+  (default: `slot_count`) round-robin over the local devices. Not
   `for_training`: it predicts and restores only (the end of a run)."""
   d, t = config.data, config.train
+  loop, chunks = train_loop(config)
   dataset = data_lib.load(d.name, d.dir or None, d.cache_dir or None,
                           d.val_size, d.split_seed, d.train_size or None,
                           url=d.url or None)
@@ -346,12 +485,14 @@ def build(config, workdir: Path, for_training: bool = True) -> Trainer:
       chunk_steps=_effective_chunk(config.steps_per_individual,
                                    t.chunk_steps),
       eval_batch_size=t.eval_batch_size, momentum=t.momentum,
-      weight_decay=t.weight_decay, crop_padding=t.crop_padding, flip=t.flip)
+      weight_decay=t.weight_decay, crop_padding=t.crop_padding, flip=t.flip,
+      loop=loop, chunks_per_dispatch=chunks, compute_dtype=t.compute_dtype)
   if config.persistent_compile_cache:
     persistent_cache.enable(workdir / "compile_cache",
                             config.persistent_cache_min_compile_s)
   max_maps = memory.max_mappings()
-  cache = StepCache(step_config,
+  meshes = lane_meshes(t.batch_size, t.data_parallel)
+  cache = StepCache(step_config, mesh=meshes[0],
                     max_networks=config.compiled_networks_in_memory,
                     max_mappings=max_maps and max(1, int(
                         config.resources.cache_map_fraction * max_maps)))
@@ -359,4 +500,6 @@ def build(config, workdir: Path, for_training: bool = True) -> Trainer:
                  config.steps_per_individual, config.weight_inheritance,
                  config.inheritance_mode, cache, for_training=for_training,
                  lr_schedule=t.lr_schedule,
-                 measure_latency="latency" in tuple(config.objectives))
+                 measure_latency="latency" in tuple(config.objectives),
+                 slots=slots or slot_count(config, len(meshes)),
+                 meshes=meshes)

@@ -1,0 +1,145 @@
+"""Throughput on a fixed workload: a recorded run's genomes re-trained in
+their recorded order, under S = 1, 2, 4, ... slots.
+
+Throughput measured on a live run says as much about what evolved there as
+about the engine; here every S trains the same individuals (with their
+parents' weights where the run inherited them), so the rows compare. Each S
+starts from a cold compile cache (no persistent cache), as a run does.
+
+  python benchmarks/replay_throughput.py WORKDIR [--individuals 40]
+      [--slots 1,2,4] [--steps 0] [--data_dir DIR] [--loop auto]
+
+Columns: individuals per hour; device busy = the union of the intervals in
+which some slot's training or evaluation programs ran (train + validation
++ checkpoint start, `Trainer.timeline`) over the wall time; compile on the
+critical path = time some compilation ran while no slot used the device;
+host overhead per step = the rest of the device's idle time (restores,
+dispatch gaps, waits) per SGD step. Births follow the log: slot k trains
+individual i when i - S has been published, as in the loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import concurrent.futures
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+
+from evojax_nas import config as config_lib
+from evojax_nas.experiment import keys
+from evojax_nas.genomes import spaces
+from evojax_nas.genomes.spaces import genome_from_json
+from evojax_nas.train import trainer as trainer_lib
+
+
+def recorded_individuals(workdir: Path, limit: int) -> list[dict]:
+  """The first `limit` born events that were trained, in birth order."""
+  events = [json.loads(l) for l in (workdir / "events.jsonl").open()]
+  trained = {e["id"] for e in events if e["event"] == "trained"}
+  born = [e for e in events if e["event"] == "born" and e["id"] in trained]
+  return born[:limit] if limit else born
+
+
+def union(intervals) -> float:
+  total, end = 0.0, float("-inf")
+  for a, b in sorted(intervals):
+    if b > end:
+      total += b - max(a, end)
+      end = b
+  return total
+
+
+def minus(intervals, holes) -> float:
+  """Length of the union of `intervals` outside the union of `holes`."""
+  return union(intervals + holes) - union(holes)
+
+
+def replay(config, born: list[dict], slots: int) -> dict:
+  """Trains `born` on `slots` slots (FIFO, results in order); the row."""
+  with tempfile.TemporaryDirectory() as tmp:
+    trainer = trainer_lib.build(config, Path(tmp), slots=slots)
+    trainer.timeline = []
+    trainer.lane(0)  # the data on the device before the clock starts
+    space = spaces.make(config.search_space, config)
+    root = jax.random.key(config.seed)
+    done: set[int] = set()
+    genomes = {e["id"]: genome_from_json(e["genome"]) for e in born}
+    flights = collections.deque()
+    t0 = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(slots) as pool:
+      for e in born + [None] * slots:
+        if len(flights) == slots or (e is None and flights):
+          ident, fut, _ = flights.popleft()
+          fut.result()
+          done.add(ident)
+        if e is None:
+          continue
+        parent = e["parent"]
+        parent = (parent, genomes[parent]) if parent in done else None
+        slot = min(set(range(slots)) - {f[2] for f in flights})
+        key = keys.stream(keys.individual(root, e["id"]), keys.Stream.TRAIN)
+        fut = pool.submit(trainer.train, key, e["id"], genomes[e["id"]],
+                          parent, None,
+                          not space.inherits_nothing(e["mutation"]),
+                          None, lambda *a: None, slot)
+        flights.append((e["id"], fut, slot))
+    wall = time.perf_counter() - t0
+    trainer.close()
+  device = [(a, b) for _, kind, a, b in trainer.timeline if kind == "device"]
+  compiles = [(a, b) for _, kind, a, b in trainer.timeline
+              if kind == "compile"]
+  busy = union(device)
+  critical = minus(compiles, device)
+  steps = len(born) * config.steps_per_individual
+  return {"slots": slots, "wall_s": wall,
+          "per_hour": 3600.0 * len(born) / wall, "busy": busy / wall,
+          "compile_s": critical,
+          "host_ms_per_step": 1e3 * max(0.0, wall - busy - critical) / steps}
+
+
+def main(argv=None):
+  p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  p.add_argument("workdir", type=Path)
+  p.add_argument("--individuals", type=int, default=40)
+  p.add_argument("--slots", default="1,2,4")
+  p.add_argument("--steps", type=int, default=0,
+                 help="steps per individual (0: the run's)")
+  p.add_argument("--data_dir", default="", help="the data (default: the "
+                 "run's data.dir)")
+  p.add_argument("--loop", default="", help="train.loop (default: the "
+                 "run's)")
+  p.add_argument("--compute_dtype", default="", help="train.compute_dtype")
+  args = p.parse_args(argv)
+  config = config_lib.from_workdir(args.workdir)
+  config.persistent_compile_cache = False
+  config.steps_per_individual = args.steps or config.steps_per_individual
+  config.data.dir = args.data_dir or config.data.dir
+  config.train.loop = args.loop or config.train.loop
+  config.train.compute_dtype = (args.compute_dtype
+                                or config.train.compute_dtype)
+  config = config_lib.validate(config)
+  born = recorded_individuals(args.workdir, args.individuals)
+  depth = max(len(genome_from_json(e["genome"]).describe().split(">"))
+              for e in born)
+  print(f"{jax.devices()[0].device_kind} x{jax.device_count()} "
+        f"({jax.default_backend()}), JAX {jax.__version__}; {len(born)} "
+        f"individuals of {args.workdir} (deepest {depth} layers), "
+        f"{config.steps_per_individual} steps each, loop "
+        f"{trainer_lib.train_loop(config)}")
+  print(f"{'S':>3} {'wall s':>8} {'indiv/h':>8} {'busy':>6} "
+        f"{'compile crit s':>14} {'host ms/step':>12}")
+  for slots in [int(s) for s in args.slots.split(",")]:
+    r = replay(config, born, slots)
+    print(f"{r['slots']:>3} {r['wall_s']:>8.1f} {r['per_hour']:>8.0f} "
+          f"{r['busy']:>6.1%} {r['compile_s']:>14.1f} "
+          f"{r['host_ms_per_step']:>12.3f}", flush=True)
+
+
+if __name__ == "__main__":
+  sys.exit(main())
