@@ -125,11 +125,11 @@ def main(argv=None):
                                 or config.train.compute_dtype)
   config = config_lib.validate(config)
   born = recorded_individuals(args.workdir, args.individuals)
-  depth = max(len(genome_from_json(e["genome"]).describe().split(">"))
-              for e in born)
+  depth = max(sum(t.strip().startswith("C") for t in genome_from_json(
+      e["genome"]).describe().split(">")) for e in born)
   print(f"{jax.devices()[0].device_kind} x{jax.device_count()} "
         f"({jax.default_backend()}), JAX {jax.__version__}; {len(born)} "
-        f"individuals of {args.workdir} (deepest {depth} layers), "
+        f"individuals of {args.workdir} (up to {depth} convolutions), "
         f"{config.steps_per_individual} steps each, loop "
         f"{trainer_lib.train_loop(config)}")
   print(f"{'S':>3} {'wall s':>8} {'indiv/h':>8} {'busy':>6} "

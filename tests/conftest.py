@@ -215,7 +215,5 @@ def fitness_from_signature(monkeypatch):
         inherited=("parent",) if parent else (), partial=(), fresh=(),
         seconds={}, costs=fake_costs(genome))
   monkeypatch.setattr(trainer_lib.Trainer, "evaluate", evaluate)
-  monkeypatch.setattr(trainer_lib.Trainer, "compile_async",
-                      lambda self, genome, slot=0: None)
   monkeypatch.setattr(results_lib, "finalize", lambda *a, **k: {})
   yield calls

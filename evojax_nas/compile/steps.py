@@ -6,8 +6,8 @@ step; fresh weights are drawn on the host, nothing to compile.
 The learning rate is a traced argument, so IDENTITY and ALTER-LEARNING-RATE
 children (same signature) never recompile. Steps are compiled ahead of time
 from abstract shapes (`lower(ShapeDtypeStruct...).compile()`), which lets the
-cache count and time every compilation and compile a child's programs on a
-background thread while its predecessor trains (`StepCache.compile_async`).
+cache count and time every compilation and compile a child's programs on its
+slot's thread while other slots train (experiment/loop.py).
 
 Data parallelism: arrays live on a 1-D device mesh ("data"); the dataset and
 the train state are replicated, each batch is split across the mesh, and XLA
@@ -26,7 +26,6 @@ two loops compute the same steps.
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import dataclasses
 import gc
 import threading
@@ -385,8 +384,6 @@ class StepCache:
     self.compile_seconds = 0.0
     self._used: set[tuple] = set()
     self._persistent_start = persistent_cache.counts()
-    self._background = concurrent.futures.ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix="evojax_nas-compile")
 
   def get(self, genome, count: bool = False,
           mesh: Mesh | None = None) -> CompiledNetwork:
@@ -437,17 +434,6 @@ class StepCache:
       self._networks.clear()
     gc.collect()
 
-  def compile_async(self, genome, train_rows: int, eval_rows: int,
-                    order_rows: int, mesh: Mesh | None = None
-                    ) -> concurrent.futures.Future:
-    """Starts compiling `genome`'s programs on a background thread (one at a
-    time). A failed background compile is retried, and raises, when the
-    program is used."""
-    return self._background.submit(self.get(genome, mesh=mesh).precompile,
-                                   train_rows, eval_rows, order_rows)
-
-  def close(self):
-    self._background.shutdown(wait=True, cancel_futures=True)
 
   def _record_compile(self, seconds: float):
     with self._lock:

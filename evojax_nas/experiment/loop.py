@@ -151,9 +151,8 @@ class Loop:
         self.population.kill(ind.id, self.killed_event(
             ind.id, "checkpoint_missing"))
 
-  def _discard(self, ident: int, err: Exception | None):
+  def _discard(self, ident: int):
     """A parent whose checkpoint is unusable leaves the population."""
-    del err
     if self.population.individuals()[ident].killed_t is None:
       self.population.kill(ident, self.killed_event(ident,
                                                     "checkpoint_corrupt"))
@@ -194,7 +193,7 @@ class Loop:
     finally:
       flight.claim.close()
     for ident in flight.discarded:  # unusable parents leave, logged here
-      self._discard(ident, None)
+      self._discard(ident)
     event = trained_event(ind.id, ind.genome, r, self.population.now(),
                           time.perf_counter() - flight.t0,
                           self.trainer.cache.stats())
@@ -212,11 +211,6 @@ class Loop:
              "-" if r.test_accuracy is None else f"{r.test_accuracy:.4f}",
              event["wall_s"], ind.genome.describe())
     return event
-
-  def train(self, ind: Individual) -> dict | None:
-    """Trains `ind` on slot 0 and publishes the result (one at a time)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-      return self.publish(self.start(ind, 0, pool))
 
   @contextlib.contextmanager
   def slot_pool(self):

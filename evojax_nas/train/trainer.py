@@ -7,6 +7,11 @@ does the same but trains without a parent (or partner) whose checkpoint is
 unusable. It never decides who dies: the reproduction loop does
 (experiment/loop.py). `build(config, workdir)` assembles one from an
 experiment's config.
+
+Slots: the loop calls `train` from one thread per slot; slot s trains on
+lane `slot_lanes[s]` (one local device, round-robin; or every device
+data-parallel), whose data, batch-order program and per-device programs
+it uses. Nothing an individual computes depends on its slot.
 """
 
 from __future__ import annotations
@@ -223,14 +228,6 @@ class Trainer:
     """The data on the first slot's lane (predictions at the end)."""
     return self.lane(0).data
 
-  def compile_async(self, genome, slot: int = 0):
-    """Starts compiling `genome`'s programs for slot `slot` on the cache's
-    background thread (see `StepCache.compile_async`)."""
-    lane = self.lane(slot)
-    return self.cache.compile_async(genome, lane.data.num_train,
-                                    lane.data.eval_images.shape[0],
-                                    self.steps, lane.mesh)
-
   def _rates(self, base: float, lane: Lane) -> list:
     """Per dispatch, its steps' learning rates on the lane (a few distinct
     arrays, each put once)."""
@@ -418,8 +415,7 @@ class Trainer:
                     "without it", err, err.individual, individual)
 
   def close(self):
-    """Stops background compiles and waits for checkpoint writes."""
-    self.cache.close()
+    """Waits for checkpoint writes."""
     self.checkpoints.close()
 
 
