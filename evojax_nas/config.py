@@ -129,8 +129,9 @@ def default_config() -> ml_collections.ConfigDict:
       ray_num_cpus=1.0,        # Ray resources per worker
       ray_num_gpus=0.0,        # a node's GPUs: one worker drives them all
       # "spread": one worker per node (a STRICT_SPREAD placement group);
-      # "pack": wherever Ray finds the resources.
-      ray_placement="spread",
+      # "pack": wherever Ray finds the resources; "auto": spread on a
+      # cluster (ray_address set), pack on a local Ray (one node).
+      ray_placement="auto",
       ray_max_retries=100,     # Ray reruns a worker lost with its node
   ))
   # Relative mutation probabilities; the paper used them untuned (uniform).
@@ -334,9 +335,9 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
        "loop)")
   need(c.runner in RUNNERS, f"runner {c.runner!r} unknown; valid choices: "
        f"{list(RUNNERS)}")
-  need(c.workers.ray_placement in ("spread", "pack"), "workers.ray_placement "
-       f"{c.workers.ray_placement!r} unknown; valid choices: ['pack', "
-       "'spread']")
+  need(c.workers.ray_placement in ("auto", "spread", "pack"),
+       f"workers.ray_placement {c.workers.ray_placement!r} unknown; valid "
+       "choices: ['auto', 'pack', 'spread']")
   objectives = tuple(c.objectives)
   need(objectives[:1] == ("accuracy",) and len(set(objectives)) == len(
       objectives) and set(objectives[1:]) <= set(COSTS),

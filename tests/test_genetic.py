@@ -239,8 +239,9 @@ def _first_generation_only(exp):
 
   def run_one():
     members = loop.birth_generation(0)
-    for ind in members:
-      loop.train(ind)
+    with loop.slot_pool() as pool:
+      for ind in members:
+        loop.publish(loop.start(ind, 0, pool))
     loop.finish_generation(0, members)
   loop.run = run_one
   return loop

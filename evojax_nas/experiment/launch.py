@@ -8,8 +8,9 @@
     started again, up to `workers.max_restarts` times;
   * runner "ray": N Ray tasks, each running a worker (resources
     `workers.ray_num_cpus` / `ray_num_gpus`: give a node's GPUs), one per
-    node (`workers.ray_placement = "spread"`: a STRICT_SPREAD placement
-    group) or packed as Ray likes ("pack"); Ray reruns a task whose
+    node (`workers.ray_placement = "spread"`, and "auto" on a cluster: a
+    STRICT_SPREAD placement group) or packed as Ray likes ("pack", and
+    "auto" on a local Ray); Ray reruns a task whose
     process or node was lost (`workers.ray_max_retries`). The workdir must
     be on a file system every node sees.
 Then it writes `events.jsonl` from the population store (time-ordered) and
@@ -174,7 +175,8 @@ def run_ray(config, workdir: Path):
     ray.init(address=w.ray_address or None, include_dashboard=False,
              log_to_driver=True)
   options = {}
-  if w.ray_placement == "spread":
+  if w.ray_placement == "spread" or (w.ray_placement == "auto"
+                                     and w.ray_address):
     options["scheduling_strategy"] = _one_per_node(ray, config)
   task = ray.remote(num_cpus=w.ray_num_cpus, num_gpus=w.ray_num_gpus,
                     max_retries=w.ray_max_retries, max_calls=1)(
