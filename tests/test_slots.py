@@ -252,12 +252,16 @@ def test_the_generational_loop_trains_a_generation_side_by_side(
 
 
 # --- unrolled and scan: the same steps ---------------------------------------------
+_CACHES = {}
+
+
 def _train(loop: str, chunks: int, dtype: str = "float32", steps: int = 6,
            rate: float = 0.1):
   cfg = StepConfig(num_classes=10, batch_size=8, chunk_steps=2,
                    eval_batch_size=8, loop=loop, chunks_per_dispatch=chunks,
                    compute_dtype=dtype)
-  net = StepCache(cfg).get(conv_chain((6, 5), (1, 2)))
+  cache = _CACHES.setdefault(cfg, StepCache(cfg))  # compiled once per loop
+  net = cache.get(conv_chain((6, 5), (1, 2)))
   x, y = synthetic_images(64, seed=3)
   images, labels = jnp.asarray(x), jnp.asarray(y, jnp.int32)
   order = batch_order(jnp.uint32(11), steps, 8, 64)
