@@ -38,9 +38,10 @@ LEGACY_VALUES = {"sample_replacement": "without"}
 
 
 def upgrade_recorded(flat: dict) -> dict:
-  """A recorded flat config in today's keys: `compile_ahead` (before
-  slots) False was one slot; True is what the default resolves to on CPU."""
-  flat = dict(flat)
+  """A recorded flat config in today's keys: keys it lacks take their
+  LEGACY_VALUES; `compile_ahead` (before slots) False was one slot, True
+  is what the default resolves to on CPU."""
+  flat = {**LEGACY_VALUES, **flat}
   if flat.pop("compile_ahead", True) is False:
     flat.setdefault("slots_per_device", 1)
   return flat
@@ -390,7 +391,7 @@ def from_json_file(path, legacy: bool = False) -> ml_collections.ConfigDict:
   except json.JSONDecodeError:
     raise ConfigError(f"{path} is not valid JSON; restore it") from None
   if legacy:
-    flat = upgrade_recorded({**LEGACY_VALUES, **flat})
+    flat = upgrade_recorded(flat)
   c = default_config()
   for key, value in flat.items():
     default = c

@@ -68,7 +68,6 @@ class StepConfig:
     return self.chunk_steps * self.chunks_per_dispatch
 
 
-LOOPS = ("unrolled", "scan")
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
@@ -317,9 +316,8 @@ class CompiledNetwork:
                  order_rows: int | None = None):
     """Compiles the train dispatch (for a training split of `train_rows`
     images and a batch order of `order_rows` steps, default one dispatch's)
-    and the predict step
-    (for `eval_rows` eval images) from shapes alone, and counts the FLOPs;
-    safe on any thread."""
+    and the predict step (for `eval_rows` eval images) from shapes alone,
+    and counts the FLOPs; safe on any thread."""
     order_rows = order_rows or self.cfg.steps_per_dispatch
     self._get(self._train_name(train_rows, order_rows), self._train_dispatch,
               lambda: self._abstract_train_args(train_rows, order_rows),
@@ -433,7 +431,6 @@ class StepCache:
       self.evictions += len(self._networks)
       self._networks.clear()
     gc.collect()
-
 
   def _record_compile(self, seconds: float):
     with self._lock:

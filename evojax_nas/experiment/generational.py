@@ -3,10 +3,10 @@ the reproduction loop's pieces (loop.py) on the event log.
 
 A generation is born in one append (random strings first, then the
 strategy's plan applied to the parents' strings), its members train side
-by side on the loop's slots (results published in order), then a `generation` event records each
-member's fitness (the mean over every evaluation of the same string: a
-survivor is evaluated again each generation, 3.2.4) and the previous
-generation dies; `strategy.tell` folds that event into the state.
+by side on the loop's slots (results published in order), then a
+`generation` event records each member's fitness (the mean over every
+evaluation of the same string: a survivor is evaluated again each
+generation, 3.2.4) and the previous generation dies; `strategy.tell` folds that event into the state.
 """
 
 from __future__ import annotations
@@ -115,14 +115,13 @@ class Generational(Loop):
              "%.4f best %s", gen, stats["max"], stats["min"], stats["mean"],
              stats["median"], stats["std"], stats["best_genome"])
 
-  def _published(self, flight, more: bool) -> int:
+  def _published(self, flight, more: bool):
     """Publishes a member's result (the generation's members train on the
     slots side by side, published in order), then collects garbage and
     recycles if due and `more` of the generation is left."""
     self.publish(flight)
     self.collect_garbage()
     self.recycle_if_due(more)
-    return 1
 
   def run(self) -> int:
     h, trained = self.history, 0
@@ -136,12 +135,12 @@ class Generational(Loop):
       todo = [i for i in members if i.trained is None]
       with self.slot_pool() as pool:
         flights = collections.deque()
-        for k, ind in enumerate(todo):
+        for ind in todo:
           stop.raise_if_requested()  # a Ctrl-C or SIGTERM that got lost
           if len(flights) == self.slots:
-            trained += self._published(flights.popleft(), k < len(todo))
-          flights.append(self.start(ind, min(
-              set(range(self.slots)) - {f.slot for f in flights}), pool))
+            self._published(flights.popleft(), more=True)
+          flights.append(self.start(ind, self.free_slot(flights), pool))
         while flights:
-          trained += self._published(flights.popleft(), bool(flights))
+          self._published(flights.popleft(), more=bool(flights))
+      trained += len(todo)
       self.finish_generation(gen, members)

@@ -212,6 +212,10 @@ class Loop:
              event["wall_s"], ind.genome.describe())
     return event
 
+  def free_slot(self, flights) -> int:
+    """The lowest slot no child in `flights` holds."""
+    return min(set(range(self.slots)) - {f.slot for f in flights})
+
   @contextlib.contextmanager
   def slot_pool(self):
     """The slots' threads; on leaving, trainings still in flight (an
@@ -455,8 +459,7 @@ class SteadyState(Loop):
               ahead_s=last_s * math.ceil(len(flights) / lanes))
           if child is None:
             break
-          slot = min(set(range(self.slots)) - {f.slot for f in flights})
-          flights.append(self.start(child, slot, pool))
+          flights.append(self.start(child, self.free_slot(flights), pool))
         if not flights:
           if pop.in_flight():
             time.sleep(self._poll_s)  # others still train; they may die

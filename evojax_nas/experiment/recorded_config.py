@@ -56,8 +56,7 @@ def check_same_experiment(config, path: Path, record: bool = True):
                                  "start a new --workdir") from None
   defaults = json.loads(json.dumps(config_lib.flatten(
       config_lib.default_config())))
-  old = {**defaults, **config_lib.upgrade_recorded(
-      {**config_lib.LEGACY_VALUES, **old})}
+  old = {**defaults, **config_lib.upgrade_recorded(old)}
   old, new = _effective(old), _effective(new)
   diff = sorted(k for k in set(old) | set(new)
                 if k not in _RESUMABLE_CHANGES and old.get(k) != new.get(k))

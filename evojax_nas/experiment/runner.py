@@ -132,8 +132,8 @@ class Experiment:
                           "resumed": bool(h.individuals),
                           "slots": self.trainer.slots,
                           "devices": [str(d) for d in jax.local_devices()]})
-    log.info("%d slots on %s", self.trainer.slots, ", ".join(
-        f"{lane}" for lane in self.trainer.slot_devices()))
+    log.info("%d slots on %s", self.trainer.slots,
+             ", ".join(self.trainer.slot_devices()))
     try:
       with Progress(self.config, h, self.now,
                     enabled=self.config.progress) as bar:

@@ -122,9 +122,8 @@ class Lane:
   device data-parallel), the data set resident on it, and the programs
   that draw batch orders there."""
 
-  def __init__(self, index: int, dataset: Dataset, mesh, cfg: StepConfig,
-               steps: int, for_training: bool):
-    self.index = index
+  def __init__(self, dataset: Dataset, mesh, cfg: StepConfig, steps: int,
+               for_training: bool):
     self.mesh = mesh
     self.data = DeviceData(dataset, mesh, cfg.eval_batch_size,
                            train=for_training)
@@ -210,7 +209,7 @@ class Trainer:
     index = self.slot_lanes[slot % self.slots]
     with self._lanes_lock:
       if index not in self._lanes:
-        self._lanes[index] = Lane(index, self.dataset, self._meshes[index],
+        self._lanes[index] = Lane(self.dataset, self._meshes[index],
                                   self.cfg, self.steps, self._for_training)
       return self._lanes[index]
 
