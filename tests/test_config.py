@@ -97,3 +97,23 @@ def test_a_workdir_from_before_sample_replacement_keeps_its_samples(
     with pytest.raises(config_lib.ConfigError,
                        match="sample_replacement='without', not 'with'"):
       check_same_experiment(config_lib.validate(c), tmp_path / "config.json")
+
+
+@pytest.mark.parametrize("compile_ahead, slots_per_device", [
+    (True, 0), (False, 1)])
+def test_a_workdir_from_before_slots_resumes_with_its_schedule(
+    tmp_path, compile_ahead, slots_per_device):
+  """A config.json recorded with `compile_ahead` (before slots) resumes:
+  False was one slot, True the default (two on CPU); the recorded key is
+  no difference from today's config."""
+  from evojax_nas.experiment.recorded_config import check_same_experiment
+  c = config_lib.validate(config_lib.default_config())
+  flat = json.loads(json.dumps(config_lib.flatten(c)))
+  del flat["slots_per_device"]
+  flat["compile_ahead"] = compile_ahead
+  (tmp_path / "config.json").write_text(json.dumps(flat))
+  resumed = config_lib.from_workdir(tmp_path)
+  assert resumed.slots_per_device == slots_per_device
+  assert "compile_ahead" not in config_lib.flatten(resumed)
+  check_same_experiment(resumed, tmp_path / "config.json")
+  check_same_experiment(c, tmp_path / "config.json")
