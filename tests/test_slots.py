@@ -280,11 +280,9 @@ def test_scan_and_unrolled_loops_compute_the_same_steps():
   """Six steps: three unrolled dispatches of one chunk, one dispatch of
   three unrolled chunks, one scan over three chunks. At rate 0 the batch
   statistics agree to float32 rounding (the same batches and augmentations);
-  with
-  a rate, the same weights up to float32 rounding in differently fused
-  programs, amplified by six momentum steps (measured: <= 1e-6 between
-  the unrolled programs, <= 1.1e-4 for the scan; a wrong batch or key
-  differs by ~1e-1)."""
+  with a rate, the same weights up to float32 rounding in differently
+  fused programs, amplified by six momentum steps (measured: <= 1e-6
+  between the unrolled programs, <= 1.1e-4 for the scan)."""
   frozen = [_train(loop, m, rate=0.0)[0].variables()
             for loop, m in (("unrolled", 1), ("unrolled", 3), ("scan", 3))]
   for other in frozen[1:]:
