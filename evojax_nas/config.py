@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import math
 import os
 import pathlib
 
@@ -169,6 +170,11 @@ def default_config() -> ml_collections.ConfigDict:
   c.data.val_size = 5000
   c.data.split_seed = 0
   c.data.train_size = 0             # cap on training images; 0 = all 45k
+  # A resume checks that its data is the data the experiment started on
+  # (WORKDIR/data.json: a digest of the decoded images and labels; a moved
+  # copy matches). True: the user says a copy that differs (re-encoded) is
+  # the same data set, and the run goes on with it.
+  c.data.same_as_recorded = False
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 50
@@ -245,6 +251,16 @@ def _check_keys(config, reference, prefix=""):
       _check_keys(sub, ref, f"{prefix}{key}.")
 
 
+def _finite_numbers(config) -> None:
+  """Every number in the config is finite (NaN and infinity are no
+  setting; "no limit" is 0)."""
+  for key, value in flatten(config).items():
+    for v in value if isinstance(value, (tuple, list)) else (value,):
+      for x in v if isinstance(v, (tuple, list)) else (v,):
+        if isinstance(x, float) and not math.isfinite(x):
+          raise ConfigError(f"{key} must be a finite number, got {value!r}")
+
+
 def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Returns the config completed with defaults; ConfigError if invalid."""
   # pylint: disable=g-import-not-at-top
@@ -257,6 +273,7 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   full.update_from_flattened_dict(
       {k: v for k, v in flatten(config).items()})
   c = full
+  _finite_numbers(c)
 
   def need(ok, msg):
     if not ok:
@@ -307,6 +324,24 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   for k in ("max_individuals", "max_steps", "time_budget_s"):
     need(c[k] >= 0, f"{k} must be >= 0 (0 means no limit)")
   need(c.initial_learning_rate > 0, "initial_learning_rate must be positive")
+  need(0.0 <= c.train.momentum < 1.0, "train.momentum must be in [0, 1), got "
+       f"{c.train.momentum}")
+  need(c.train.weight_decay >= 0.0, "train.weight_decay must be >= 0, got "
+       f"{c.train.weight_decay}")
+  need(c.train.crop_padding >= 0, "train.crop_padding must be >= 0")
+  need(c.cost_budget >= 0.0, "cost_budget must be >= 0")
+  need(c.persistent_cache_min_compile_s >= 0.0,
+       "persistent_cache_min_compile_s must be >= 0")
+  need(c.data.val_size >= 1 and c.data.train_size >= 0, "data.val_size must "
+       "be positive and data.train_size >= 0 (0 = all)")
+  need(all(w >= 1 for w in c.genetic_cnn.widths) and c.genetic_cnn.fc_width
+       >= 1 and 0.0 <= c.genetic_cnn.dropout < 1.0, "genetic_cnn.widths and "
+       "fc_width must be positive and genetic_cnn.dropout in [0, 1)")
+  need(c.nb201.channels >= 1 and c.nb201.cells_per_stage >= 1,
+       "nb201.channels and nb201.cells_per_stage must be positive")
+  for k in ("claim_timeout_s", "heartbeat_s", "gc_grace_s", "max_restarts",
+            "ray_num_cpus", "ray_num_gpus", "ray_max_retries"):
+    need(c.workers[k] >= 0, f"workers.{k} must be >= 0, got {c.workers[k]}")
   need(1 <= c.ensemble_size, "ensemble_size must be at least 1")
   need(c.inheritance_mode in ("exact", "overlap"), "inheritance_mode must be "
        f"'exact' or 'overlap', got {c.inheritance_mode!r}")
@@ -373,6 +408,11 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 def from_workdir(workdir) -> ml_collections.ConfigDict:
   """The validated config an experiment directory was started with."""
   path = pathlib.Path(workdir) / "config.json"
+  if (path.parent / "sweep.json").is_file():
+    raise ConfigError(
+        f"{path.parent} is a sweep's folder, not an experiment: run the "
+        "sweep's command again to continue it, or give one of its "
+        "experiments (--workdir DIR/<point>/seed<S>)")
   if not path.is_file():
     raise ConfigError(f"{path} not found: start the experiment first with "
                       "--config and --workdir")

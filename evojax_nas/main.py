@@ -5,6 +5,7 @@ experiment; the other commands are in `evojax_nas/commands/`, all parsed
 the same way (commands/cli.py: absl flags, `--config.KEY=VALUE`, `--help`).
 """
 
+import difflib
 import importlib
 import sys
 
@@ -31,6 +32,13 @@ def run_main():
           "flags)\n\ncommands:\n" + "\n".join(
               f"  {name:8s} {what}" for name, what in COMMANDS.items()))
     sys.exit(0)
+  if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+    near = difflib.get_close_matches(argv[0], list(COMMANDS), n=1)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    print(f"evojax_nas: error: unknown command {argv[0]!r}; {hint}the "
+          f"commands are {', '.join(COMMANDS)} (evojax_nas --help)",
+          file=sys.stderr)
+    sys.exit(2)
   name = argv[0] if argv and argv[0] in COMMANDS else "run"
   rest = argv[1:] if argv and argv[0] in COMMANDS else argv
   command = importlib.import_module(f"evojax_nas.commands.{name}")

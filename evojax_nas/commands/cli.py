@@ -99,8 +99,12 @@ def flag_error(err: Exception, argv, has_config: bool = True) -> str:
             f"{err.msg}")
   if path and isinstance(err, OSError) and not os.path.isfile(path):
     return f"config file {path} not found"
-  first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-  return f"{first} (see --help)"
+  lines = str(err).strip().splitlines() or [type(err).__name__]
+  if any(l.startswith("Traceback (most recent") for l in lines):  # it raised
+    last = next(l for l in reversed(lines) if l.strip())
+    return (f"config file {path or '?'}: get_config() raised {last.strip()}"
+            " (--debug: the traceback)")
+  return f"{lines[0]} (see --help)"
 
 
 def usage(prog: str, doc: str, fv: flags.FlagValues) -> str:

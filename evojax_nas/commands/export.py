@@ -18,6 +18,7 @@ from pathlib import Path
 from absl import flags
 
 from evojax_nas.commands import cli
+from evojax_nas.experiment.workdir import refuse_owned
 
 
 def _accuracies(workdir: Path, ids: list[int], ensemble: bool) -> dict:
@@ -33,6 +34,24 @@ def _accuracies(workdir: Path, ids: list[int], ensemble: bool) -> dict:
   found = members.get(ids[0]) or (best if best.get("id") == ids[0] else {})
   return {k: found.get(k) for k in ("val_accuracy", "test_accuracy", "costs")
           if k in found}
+
+
+def _check_out(out: str, outputs, error) -> None:
+  """`--out` names a file that can be written and belongs to no
+  experiment (nor do its float32 twin and contract), before any work."""
+  if not out or not out.strip() or out.endswith("/"):
+    raise error(f"--out {out!r} names no file: give the program's file, e.g. "
+                "--out exports/model.jaxexport")
+  for path in outputs(out):
+    if path.is_dir():
+      raise error(f"--out {out}: {path} is a folder: name a file in it, e.g. "
+                  f"--out {Path(out) / 'model.jaxexport'}")
+    refuse_owned(path, "--out")
+  for parent in Path(out).absolute().parents:
+    if parent.exists():
+      if not parent.is_dir():
+        raise error(f"--out {out}: {parent} is a file, not a folder")
+      break
 
 
 def main(argv=None) -> int:
@@ -56,10 +75,12 @@ def main(argv=None) -> int:
   from evojax_nas.commands import guarded, log_to_stderr
   log_to_stderr(args.debug)
   from evojax_nas.experiment.export import ModelError, load_model
-  from evojax_nas.experiment.portable import export_portable, float_path
+  from evojax_nas.experiment.portable import (export_portable, float_path,
+                                              outputs)
 
   def export():
     workdir = Path(args.workdir)
+    _check_out(args.out, outputs, ModelError)
     if args.ensemble:
       results = workdir / "results.json"
       if not results.is_file():
@@ -79,7 +100,12 @@ def main(argv=None) -> int:
             "data": first.info.get("data"), "workdir": str(workdir.absolute()),
             **_accuracies(workdir, [m.info.get("id") for m in models],
                           args.ensemble)}
-    contract = export_portable(models, args.out, info)
+    try:
+      contract = export_portable(models, args.out, info)
+    except OSError as err:
+      raise ModelError(
+          f"cannot write {err.filename or args.out} ({err.strerror}): choose "
+          "a writable --out; no file of the export was replaced") from None
     print(f"wrote {args.out}, {float_path(Path(args.out))} and {contract}")
   return guarded("evojax_nas export", export, args.out, args.debug)
 

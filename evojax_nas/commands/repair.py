@@ -28,9 +28,14 @@ def main(argv=None) -> int:
     if found["line"] is None:
       print(f"{workdir}/events.jsonl is consistent: nothing to repair")
     else:
+      again = (f"; individuals {found['ids']} will be trained again from "
+               "their keys" if found["ids"] else "")
+      ckpts = (f" with the checkpoints of {found['checkpoints']}"
+               if found["checkpoints"] else "")
       print(f"events.jsonl line {found['line']}: {found['reason']}; kept "
-            f"lines 1-{found['kept']}, moved {found['moved']} line(s) to "
-            f"{found['aside']}; run the experiment's command again to resume")
+            f"lines 1-{found['kept']}, moved {found['moved']} line(s){ckpts} "
+            f"to {found['aside']}; run the experiment's command again to "
+            f"resume{again}")
   return guarded("evojax_nas repair", fix, workdir, fv.debug)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from absl import flags
 
 from evojax_nas.commands import cli, guarded
+from evojax_nas.experiment.workdir import refuse_owned
 from evojax_nas.reports import report
 from evojax_nas.reports import sweep as sweep_report
 
@@ -30,6 +31,8 @@ def main(argv=None) -> int:
   cli.parse("evojax_nas report", __doc__, fv, argv)
 
   def write():
+    if fv.out:
+      refuse_owned(fv.out, "--out", allow=("report",))
     try:
       first = Path(fv.workdir[0])
       if (first / "sweep.json").is_file():

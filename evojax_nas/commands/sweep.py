@@ -12,6 +12,7 @@ DIR` draws the study (final test accuracy per value, best-so-far curves).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from absl import flags
 from ml_collections import config_flags
@@ -31,6 +32,9 @@ def main(argv=None) -> int:
   flags.DEFINE_string("workdir", None, "The sweep's folder.", flag_values=fv)
   flags.DEFINE_enum("runner", "local", ["local", "ray"], "local: one after "
                     "another here; ray: Ray tasks.", flag_values=fv)
+  flags.DEFINE_bool("plan", False, "Print the experiments the sweep would "
+                    "run (and which are finished or started) and write "
+                    "nothing.", flag_values=fv)
   flags.mark_flags_as_required(["grid", "workdir"], flag_values=fv)
   cli.parse("evojax_nas sweep", __doc__, fv, argv)
   log_to_stderr(fv.debug)
@@ -41,9 +45,22 @@ def main(argv=None) -> int:
 
   failed = []
 
+  def show_plan(planned):
+    root = Path(fv.workdir).absolute()
+    sweep.refuse_experiment(root)
+    status = sweep.statuses(planned, root)
+    for p, st in zip(planned["points"], status):
+      print(f"{st:8s} {root / p['workdir']}")
+    print(f"{len(status)} experiments ({status.count('finished')} finished, "
+          f"{status.count('started')} started, {status.count('new')} new); "
+          "nothing was written")
+
   def study():
-    rows = sweep.run(sweep.plan(config_file, fv.grid, fv.seeds, overrides),
-                     fv.workdir, fv.runner)
+    planned = sweep.plan(config_file, fv.grid, fv.seeds, overrides)
+    if fv.plan:
+      show_plan(planned)
+      return
+    rows = sweep.run(planned, fv.workdir, fv.runner)
     failed.extend(r for r in rows if r["code"])
     for r in failed:
       print(f"evojax_nas sweep: {r['workdir']} failed (exit {r['code']}): "

@@ -17,6 +17,26 @@ class EventLogError(ValueError):
   """The event log is not valid JSON lines."""
 
 
+def raw_lines(path: str | Path) -> list[bytes]:
+  """The log's lines as bytes, newlines kept: damage of any kind (bytes
+  that are not UTF-8 text) is found line by line, never a crash."""
+  return Path(path).read_bytes().splitlines(keepends=True)
+
+
+def parse(line: bytes) -> dict:
+  """One event; ValueError saying what is wrong with the line."""
+  try:
+    event = json.loads(line.decode("utf-8"))
+  except UnicodeDecodeError as err:
+    raise ValueError(f"not UTF-8 text (a damaged byte at column "
+                     f"{err.start + 1})") from None
+  except json.JSONDecodeError as err:
+    raise ValueError(f"not valid JSON ({err.msg})") from None
+  if not isinstance(event, dict):
+    raise ValueError("not a JSON object")
+  return event
+
+
 class EventLog:
 
   def __init__(self, path: str | Path):
@@ -38,17 +58,16 @@ class EventLog:
     if not self.path.exists():
       return []
     events = []
-    with open(self.path, encoding="utf-8") as f:
-      for n, line in enumerate(f, 1):
-        if not line.strip():
-          continue
-        try:
-          events.append(json.loads(line))
-        except json.JSONDecodeError as err:
-          raise EventLogError(
-              f"{self.path}:{n} is not valid JSON ({err.msg}); restore that "
-              f"line, or `evojax_nas repair --workdir {self.path.parent}` "
-              "keeps the lines before it and sets the rest aside") from None
+    for n, line in enumerate(raw_lines(self.path), 1):
+      if not line.strip():
+        continue
+      try:
+        events.append(parse(line))
+      except ValueError as err:
+        raise EventLogError(
+            f"{self.path}:{n}: {err}; restore that line, or "
+            f"`evojax_nas repair --workdir {self.path.parent}` keeps the "
+            "lines before it and sets the rest aside") from None
     return events
 
   def append(self, *events: dict) -> None:

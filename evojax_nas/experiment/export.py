@@ -92,10 +92,23 @@ def exported_ids(workdir: str | Path) -> list[int]:
                 if p.name.isdigit()) if root.is_dir() else []
 
 
+def _data_meta(workdir: Path) -> dict | None:
+  """Class names and input statistics: the exported best's, else the
+  experiment's data record (a run not finished yet)."""
+  best = workdir / "model" / "model.json"
+  if best.is_file():
+    return json.loads(best.read_text())
+  recorded = workdir / "data.json"
+  if recorded.is_file():
+    d = json.loads(recorded.read_text())
+    return dict(d, data=d["name"])
+  return None
+
+
 def _from_checkpoint(workdir: Path, individual: int) -> Model:
   """An individual whose checkpoint the run kept (the alive, the top-k),
-  with the class names and input statistics of the exported best."""
-  meta = json.loads((workdir / "model" / "model.json").read_text())
+  with the class names and input statistics of the experiment's data."""
+  meta = _data_meta(workdir)
   store = CheckpointStore(workdir / "checkpoints", async_save=False)
   try:
     variables, saved = store.restore(individual)
@@ -119,11 +132,18 @@ def load_model(workdir: str | Path, individual: int | None = None) -> Model:
       path = path / "models" / str(individual)
     elif best.is_file() and json.loads(best.read_text()).get("id") == individual:
       path = path / "model"
-    elif best.is_file() and (path / "checkpoints" / str(individual)).is_dir():
+    elif (path / "checkpoints" / str(individual)).is_dir() and _data_meta(
+        path) is not None:
       try:
         return _from_checkpoint(path, individual)
       except CheckpointError as err:
         raise ModelError(str(err)) from None
+    elif (path / "checkpoints" / str(individual)).is_dir():
+      raise FileNotFoundError(
+          f"individual {individual} of {path} has a checkpoint, but the run "
+          "recorded neither its data (data.json, written by this version at "
+          "the start) nor an exported model: run `evojax_nas resume "
+          f"--workdir {path}` for a moment (it records them), then export")
     else:
       raise FileNotFoundError(
           f"individual {individual} of {path} was neither exported nor kept: "

@@ -9,13 +9,12 @@ strategy state the run had, so a resumed run makes the same choices.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import jax
 
-from evojax_nas.experiment.events import EventLogError
+from evojax_nas.experiment.events import EventLogError, parse, raw_lines
 from evojax_nas.genomes import GenomeError
 from evojax_nas.genomes.spaces import genome_from_json
 from evojax_nas.strategies import non_dominated
@@ -35,6 +34,11 @@ class Individual:
   @property
   def alive(self) -> bool:
     return self.trained is not None and self.killed_t is None
+
+  @property
+  def failed(self) -> bool:
+    """Its training diverged (NaN or infinite loss): never an answer."""
+    return bool(self.trained and self.trained.get("failed"))
 
   @property
   def val_accuracy(self) -> float:
@@ -59,7 +63,8 @@ def front_of(individuals, costs: tuple[str, ...]) -> list[Individual]:
   """The Pareto front of the trained `individuals`: highest validation
   accuracy against lowest `costs` (names in the `trained` events'
   "costs"), in the given order; those without the costs are left out."""
-  inds = [i for i in individuals if i.trained is not None and all(
+  inds = [i for i in individuals if i.trained is not None and not i.failed
+          and all(
       c in (i.trained.get("costs") or {}) for c in costs)]
   points = [[-i.val_accuracy, *(i.trained["costs"][c] for c in costs)]
             for i in inds]
@@ -97,8 +102,10 @@ class History:
     return max(self.individuals, default=-1) + 1
 
   def top(self, k: int) -> list[Individual]:
-    """The k best trained individuals by validation accuracy (ties: older)."""
-    return sorted(self.trained, key=lambda i: (-i.val_accuracy, i.id))[:k]
+    """The k best trained individuals by validation accuracy (ties: older),
+    those whose training failed left out."""
+    return sorted((i for i in self.trained if not i.failed),
+                  key=lambda i: (-i.val_accuracy, i.id))[:k]
 
   @property
   def total_flops(self) -> int:
@@ -177,19 +184,20 @@ def replay(events: list[dict], strategy, path: str = "events.jsonl") -> History:
 
 def first_damage(path: Path, strategy) -> tuple[int, str] | None:
   """(line number, what is wrong) of the first line of an event log that
-  is not valid JSON or does not replay; None for a sound log."""
+  is not valid JSON (or not text) or does not replay; None for a sound
+  log."""
   history = History(individuals={}, state=strategy.init(), elapsed=0.0)
-  with open(path, encoding="utf-8") as f:
-    for n, line in enumerate(f, 1):
-      if not line.strip():
-        continue
-      if not line.endswith("\n"):
-        return n, "a torn last line"
-      try:
-        e = json.loads(line)
-        history.apply(e, strategy)
-      except json.JSONDecodeError as err:
-        return n, f"not valid JSON ({err.msg})"
-      except _ERRORS as err:
-        return n, _explain(e, err)
+  for n, line in enumerate(raw_lines(path), 1):
+    if not line.strip():
+      continue
+    if not line.endswith(b"\n"):
+      return n, "a torn last line"
+    try:
+      e = parse(line)
+    except ValueError as err:
+      return n, str(err)
+    try:
+      history.apply(e, strategy)
+    except _ERRORS as err:
+      return n, _explain(e, err)
   return None

@@ -39,6 +39,7 @@ from evojax_nas.experiment.events import EventLog
 from evojax_nas.experiment.history import replay
 from evojax_nas.experiment.loop import make_strategy
 from evojax_nas.experiment.recorded_config import check_same_experiment
+from evojax_nas.experiment.workdir import refuse_sweep
 from evojax_nas.experiment.store import PopulationStore, read_events
 from evojax_nas.experiment.worker import Worker
 from evojax_nas.train import trainer as trainer_lib
@@ -213,6 +214,7 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str | Path
   (release with `ownership.release`)."""
   config = config_lib.validate(config)
   workdir = Path(workdir).absolute()
+  refuse_sweep(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   ownership.acquire(workdir, f"the launcher of {config.num_workers} workers")
   try:

@@ -85,8 +85,10 @@ def threshold_for_test(config, val_accuracies) -> float | None:
 
 def trained_event(ident, genome, r, t: float, wall_s: float,
                   cache_stats: dict) -> dict:
-  """The record of a trained individual."""
-  return {"event": "trained", "id": ident, "t": t,
+  """The record of a trained individual (`failed`: why its training
+  failed, only where it did)."""
+  failed = {"failed": r.failed} if getattr(r, "failed", None) else {}
+  return {**failed, "event": "trained", "id": ident, "t": t,
           "val_accuracy": r.val_accuracy, "test_accuracy": r.test_accuracy,
           "train_loss": r.train_loss, "train_accuracy": r.train_accuracy,
           "steps": r.steps, "flops": r.flops, "inherited": list(r.inherited),

@@ -74,6 +74,24 @@ def acquire(workdir: str | Path, role: str) -> None:
   _held[path] = [fd, 1]
 
 
+def holder(workdir: str | Path) -> str | None:
+  """Who holds the workdir's lock (another process), or None if it is
+  free; takes nothing."""
+  path = Path(workdir).absolute() / LOCK_NAME
+  if str(path) in _held or not path.is_file():
+    return None
+  fd = os.open(path, os.O_RDONLY)
+  try:
+    try:
+      fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+      return _describe(fd)
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return None
+  finally:
+    os.close(fd)
+
+
 def _describe(fd: int) -> str:
   try:
     h = json.loads(os.pread(fd, 4096, 0) or b"{}")

@@ -18,8 +18,8 @@ names, the accuracies and the architecture.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import export as jax_export
 
+from evojax_nas import files
 from evojax_nas.experiment.export import Model
 
 PLATFORMS = ("cpu", "cuda", "tpu")
@@ -53,37 +54,41 @@ def float_path(out: Path) -> Path:
   return out.with_name(f"{out.stem}.float32{out.suffix}")
 
 
-def _write(path: Path, data: bytes | str):
-  tmp = path.with_name(path.name + ".tmp")
-  if isinstance(data, str):
-    tmp.write_text(data)
-  else:
-    tmp.write_bytes(data)
-  os.replace(tmp, path)
+def outputs(out: str | Path) -> list[Path]:
+  """The files an export to `out` writes: the uint8 program, its float32
+  twin and the contract."""
+  out = Path(out)
+  return [out, float_path(out), out.with_name(out.name + ".json")]
 
 
 def export_portable(models: Sequence[Model], out: str | Path, info: dict,
                     platforms: Sequence[str] = PLATFORMS) -> Path:
   """Writes the programs of `models` (one, or an ensemble) and their
-  contract `out.json`; returns the contract's path."""
+  contract `out.json` as one set: all three are written to temporaries
+  first and renamed together (Ctrl-C and SIGTERM held), so an interrupted
+  export leaves the previous set whole; the contract records each
+  program's SHA-256. Returns the contract's path."""
   out = Path(out)
   out.parent.mkdir(parents=True, exist_ok=True)
   first = models[0]
   h, w, c = info["image_shape"]
   (batch,) = jax_export.symbolic_shape("batch")
-  programs = {}
+  programs, digests, blobs = {}, {}, []
   for dtype, path in (("uint8", out), ("float32", float_path(out))):
     spec = jax.ShapeDtypeStruct((batch, h, w, c), jnp.dtype(dtype))
     exp = jax_export.export(jax.jit(lambda x: _scores(models, x)),
                             platforms=tuple(platforms))(spec)
-    _write(path, bytes(exp.serialize()))
+    blob = bytes(exp.serialize())
+    blobs.append((path, blob))
     programs[dtype] = path.name
+    digests[dtype] = hashlib.sha256(blob).hexdigest()
   contract = {
       "format": "jax.export (StableHLO), weights folded in",
       "load": "jax.export.deserialize(open(FILE, 'rb').read()).call(images)",
       "requires": f"jax (written by {jax.__version__}) and flatbuffers; not "
                   "evojax-nas, not Flax",
       "programs": programs,
+      "sha256": digests,
       "platforms": list(platforms),
       "input": {"layout": "NHWC, RGB, any batch size",
                 "shape": ["batch", h, w, c],
@@ -98,6 +103,15 @@ def export_portable(models: Sequence[Model], out: str | Path, info: dict,
                         "note": "applied inside the program"},
       "jax_version": jax.__version__,
       **info}
-  contract_path = out.with_name(out.name + ".json")
-  _write(contract_path, json.dumps(contract, indent=1))
+  contract_path = outputs(out)[2]
+  blobs.append((contract_path, json.dumps(contract, indent=1).encode()))
+  temporaries = []
+  try:
+    for path, blob in blobs:
+      temporaries.append((files.temporary(path), path))
+      temporaries[-1][0].write_bytes(blob)
+    files.replace_together(temporaries)
+  finally:
+    for tmp, _ in temporaries:
+      tmp.unlink(missing_ok=True)
   return contract_path

@@ -16,7 +16,8 @@ from evojax_nas import strategies
 # Fields that may differ when a workdir is resumed (budgets, display, paths).
 _RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
                       "max_generations", "progress", "tensorboard", "data.dir",
-                      "data.cache_dir", "data.url", "persistent_compile_cache",
+                      "data.cache_dir", "data.url", "data.same_as_recorded",
+                      "persistent_compile_cache",
                       "compiled_networks_in_memory",
                       # Placement and speed, not the science: the schedule's
                       # S is recorded in the log and kept (loop.py).

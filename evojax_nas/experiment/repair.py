@@ -1,36 +1,87 @@
 """`repair(workdir)`: a damaged event log is never a dead end.
 
-Keeps the longest prefix of `events.jsonl` that is valid JSON and replays
-(every individual born once, trained and killed at most once, genomes
-valid), and moves the rest aside to `events.rejected-<UTC time>.jsonl`,
-never deleting a line. The run then resumes from the prefix: individuals
-whose `trained` line was set aside are trained again from their own keys.
+Keeps the longest prefix of `events.jsonl` that is text, valid JSON and
+replays (every individual born once, trained and killed at most once,
+genomes valid), and moves the rest aside to `rejected-<UTC time>/`, never
+deleting a line. What the set-aside lines produced goes with them, so that
+what stays agrees with the log that stays and what is set aside agrees
+with its lines: the checkpoints of individuals the kept log does not record
+as trained, and `results.json` / `model/` / `models/` when they describe
+individuals the kept log does not hold. The run then resumes from the
+prefix: those individuals are trained again from their own keys, and the
+resume says so.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
 
 from evojax_nas import config as config_lib
+from evojax_nas import files
 from evojax_nas.experiment import ownership
-from evojax_nas.experiment.history import first_damage
+from evojax_nas.experiment.events import parse, raw_lines
+from evojax_nas.experiment.history import first_damage, replay
 from evojax_nas.experiment.loop import make_strategy
 
+_RESULTS = ("results.json", "model", "models")
 
-def _write(path: Path, lines: list[str]):
-  tmp = path.with_name(path.name + ".tmp")
-  with open(tmp, "w", encoding="utf-8") as f:
-    f.writelines(lines)
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
+
+def _ids_in(lines: list[bytes]) -> list[int]:
+  """Individuals that the (readable) set-aside lines name."""
+  ids = set()
+  for line in lines:
+    try:
+      ident = parse(line).get("id")
+    except ValueError:
+      continue
+    if isinstance(ident, int):
+      ids.add(ident)
+  return sorted(ids)
+
+
+def _results_agree(workdir: Path, history) -> bool:
+  """Whether results.json describes the kept log: as many individuals,
+  its best and ensemble among those the kept log trained."""
+  path = workdir / "results.json"
+  if not path.is_file():
+    return not (workdir / "model").exists()
+  try:
+    results = json.loads(path.read_text())
+    ids = {results["best"]["id"], *results["ensemble"]["ids"]}
+    count = results["individuals"]
+  except (ValueError, KeyError, TypeError):
+    return False
+  trained = {i.id for i in history.trained}
+  return count == len(trained) and ids <= trained
+
+
+def _set_aside(workdir: Path, aside: Path, kept_lines, strategy) -> list[int]:
+  """Moves the artefacts the kept log does not account for into `aside`;
+  returns the ids whose checkpoints moved."""
+  history = replay([parse(l) for l in kept_lines if l.strip()], strategy)
+  trained = {i.id for i in history.trained}
+  moved = []
+  ckpts = workdir / "checkpoints"
+  for p in sorted(ckpts.iterdir()) if ckpts.is_dir() else ():
+    if p.name.isdigit() and int(p.name) not in trained:
+      (aside / "checkpoints").mkdir(exist_ok=True)
+      os.replace(p, aside / "checkpoints" / p.name)
+      moved.append(int(p.name))
+  if not _results_agree(workdir, history):
+    for name in _RESULTS:
+      if (workdir / name).exists():
+        os.replace(workdir / name, aside / name)
+  return moved
 
 
 def repair(workdir: str | Path) -> dict:
   """Repairs the workdir's log; returns {"line", "reason", "kept", "moved",
-  "aside"} (line None: nothing to repair)."""
+  "aside", "ids", "checkpoints"} (line None: nothing to repair; ids: the
+  individuals the set-aside lines name, trained again on resume;
+  checkpoints: those whose checkpoints were set aside)."""
   workdir = Path(workdir).absolute()
   log_path = workdir / "events.jsonl"
   if not log_path.is_file():
@@ -44,18 +95,24 @@ def repair(workdir: str | Path) -> dict:
   config = config_lib.from_workdir(workdir)
   ownership.acquire(workdir, "a repair")
   try:
-    damage = first_damage(log_path, make_strategy(config))
+    strategy = make_strategy(config)
+    damage = first_damage(log_path, strategy)
     if damage is None:
       return {"line": None, "reason": None, "kept": None, "moved": 0,
-              "aside": None}
+              "aside": None, "ids": [], "checkpoints": []}
     line, reason = damage
-    with open(log_path, encoding="utf-8") as f:
-      lines = f.readlines()
+    lines = raw_lines(log_path)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    aside = workdir / f"events.rejected-{stamp}.jsonl"
-    _write(aside, lines[line - 1:])  # first: nothing is ever lost
-    _write(log_path, lines[:line - 1])
+    aside = workdir / f"rejected-{stamp}"
+    aside.mkdir()
+    # First the lines (nothing is ever lost), then what they produced, then
+    # the log: a crash in between leaves a log that repair finds again.
+    files.write_atomic(aside / "events.jsonl", b"".join(lines[line - 1:]),
+                       fsync=True)
+    moved = _set_aside(workdir, aside, lines[:line - 1], strategy)
+    files.write_atomic(log_path, b"".join(lines[:line - 1]), fsync=True)
     return {"line": line, "reason": reason, "kept": line - 1,
-            "moved": len(lines) - line + 1, "aside": str(aside)}
+            "moved": len(lines) - line + 1, "aside": str(aside),
+            "ids": _ids_in(lines[line - 1:]), "checkpoints": moved}
   finally:
     ownership.release(workdir)

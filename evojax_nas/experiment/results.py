@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evojax_nas.config import ConfigError
 from evojax_nas.experiment.export import export_model
 from evojax_nas.train.checkpoints import CheckpointError
 
@@ -43,7 +44,8 @@ def ranked(history) -> list[tuple[object, float]]:
     last = history.generations[-1]
     order = sorted(zip(last["fitness"], last["ids"]),
                    key=lambda p: (-p[0], p[1]))
-    return [(history.individuals[i], float(f)) for f, i in order]
+    return [(history.individuals[i], float(f)) for f, i in order
+            if not history.individuals[i].failed]
   return [(i, i.val_accuracy) for i in history.top(len(history.trained))]
 
 
@@ -99,6 +101,12 @@ def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
   h, ev = history, trainer
   if not h.trained:
     raise RuntimeError("no individual was trained: raise the budget")
+  if all(i.failed for i in h.trained):
+    raise ConfigError(
+        f"every one of the {len(h.trained)} trained individuals failed "
+        f"({h.trained[0].trained['failed']}): there is no model to hand "
+        "back; lower initial_learning_rate (or train.momentum) and start a "
+        "new --workdir")
   labels = ev.data.splits["test"][2]
   variables, probs, top, fitness = {}, [], [], {}
   # The best whose checkpoints are usable (kept: the top-k).

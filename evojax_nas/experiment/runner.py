@@ -22,6 +22,7 @@ import ml_collections
 import numpy as np
 
 from evojax_nas import config as config_lib
+from evojax_nas.experiment import data_record
 from evojax_nas.experiment import ownership
 from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment.events import EventLog
@@ -31,6 +32,7 @@ from evojax_nas.experiment.population import LogPopulation
 from evojax_nas.experiment.recorded_config import check_same_experiment
 from evojax_nas.experiment.progress import Progress
 from evojax_nas.experiment.recycle import Recycler, RecycleNeeded
+from evojax_nas.experiment.workdir import refuse_sweep
 from evojax_nas.genomes import spaces
 from evojax_nas.reports.tensorboard import SummaryWriter
 from evojax_nas.train import trainer as trainer_lib
@@ -43,6 +45,7 @@ class Experiment:
   def __init__(self, config: ml_collections.ConfigDict, workdir: str | Path):
     self.config = config = config_lib.validate(config)
     self.workdir = Path(workdir).absolute()
+    refuse_sweep(self.workdir)
     self.workdir.mkdir(parents=True, exist_ok=True)
     # Before anything is written: a second start on this workdir is refused.
     ownership.acquire(self.workdir, "an in-process run" if
@@ -64,7 +67,11 @@ class Experiment:
     check_same_experiment(config, self.workdir / "config.json", record=False)
     self.trainer = trainer_lib.build(config, self.workdir,
                                      slots=self._recorded_slots())
+    data_record.check(self.workdir, self.trainer.dataset,
+                      config.data.same_as_recorded, record=False)
     check_same_experiment(config, self.workdir / "config.json")
+    data_record.check(self.workdir, self.trainer.dataset,
+                      config.data.same_as_recorded)
     self.tensorboard = (SummaryWriter(self.workdir / "tensorboard")
                         if config.tensorboard else None)
     self.recycler = Recycler(config.resources)
@@ -116,7 +123,8 @@ class Experiment:
     n = len(h.trained)
     self.tensorboard.scalars(n, {
         "val_accuracy/individual": event["val_accuracy"],
-        "val_accuracy/best": h.top(1)[0].val_accuracy,
+        "val_accuracy/best": max((i.val_accuracy for i in h.top(1)),
+                                  default=0.0),
         "val_accuracy/mean_alive": float(np.mean(alive)) if alive else 0.0,
         "population/alive": len(alive),
         "throughput/individuals_per_hour": 3600.0 * n / max(event["t"], 1e-9),
@@ -134,6 +142,8 @@ class Experiment:
                           "devices": [str(d) for d in jax.local_devices()]})
     log.info("%d slots on %s", self.trainer.slots,
              ", ".join(self.trainer.slot_devices()))
+    if h.individuals:
+      self._say_what_resumes()
     try:
       with Progress(self.config, h, self.now,
                     enabled=self.config.progress) as bar:
@@ -148,6 +158,17 @@ class Experiment:
     self.population.note({"event": "finished", "t": self.now()})
     self.close()
     return summary
+
+  def _say_what_resumes(self):
+    """A resume says what it does again: individuals born but not trained
+    (interrupted, or their `trained` lines set aside by a repair) train
+    again from their own keys; births go on from the next id."""
+    h = self.history
+    pending = sorted(i.id for i in h.pending)
+    log.info("resuming %s: %d individuals trained%s; births go on from id "
+             "%d", self.workdir, len(h.trained),
+             f", {pending} born but not trained: trained again from their "
+             "keys" if pending else "", h.next_id)
 
   def close(self, release: bool = True):
     """Stops background work and closes files; the workdir's lock goes

@@ -29,13 +29,16 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import ml_collections
 
 from evojax_nas import config as config_lib
+from evojax_nas import stop
 from evojax_nas.experiment import ownership
 from evojax_nas.experiment.recorded_config import check_same_experiment
+from evojax_nas.experiment.workdir import is_experiment
 
 log = logging.getLogger("evojax_nas")
 PLAN = "sweep.json"
@@ -170,20 +173,77 @@ def _record(sweep: dict, root: Path):
   os.replace(tmp, path)
 
 
+def refuse_experiment(root: Path) -> None:
+  """A sweep's folder is not an experiment's: refused in one line."""
+  if (root / "sweep.json").is_file():
+    return
+  if is_experiment(root):
+    raise config_lib.ConfigError(
+        f"{root} holds an experiment, not a sweep: give the sweep a new "
+        "--workdir (its experiments go in <point>/seed<S>/ below it)")
+
+
+def statuses(sweep: dict, root: Path) -> list[str]:
+  """"finished", "started" or "new" for each planned experiment; a started
+  one whose config changed is refused (ConfigError). Writes nothing."""
+  out = []
+  for p in sweep["points"]:
+    w = root / p["workdir"]
+    if (w / "config.json").is_file():
+      check_same_experiment(p["config"], w / "config.json", record=False)
+    out.append("finished" if (w / "results.json").is_file() else
+               "started" if (w / "config.json").is_file() else "new")
+  return out
+
+
+def _folder(point: dict, root: Path) -> Path:
+  """The experiment's folder with its config.json, made when it runs (a
+  large grid writes nothing ahead of its experiments)."""
+  w = root / point["workdir"]
+  w.mkdir(parents=True, exist_ok=True)
+  check_same_experiment(point["config"], w / "config.json")
+  return w
+
+
 def command(workdir: Path) -> list[str]:
   """The command that runs (or resumes) one experiment of the sweep."""
   return [sys.executable, "-m", "evojax_nas", "resume", "--workdir",
           str(workdir)]
 
 
-def run_point(workdir: str) -> int:
+def _wait_while_held(workdir: Path, timeout_s: float) -> str | None:
+  """Waits (up to `timeout_s`) for another process holding `workdir` to
+  let go: the experiment of an earlier driver that was killed stops by
+  itself (it is sent SIGTERM when its driver dies) after its current
+  training. Returns the holder if it is still there."""
+  who = ownership.holder(workdir)
+  if who is not None:
+    log.info("%s is held by %s (the experiment of an earlier sweep driver "
+             "that was stopped?); waiting up to %.0f s for it to stop",
+             workdir, who, timeout_s)
+  deadline = time.monotonic() + timeout_s
+  while who is not None and time.monotonic() < deadline:
+    time.sleep(1.0)
+    who = ownership.holder(workdir)
+  return who
+
+
+def run_point(workdir: str, wait_s: float = 600.0) -> int:
   """Runs one experiment to its end in a fresh process, its output in
-  `workdir/run.log`; returns its exit status (also a Ray task). Stopped
-  (Ctrl-C reaches the whole process group; SIGTERM is passed on), it waits
-  for the experiment to stop cleanly before it stops too."""
+  `workdir/run.log`; returns its exit status (also a Ray task). The
+  experiment stops (SIGTERM) if this process dies, even by SIGKILL.
+  Stopped (Ctrl-C reaches the whole process group; SIGTERM is passed on),
+  it waits for the experiment to stop cleanly before it stops too."""
+  who = _wait_while_held(Path(workdir), wait_s)
   with open(Path(workdir) / "run.log", "ab") as out:
+    if who is not None:
+      out.write(f"evojax_nas sweep: not started: {workdir} is still in use "
+                f"by {who} after {wait_s:.0f} s; stop that process (or let "
+                "it finish), then run the sweep again\n".encode())
+      return 2
     proc = subprocess.Popen(command(Path(workdir)), stdout=out,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT,
+                            preexec_fn=stop.with_parent())
     try:
       return proc.wait()
     except KeyboardInterrupt as err:
@@ -234,26 +294,27 @@ def run(sweep: dict, root: str | Path, runner: str = "local") -> list[dict]:
     raise config_lib.ConfigError(f"runner {runner!r} unknown; valid "
                                  f"choices: {list(config_lib.RUNNERS)}")
   root = Path(root).absolute()
+  refuse_experiment(root)
   root.mkdir(parents=True, exist_ok=True)
   ownership.acquire(root, "a sweep")
   try:
     _record(sweep, root)
-    todo, rows = [], []
-    for p in sweep["points"]:
-      w = root / p["workdir"]
-      w.mkdir(parents=True, exist_ok=True)
-      check_same_experiment(p["config"], w / "config.json")
-      if (w / "results.json").is_file():
-        rows.append({"workdir": w, "code": 0, "line": "finished before"})
+    rows, todo = [], []
+    for p, status in zip(sweep["points"], statuses(sweep, root)):
+      if status == "finished":
+        rows.append({"workdir": root / p["workdir"], "code": 0,
+                     "line": "finished before"})
       else:
-        todo.append(w)
+        todo.append(p)
     log.info("sweep %s: %d experiments, %d to run", root,
              len(sweep["points"]), len(todo))
     if runner == "ray":
-      codes = _run_ray(todo, sweep["points"][0]["config"].workers)
+      codes = _run_ray([_folder(p, root) for p in todo],
+                       sweep["points"][0]["config"].workers)
     else:
       codes = {}
-      for k, w in enumerate(todo):
+      for k, p in enumerate(todo):
+        w = _folder(p, root)  # created when its turn comes
         log.info("[%d/%d] %s", k + 1, len(todo), w.relative_to(root))
         codes[w] = run_point(str(w))
         if codes[w] in (130, 143):  # Ctrl-C or SIGTERM: the sweep stops

@@ -27,6 +27,7 @@ from pathlib import Path
 import jax
 import ml_collections
 
+from evojax_nas.experiment import data_record
 from evojax_nas.experiment.loop import SteadyState, make_strategy
 from evojax_nas.experiment.population import StorePopulation
 from evojax_nas.experiment.recycle import Recycler
@@ -54,6 +55,8 @@ class Worker:
     self.store.resume_clock(idle_s=w.claim_timeout_s)
     self.strategy = make_strategy(config)
     self.trainer = trainer_lib.build(config, self.workdir)
+    data_record.check(self.workdir, self.trainer.dataset,
+                      config.data.same_as_recorded)
 
   def run(self) -> int:
     """Works until the budget is spent and nothing is left in training;

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from evojax_nas import files
 from evojax_nas.genomes.dna import DNA
 from evojax_nas.genomes.genetic_cnn import GeneticCNN
 from evojax_nas.genomes.nb201 import EDGES, OPS, Cell
@@ -141,5 +142,5 @@ def draw(genome, path, title: str = ""):
   if title:
     ax.set_title(title, fontsize=10)
   fig.tight_layout()
-  fig.savefig(path, dpi=90)
+  files.save_figure(fig, path, dpi=90)
   return path

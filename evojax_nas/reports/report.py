@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from evojax_nas import files
+from evojax_nas.experiment.events import parse, raw_lines
 from evojax_nas.genomes.spaces import genome_from_json
 from evojax_nas.reports import architecture
 from evojax_nas.strategies import non_dominated
@@ -98,10 +100,10 @@ def read_run(workdir: str | Path) -> Run:
   else:
     _check_log(workdir)
     events = []
-    for line in path.read_text().splitlines():
+    for line in raw_lines(path):
       try:
-        events.append(json.loads(line))
-      except json.JSONDecodeError:
+        events.append(parse(line))
+      except ValueError:
         continue  # a line being written right now
   config = {}
   if (workdir / "config.json").is_file():
@@ -251,7 +253,7 @@ def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, title: str
   ax.grid(alpha=0.3)
   ax.legend(loc="lower right", fontsize=8)
   fig.tight_layout()
-  fig.savefig(path, dpi=90)
+  files.save_figure(fig, path, dpi=90)
   return path
 
 
@@ -490,8 +492,4 @@ def write_page(out: Path, parts: list[str]) -> Path:
           " td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px;"
           "text-align:left} img{max-width:100%}</style></head><body>"
           + "\n".join(parts) + "</body></html>")
-  index = out / "index.html"
-  tmp = index.with_suffix(".tmp")
-  tmp.write_text(page)
-  tmp.replace(index)
-  return index
+  return files.write_atomic(out / "index.html", page)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evojax_nas import files
 from evojax_nas.experiment import sweep as sweep_lib
 from evojax_nas.reports import report
 
@@ -98,7 +99,7 @@ def plot_final(rows: list[dict], path: Path) -> Path:
   ax.set_title("each circle one experiment; bars: mean ± std over seeds")
   ax.grid(alpha=0.3)
   fig.tight_layout()
-  fig.savefig(path, dpi=90)
+  files.save_figure(fig, path, dpi=90)
   return path
 
 

@@ -41,6 +41,7 @@ from typing import Callable
 
 import numpy as np
 
+from evojax_nas import files
 from evojax_nas.train import download as download_lib
 
 DATA_DIR_ENV = "EVOJAX_NAS_DATA_DIR"
@@ -85,6 +86,9 @@ class Dataset:
   mean: np.ndarray  # per channel, of the training split, in [0, 1] units
   std: np.ndarray
   source: str
+  # SHA-256 of the decoded images, labels and class names (before the
+  # split): what the data is, wherever it lies (an experiment records it).
+  digest: str = ""
 
   @property
   def num_classes(self) -> int:
@@ -282,10 +286,8 @@ def _file_hash(path: Path, cache_dir: Path) -> str:
       for block in iter(lambda: f.read(1 << 20), b""):
         h.update(block)
     known[key] = h.hexdigest()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = known_path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(known, indent=0, sort_keys=True))
-    os.replace(tmp, known_path)
+    files.write_atomic(known_path, json.dumps(known, indent=0,
+                                              sort_keys=True))
   return known[key]
 
 
@@ -322,8 +324,8 @@ def _digest(tx, ty, sx, sy, names) -> str:
 
 
 def _read_cache(cache: Path):
-  """The cached arrays, or None (logged) if the file is torn or does not
-  match its digest."""
+  """The cached arrays and their digest, or None (logged) if the file is
+  torn or does not match its digest."""
   try:
     with np.load(cache) as z:
       arrays = (z["train_x"], z["train_y"], z["test_x"], z["test_y"],
@@ -337,7 +339,7 @@ def _read_cache(cache: Path):
     log.warning("data cache %s does not match its digest (changed after it "
                 "was written); decoding the data again", cache)
     return None
-  return arrays
+  return (*arrays, digest)
 
 
 def _offline(info: DatasetInfo, cache: Path, err: Exception) -> DataError:
@@ -349,11 +351,37 @@ def _offline(info: DatasetInfo, cache: Path, err: Exception) -> DataError:
       f"or set ${DATA_DIR_ENV}")
 
 
+def _cache_folder(cache_dir: str | None) -> Path:
+  """The data cache's folder, created (one line if it cannot be), with
+  the temporaries of killed writers removed."""
+  cdir = Path(cache_dir or os.environ.get(CACHE_DIR_ENV)
+              or Path.home() / ".cache" / "evojax_nas").expanduser()
+  try:
+    cdir.mkdir(parents=True, exist_ok=True)
+  except OSError as err:
+    raise DataError(
+        f"cannot create the data cache folder {cdir} ({err.strerror}): set "
+        f"data.cache_dir or ${CACHE_DIR_ENV} to a writable folder") from None
+  files.remove_stale_temporaries(cdir)
+  return cdir
+
+
+def _write_cache(cache: Path, arrays, digest: str):
+  """The decoded arrays as one .npz, written whole or not at all (a
+  Ctrl-C mid-way leaves no temporary behind)."""
+  tx, ty, sx, sy, names = arrays
+
+  def savez(tmp: Path):
+    with open(tmp, "wb") as f:
+      np.savez(f, train_x=tx, train_y=ty, test_x=sx, test_y=sy,
+               class_names=np.array(names), digest=np.array(digest))
+  files.write_with(cache, savez)
+
+
 def _read_raw(info: DatasetInfo, data_dir: str | None, cache_dir: str | None,
               url: str | None = None):
   root = data_dir or os.environ.get(DATA_DIR_ENV) or None
-  cdir = Path(cache_dir or os.environ.get(CACHE_DIR_ENV)
-              or Path.home() / ".cache" / "evojax_nas").expanduser()
+  cdir = _cache_folder(cache_dir)
   if not root:  # the cache's download, a new download, then tfds
     try:
       root = download_lib.fetch(info.python_archive, cdir, url).parent
@@ -361,7 +389,7 @@ def _read_raw(info: DatasetInfo, data_dir: str | None, cache_dir: str | None,
       raw = _from_tfds(info)
       if raw is None:
         raise _offline(info, cdir, err) from None
-      return (*raw, f"tfds:{info.tfds_name}")
+      return (*raw, f"tfds:{info.tfds_name}", _digest(*raw))
   root_path = Path(root).expanduser()
   if not root_path.is_dir():
     raise _missing(info, root_path, exists=False)
@@ -372,7 +400,7 @@ def _read_raw(info: DatasetInfo, data_dir: str | None, cache_dir: str | None,
   if cache.is_file():
     arrays = _read_cache(cache)
     if arrays is not None:
-      return (*arrays, str(source))
+      return (*arrays[:5], str(source), arrays[5])
   try:
     tx, ty, sx, sy, names = reader()
   except DataError:
@@ -382,13 +410,9 @@ def _read_raw(info: DatasetInfo, data_dir: str | None, cache_dir: str | None,
     raise DataError(f"cannot read {info.name} from {source}: "
                     f"{type(err).__name__}: {err}") from None
   _check_classes(source, names, info)
-  cdir.mkdir(parents=True, exist_ok=True)
-  tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
-  np.savez(tmp, train_x=tx, train_y=ty, test_x=sx, test_y=sy,
-           class_names=np.array(names),
-           digest=np.array(_digest(tx, ty, sx, sy, names)))
-  os.replace(tmp, cache)
-  return tx, ty, sx, sy, names, str(source)
+  digest = _digest(tx, ty, sx, sy, names)
+  _write_cache(cache, (tx, ty, sx, sy, names), digest)
+  return tx, ty, sx, sy, names, str(source), digest
 
 
 def load(name: str = "cifar10", data_dir: str | None = None,
@@ -402,7 +426,8 @@ def load(name: str = "cifar10", data_dir: str | None = None,
   (default the data set's home page).
   """
   info = dataset_info(name)
-  tx, ty, sx, sy, names, source = _read_raw(info, data_dir, cache_dir, url)
+  tx, ty, sx, sy, names, source, digest = _read_raw(info, data_dir,
+                                                    cache_dir, url)
   _check_classes(source, names, info)
   if not 0 < val_size < len(tx):
     raise DataError(f"val_size={val_size} must be in (0, {len(tx)})")
@@ -418,4 +443,4 @@ def load(name: str = "cifar10", data_dir: str | None = None,
       val_images=tx[val_idx], val_labels=ty[val_idx].astype(np.int32),
       test_images=sx, test_labels=np.asarray(sy, np.int32),
       mean=pixels.mean(0).astype(np.float32),
-      std=pixels.std(0).astype(np.float32), source=source)
+      std=pixels.std(0).astype(np.float32), source=source, digest=digest)

@@ -59,6 +59,20 @@ class Result:
   # Selection costs: "flops" (inference, per image), "params", and
   # "latency" (ms per eval batch) where measured.
   costs: dict[str, float] = dataclasses.field(default_factory=dict)
+  # Why the training failed (its loss or weights became NaN or infinite):
+  # the individual counts with validation accuracy 0 and is never the
+  # answer. None: trained.
+  failed: str | None = None
+
+
+def non_finite(loss: float, variables: Any) -> str | None:
+  """What is not finite after a training (None: all is)."""
+  if not np.isfinite(loss):
+    return f"training loss became {loss}"
+  for path, leaf in jax.tree_util.tree_leaves_with_path(variables):
+    if not np.isfinite(np.asarray(leaf)).all():
+      return f"weights {jax.tree_util.keystr(path)} became non-finite"
+  return None
 
 
 class Cancelled(RuntimeError):
@@ -368,9 +382,13 @@ class Trainer:
     seconds["save"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    val = self.accuracy(genome, variables, "val", slot)
+    failed = non_finite(float(last["loss"]), variables)
+    val = 0.0 if failed else self.accuracy(genome, variables, "val", slot)
     test = None
-    if test_above is not None and val > test_above:
+    if failed:
+      log.warning("individual %d failed: %s (counted with validation "
+                  "accuracy 0)", individual, failed)
+    elif test_above is not None and val > test_above:
       test = self.accuracy(genome, variables, "test", slot)
     costs = self.costs(genome, variables, slot)
     seconds["eval"] = time.perf_counter() - t0
@@ -387,7 +405,7 @@ class Trainer:
                   fresh=tuple(report["fresh"]),
                   blended=tuple(report.get("blended", ())),
                   seconds={k: round(v, 4) for k, v in seconds.items()},
-                  costs=costs)
+                  costs=costs, failed=failed)
 
   def train(self, key: jax.Array, individual: int, genome,
             parent: tuple[int, Any] | None, partner: tuple[int, Any] | None,
