@@ -17,7 +17,7 @@ OWNED = frozenset({
     "config.json", "events.jsonl", "results.json", "data.json", "model",
     "models", "checkpoints", "population", "tensorboard", "compile_cache",
     "report", "lock", "run.log", "recycle_config.json", "sweep.json",
-    "retrained", "faults.json"})
+    "retrained", "faults.json", "logs"})
 OWNED_PREFIXES = ("events.", "rejected-", ".")  # aside logs, temporaries
 MARKERS = ("events.jsonl", "config.json", "sweep.json", "population")
 
