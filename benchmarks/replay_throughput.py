@@ -9,7 +9,13 @@ starts from a cold compile cache (no persistent cache), as a run does.
   python benchmarks/replay_throughput.py WORKDIR [--individuals 40]
       [--slots 1,2,4] [--steps 0] [--data_dir DIR] [--loop auto]
 
-Columns: individuals per hour; device busy = the union of the intervals in
+Each S is run with every `--engines` value (train.engine: "network", one
+program per architecture; "layers", per-unit programs shared across
+architectures), interleaved so that the machine's drift hits both.
+
+Columns: individuals per hour; programs compiled and their seconds in
+total; compile on the critical path; training and validation seconds
+summed over the individuals; device busy = the union of the intervals in
 which some slot's training or evaluation programs ran (train + validation
 + checkpoint start, `Trainer.timeline`) over the wall time; compile on the
 critical path = time some compilation ran while no slot used the device;
@@ -38,12 +44,14 @@ from evojax_nas.genomes.spaces import genome_from_json
 from evojax_nas.train import trainer as trainer_lib
 
 
-def recorded_individuals(workdir: Path, limit: int) -> list[dict]:
-  """The first `limit` born events that were trained, in birth order."""
+def recorded_individuals(workdir: Path, limit: int, first: int = 0
+                         ) -> list[dict]:
+  """`limit` born events that were trained (from the `first`), in birth
+  order."""
   events = [json.loads(l) for l in (workdir / "events.jsonl").open()]
   trained = {e["id"] for e in events if e["event"] == "trained"}
   born = [e for e in events if e["event"] == "born" and e["id"] in trained]
-  return born[:limit] if limit else born
+  return born[first:first + limit] if limit else born[first:]
 
 
 def union(intervals) -> float:
@@ -71,12 +79,13 @@ def replay(config, born: list[dict], slots: int) -> dict:
     done: set[int] = set()
     genomes = {e["id"]: genome_from_json(e["genome"]) for e in born}
     flights = collections.deque()
+    results = []
     t0 = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(slots) as pool:
       for e in born + [None] * slots:
         if len(flights) == slots or (e is None and flights):
           ident, fut, _ = flights.popleft()
-          fut.result()
+          results.append(fut.result())
           done.add(ident)
         if e is None:
           continue
@@ -91,15 +100,19 @@ def replay(config, born: list[dict], slots: int) -> dict:
         flights.append((e["id"], fut, slot))
     wall = time.perf_counter() - t0
     trainer.close()
+    stats = trainer.cache.stats()
   device = [(a, b) for _, kind, a, b in trainer.timeline if kind == "device"]
   compiles = [(a, b) for _, kind, a, b in trainer.timeline
               if kind == "compile"]
   busy = union(device)
   critical = minus(compiles, device)
   steps = len(born) * config.steps_per_individual
+  spent = lambda k: sum(r.seconds[k] for r in results)
   return {"slots": slots, "wall_s": wall,
           "per_hour": 3600.0 * len(born) / wall, "busy": busy / wall,
-          "compile_s": critical,
+          "compile_s": critical, "compile_total_s": stats["compile_seconds"],
+          "compiles": stats["compiles"], "train_s": spent("train"),
+          "eval_s": spent("eval"),
           "host_ms_per_step": 1e3 * max(0.0, wall - busy - critical) / steps}
 
 
@@ -107,6 +120,9 @@ def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("workdir", type=Path)
   p.add_argument("--individuals", type=int, default=40)
+  p.add_argument("--first", type=int, default=0, help="skip this many "
+                 "(a later, deeper part of the run; parents trained before "
+                 "it are not replayed, their children start fresh)")
   p.add_argument("--slots", default="1,2,4")
   p.add_argument("--steps", type=int, default=0,
                  help="steps per individual (0: the run's)")
@@ -115,6 +131,8 @@ def main(argv=None):
   p.add_argument("--loop", default="", help="train.loop (default: the "
                  "run's)")
   p.add_argument("--compute_dtype", default="", help="train.compute_dtype")
+  p.add_argument("--engines", default="network,layers",
+                 help="train.engine values to compare (same individuals)")
   args = p.parse_args(argv)
   config = config_lib.from_workdir(args.workdir)
   config.persistent_compile_cache = False
@@ -124,7 +142,7 @@ def main(argv=None):
   config.train.compute_dtype = (args.compute_dtype
                                 or config.train.compute_dtype)
   config = config_lib.validate(config)
-  born = recorded_individuals(args.workdir, args.individuals)
+  born = recorded_individuals(args.workdir, args.individuals, args.first)
   depth = max(sum(t.strip().startswith("C") for t in genome_from_json(
       e["genome"]).describe().split(">")) for e in born)
   print(f"{jax.devices()[0].device_kind} x{jax.device_count()} "
@@ -132,13 +150,18 @@ def main(argv=None):
         f"individuals of {args.workdir} (up to {depth} convolutions), "
         f"{config.steps_per_individual} steps each, loop "
         f"{trainer_lib.train_loop(config)}")
-  print(f"{'S':>3} {'wall s':>8} {'indiv/h':>8} {'busy':>6} "
-        f"{'compile crit s':>14} {'host ms/step':>12}")
+  print(f"{'engine':>8} {'S':>3} {'wall s':>8} {'indiv/h':>8} "
+        f"{'programs':>8} {'compile s':>9} {'crit s':>7} {'train s':>8} "
+        f"{'eval s':>7} {'busy':>6} {'host ms/step':>12}")
   for slots in [int(s) for s in args.slots.split(",")]:
-    r = replay(config, born, slots)
-    print(f"{r['slots']:>3} {r['wall_s']:>8.1f} {r['per_hour']:>8.0f} "
-          f"{r['busy']:>6.1%} {r['compile_s']:>14.1f} "
-          f"{r['host_ms_per_step']:>12.3f}", flush=True)
+    for engine in args.engines.split(","):  # interleaved: same drift
+      config.train.engine = engine
+      r = replay(config, born, slots)
+      print(f"{engine:>8} {r['slots']:>3} {r['wall_s']:>8.1f} "
+            f"{r['per_hour']:>8.0f} {r['compiles']:>8} "
+            f"{r['compile_total_s']:>9.1f} {r['compile_s']:>7.1f} "
+            f"{r['train_s']:>8.1f} {r['eval_s']:>7.1f} {r['busy']:>6.1%} "
+            f"{r['host_ms_per_step']:>12.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -235,4 +235,13 @@ def summary_line(results: dict, workdir: str) -> str:
           f"{results['ensemble']['test_accuracy']:.4f}; "
           f"{results['individuals']} individuals, "
           f"{results['total_flops']:.3g} FLOPs, "
-          f"{results['wall_time_s']:.0f} s -> {workdir}/results.json")
+          f"{results['wall_time_s']:.0f} s{_split(results)} -> "
+          f"{workdir}/results.json")
+
+
+def _split(results: dict) -> str:
+  shares = (results.get("time") or {}).get("shares")
+  if not shares:
+    return ""
+  return (f" (compiling {shares['compile']:.0%}, training "
+          f"{shares['train']:.0%}, device idle {shares['device_idle']:.0%})")

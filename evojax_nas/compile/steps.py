@@ -43,8 +43,10 @@ from evojax_nas.compile import augment as augment_lib
 from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile import memory
 from evojax_nas.compile import persistent_cache
+from evojax_nas.compile.layers import LayeredNetwork, LayerPrograms
 from evojax_nas.compile.modules import build_module
 from evojax_nas.compile.network import sample_variables
+from evojax_nas.genomes.dna import DNA
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +64,10 @@ class StepConfig:
   loop: str = "unrolled"             # "unrolled" | "scan" (see above)
   chunks_per_dispatch: int = 1
   compute_dtype: str = "float32"     # or "bfloat16" (weights stay float32)
+  # "network": one compiled program per architecture; "layers": DNA
+  # networks run per-unit programs shared across architectures
+  # (compile/layers.py; one device, unrolled single chunks).
+  engine: str = "network"
 
   @property
   def steps_per_dispatch(self) -> int:
@@ -173,7 +179,7 @@ class CompiledNetwork:
                               batch_stats=batch_stats, opt_state=opt_state)
     return new_state, loss, accuracy
 
-  def _prepare(self, images, labels, idx, key, chunk, mean, std):
+  def prepare(self, images, labels, idx, key, chunk, mean, std):
     """Gathers, standardises and augments the `chunk_steps` batches of rows
     `idx` (k, B): chunk number `chunk` of the augmentation stream `key`."""
     x = jnp.take(images, idx, axis=0)            # (k, B, H, W, C) uint8
@@ -194,7 +200,7 @@ class CompiledNetwork:
     into the first convolution's input they made it a few % slower.
     """
     xs, ys = jax.lax.optimization_barrier(
-        self._prepare(images, labels, idx, key, chunk, mean, std))
+        self.prepare(images, labels, idx, key, chunk, mean, std))
     losses, accs = [], []
     for i in range(xs.shape[0]):
       state, loss, acc = self._train_step(state, xs[i], ys[i], lr[i])
@@ -382,6 +388,15 @@ class StepCache:
     self.compile_seconds = 0.0
     self._used: set[tuple] = set()
     self._persistent_start = persistent_cache.counts()
+    # The per-unit programs of the "layers" engine, shared by every network.
+    self.layers = LayerPrograms(cfg, self._compiled_unit_program)
+
+  def _layered(self, genome, mesh: Mesh) -> bool:
+    """Whether `genome` trains through per-unit programs on `mesh`."""
+    c = self.cfg
+    return (c.engine == "layers" and isinstance(genome, DNA)
+            and mesh.devices.size == 1 and c.loop == "unrolled"
+            and c.chunks_per_dispatch == 1)
 
   def get(self, genome, count: bool = False,
           mesh: Mesh | None = None) -> CompiledNetwork:
@@ -399,6 +414,8 @@ class StepCache:
         net = CompiledNetwork(sig, build_module(
             genome, self.cfg.num_classes,
             COMPUTE_DTYPES[self.cfg.compute_dtype]), self.cfg, mesh, self)
+        if self._layered(genome, mesh):
+          net = LayeredNetwork(net, self.layers, NamedSharding(mesh, P()))
         self._networks[key] = net
         while len(self._networks) > self.max_networks:
           self._networks.popitem(last=False)
@@ -424,6 +441,9 @@ class StepCache:
         self._networks.popitem(last=False)
         self.evictions += 1
         gc.collect()  # an executable's mappings go when it is freed
+      if len(self.layers) and (memory.mappings() or 0) > self.max_mappings:
+        self.evictions += self.layers.drop_oldest()
+        gc.collect()
 
   def clear(self):
     """Drops every compiled network (their memory goes once unreferenced)."""
@@ -431,6 +451,10 @@ class StepCache:
       self.evictions += len(self._networks)
       self._networks.clear()
     gc.collect()
+
+  def _compiled_unit_program(self, seconds: float):
+    self._record_compile(seconds)
+    self.bound_mappings()
 
   def _record_compile(self, seconds: float):
     with self._lock:
@@ -448,4 +472,6 @@ class StepCache:
             "compiles": self.compiles,
             "compile_seconds": round(self.compile_seconds, 3),
             "persistent_hits": now["hits"] - self._persistent_start["hits"],
-            "evictions": self.evictions}
+            "evictions": self.evictions,
+            "layer_programs": {"hits": self.layers.hits,
+                               "compiled": self.layers.misses}}

@@ -78,3 +78,23 @@ class EventLog:
       os.fsync(fd)
     finally:
       os.close(fd)
+
+
+TIME_PARTS = ("compile", "restore", "train", "eval", "save")
+
+
+def time_split(trained: list[dict], wall_s: float) -> dict:
+  """Where an experiment's time went, from its `trained` events: seconds
+  spent compiling (by every slot, overlapping training where slots run
+  side by side), restoring parents, training, validating and saving, summed
+  over individuals; the device's idle time (wall minus training and
+  validation: compilation on the critical path, host work); each as a share
+  of the wall time."""
+  spent = {k: round(sum(float(e.get("seconds", {}).get(k, 0.0))
+                        for e in trained), 3) for k in TIME_PARTS}
+  idle = max(0.0, wall_s - spent["train"] - spent["eval"])
+  out = {f"{k}_s": v for k, v in spent.items()}
+  out.update(wall_s=round(wall_s, 3), device_idle_s=round(idle, 3))
+  out["shares"] = {k: round(v / wall_s, 4) if wall_s > 0 else 0.0
+                   for k, v in {**spent, "device_idle": idle}.items()}
+  return out

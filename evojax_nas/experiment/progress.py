@@ -1,6 +1,8 @@
 """A progress bar for long runs: individuals done / budget, best validation
 accuracy, elapsed and ETA. Silent when stderr is not a terminal (logs).
 
+Its postfix says where the time goes: the share of the wall time spent
+compiling (all slots) and the device's idle share (events.time_split).
 With an individuals (or steps) budget the bar counts individuals; with only a
 time budget it counts experiment seconds, so its ETA is the budget's end.
 """
@@ -10,6 +12,8 @@ from __future__ import annotations
 import sys
 
 from tqdm.auto import tqdm
+
+from evojax_nas.experiment.events import time_split
 
 
 class Progress:
@@ -40,6 +44,11 @@ class Progress:
             "alive": len(self._history.alive)}
     if self._by_time:
       post["individuals"] = len(self._history.trained)
+    wall = self._clock()
+    if wall > 0 and self._history.trained:
+      split = time_split([i.trained for i in self._history.trained], wall)
+      post["compile"] = f"{split['shares']['compile']:.0%}"
+      post["device_idle"] = f"{split['shares']['device_idle']:.0%}"
     self._bar.set_postfix(post, refresh=True)
 
   def update(self):

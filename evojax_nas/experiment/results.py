@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from evojax_nas.config import ConfigError
+from evojax_nas.experiment.events import time_split
 from evojax_nas.experiment.export import export_model
 from evojax_nas.train.checkpoints import CheckpointError
 
@@ -152,6 +153,7 @@ def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
                       for e in h.generations],
       "weight_inheritance": config.weight_inheritance,
       "compile_cache": trainer.cache.stats(),
+      "time": time_split([i.trained for i in h.trained], wall_time_s),
       "data": {"name": trainer.dataset.name, "source": trainer.dataset.source,
                "train": int(len(trainer.dataset.train_labels)),
                "val": int(len(trainer.dataset.val_labels)),

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from evojax_nas import files
-from evojax_nas.experiment.events import parse, raw_lines
+from evojax_nas.experiment.events import parse, raw_lines, time_split
 from evojax_nas.genomes.spaces import genome_from_json
 from evojax_nas.reports import architecture
 from evojax_nas.strategies import non_dominated
@@ -166,6 +166,7 @@ def summary(run: Run) -> dict:
       "compile_cache": trained[-1].get("compile_cache", {}),
       "finished": bool(r),
   }
+  out["time"] = r.get("time") or time_split(trained, float(out["wall_time_s"]))
   return out
 
 
@@ -426,6 +427,13 @@ def build(workdirs, out_dir: str | Path | None = None) -> Path:
              _fmt(float(cache.get("hit_rate", 0.0)), 3)),
             ("compile-seconds", "compile seconds (all threads)",
              _fmt(float(cache.get("compile_seconds", 0.0)), 1))]
+    split = s["time"]
+    rows += [(f"time-{k}", f"{label} (s, share of wall time)",
+              f"{split[k + '_s']:.1f} ({split['shares'][k]:.0%})")
+             for k, label in (("compile", "compiling, all slots"),
+                              ("train", "training"), ("eval", "validating"),
+                              ("save", "saving"), ("restore", "restoring"),
+                              ("device_idle", "device idle"))]
     parts.append("<h2>Summary</h2><table>" + "".join(
         f'<tr><th>{html.escape(label)}</th><td id="{key}">'
         f"{html.escape(str(value))}</td></tr>" for key, label, value in rows)
