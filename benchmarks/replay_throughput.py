@@ -10,8 +10,10 @@ starts from a cold compile cache (no persistent cache), as a run does.
       [--slots 1,2,4] [--steps 0] [--data_dir DIR] [--loop auto]
 
 Each S is run with every `--engines` value (train.engine: "network", one
-program per architecture; "layers", per-unit programs shared across
-architectures), interleaved so that the machine's drift hits both.
+train program per architecture with its batch preparation; "split", the
+preparation shared by every architecture; "layers", per-unit programs
+shared across architectures), interleaved so that the machine's drift hits
+all of them.
 
 Columns: individuals per hour; programs compiled and their seconds in
 total; compile on the critical path; training and validation seconds
@@ -131,7 +133,9 @@ def main(argv=None):
   p.add_argument("--loop", default="", help="train.loop (default: the "
                  "run's)")
   p.add_argument("--compute_dtype", default="", help="train.compute_dtype")
-  p.add_argument("--engines", default="network,layers",
+  p.add_argument("--chunk_steps", type=int, default=0,
+                 help="train.chunk_steps (default: the run's)")
+  p.add_argument("--engines", default="network,split,layers",
                  help="train.engine values to compare (same individuals)")
   args = p.parse_args(argv)
   config = config_lib.from_workdir(args.workdir)
@@ -141,6 +145,7 @@ def main(argv=None):
   config.train.loop = args.loop or config.train.loop
   config.train.compute_dtype = (args.compute_dtype
                                 or config.train.compute_dtype)
+  config.train.chunk_steps = args.chunk_steps or config.train.chunk_steps
   config = config_lib.validate(config)
   born = recorded_individuals(args.workdir, args.individuals, args.first)
   depth = max(sum(t.strip().startswith("C") for t in genome_from_json(
@@ -149,7 +154,8 @@ def main(argv=None):
         f"({jax.default_backend()}), JAX {jax.__version__}; {len(born)} "
         f"individuals of {args.workdir} (up to {depth} convolutions), "
         f"{config.steps_per_individual} steps each, loop "
-        f"{trainer_lib.train_loop(config)}")
+        f"{trainer_lib.train_loop(config)}, chunks of "
+        f"{config.train.chunk_steps} steps")
   print(f"{'engine':>8} {'S':>3} {'wall s':>8} {'indiv/h':>8} "
         f"{'programs':>8} {'compile s':>9} {'crit s':>7} {'train s':>8} "
         f"{'eval s':>7} {'busy':>6} {'host ms/step':>12}")

@@ -189,11 +189,13 @@ def default_config() -> ml_collections.ConfigDict:
   # "bfloat16": convolutions and activations in bfloat16 (GPU/TPU); weights,
   # optimizer state and batch statistics stay float32.
   c.train.compute_dtype = "float32"
-  # How an architecture is compiled: "network" (one program for the whole
-  # train chunk, one for prediction), "layers" (DNA: per-vertex programs
-  # shared by every architecture that has that vertex's shapes, so a child
-  # compiles only what its mutations changed; compile/layers.py; one device,
-  # unrolled single chunks), "auto" (today "network": trainer.engine_for).
+  # How an architecture is compiled (only the speed differs, results agree
+  # to float rounding): "network" (one program for the whole train chunk
+  # with its batch preparation, one for prediction), "split" (the same, the
+  # batch preparation one program shared by every architecture: one
+  # device, unrolled single chunks, else "network"), "layers" (DNA: vertex
+  # programs shared by every architecture that has that vertex's shapes;
+  # compile/layers.py), "auto" (trainer.engine_for).
   c.train.engine = "auto"
   # True: every individual's batch split over all local devices (one lane);
   # False: each slot trains on one device (round-robin).
@@ -364,9 +366,9 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   need(c.train.compute_dtype in ("float32", "bfloat16"), f"train.compute_"
        f"dtype {c.train.compute_dtype!r} unknown; valid choices: "
        "['bfloat16', 'float32']")
-  need(c.train.engine in ("auto", "network", "layers"), f"train.engine "
-       f"{c.train.engine!r} unknown; valid choices: ['auto', 'layers', "
-       "'network']")
+  need(c.train.engine in ("auto", "network", "split", "layers"), f"train."
+       f"engine {c.train.engine!r} unknown; valid choices: ['auto', 'layers', "
+       "'network', 'split']")
   need(c.slots_per_device >= 0, "slots_per_device must be >= 0 (0 = auto)")
   fractions = [p[0] for p in c.train.lr_schedule if len(p) == 2]
   need(len(fractions) == len(c.train.lr_schedule) and all(

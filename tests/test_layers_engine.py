@@ -89,6 +89,17 @@ def test_layers_and_network_train_the_same_weights():
   assert _max_diff(v_net, v_more) > 100 * max(diff, 1e-6)
 
 
+def test_a_shared_preparation_trains_what_the_fused_program_trains():
+  genome = genome_from_json(GENOME)
+  v_fused, p_fused, _, _, fused = _train("network", genome)
+  v_net, p_net, _, cache, net = _train("split", genome)
+  assert net.shares_preparation and not fused.shares_preparation
+  # Measured: bitwise equal.
+  assert _max_diff(v_fused, v_net) == 0.0
+  assert np.max(np.abs(p_fused - p_net)) == 0.0
+  assert cache.stats()["shared_programs"]["compiled"] == 1  # preparation
+
+
 def test_a_child_reuses_its_parents_unit_programs():
   """A channel change recompiles the changed unit and its consumer, not
   the network."""
@@ -96,13 +107,13 @@ def test_a_child_reuses_its_parents_unit_programs():
   cache = StepCache(_cfg("layers"), mesh=Mesh(np.array(jax.devices()[:1]),
                                               ("data",)))
   cache.get(genome).precompile(64, 16, 2)
-  first = cache.layers.misses
+  first = cache.shared.misses
   child = dict(GENOME, edges=[dict(e, channels=5.0) if e["id"] == 14 else e
                               for e in GENOME["edges"]])
   cache.get(genome_from_json(child)).precompile(64, 16, 2)
   # conv 14's unit (fwd, bwd, infer) and the head (train, infer).
-  assert cache.layers.misses - first == 5, cache.layers.misses - first
-  assert cache.layers.hits == first - 5  # every other program reused
+  assert cache.shared.misses - first == 5, cache.shared.misses - first
+  assert cache.shared.hits == first - 5  # every other program reused
 
 
 def test_an_experiment_runs_on_the_layers_engine(tiny_config, tmp_path):
@@ -111,5 +122,5 @@ def test_an_experiment_runs_on_the_layers_engine(tiny_config, tmp_path):
   tiny_config.slots_per_device = 1
   results = run(tiny_config, tmp_path / "wd")
   assert results["individuals"] == tiny_config.max_individuals
-  assert results["compile_cache"]["layer_programs"]["compiled"] > 0
+  assert results["compile_cache"]["shared_programs"]["compiled"] > 0
   assert 0.0 <= results["best"]["test_accuracy"] <= 1.0

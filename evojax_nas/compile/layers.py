@@ -101,7 +101,7 @@ def _sgd(p, g, t, lr, wd, momentum, decay: bool):
 
 
 class UnitPrograms:
-  """The compiled programs of one unit shape (see `LayerPrograms.get`)."""
+  """The compiled programs of one unit shape (see `SharedPrograms.get`)."""
 
   def __init__(self, conv, bn: bool, dtype, wd: float, momentum: float):
     self.conv = (nn.Conv(conv[2], conv[0], strides=conv[1], padding="SAME",
@@ -192,10 +192,11 @@ def head_infer(dense, p, h):
   return jax.nn.softmax(logits.astype(jnp.float32))
 
 
-class LayerPrograms:
-  """Compiled unit and head programs shared by every architecture, keyed
-  by what shapes them; least recently used evicted past `max_programs`.
-  Safe from several threads: a program is compiled once."""
+class SharedPrograms:
+  """Compiled programs shared by every architecture (the batch
+  preparation; the layers engine's unit and head programs), keyed by what
+  shapes them; least recently used evicted past `max_programs`. Safe from
+  several threads: a program is compiled once."""
 
   def __init__(self, cfg, record_compile, max_programs: int = 4096):
     self.cfg = cfg
@@ -254,12 +255,41 @@ class LayerPrograms:
     return len(self._programs)
 
 
+def prepare_program(programs: SharedPrograms, net, train_rows: int,
+                    order_rows: int, sharding):
+  """One dispatch's batches gathered and augmented (`net.prepare`, the
+  network path's own): one program for every architecture on a device."""
+  cfg = net.cfg
+  k = cfg.chunk_steps
+
+  def prep(images, labels, order, dispatch, key, mean, std):
+    idx = jax.lax.dynamic_slice_in_dim(order, dispatch * k, k)
+    return net.prepare(images, labels, idx, key, dispatch, mean, std)
+
+  def args():
+    c = cfg.image_shape[-1]
+    rbg = jax.random.key(0, impl="rbg").dtype
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(
+        a.shape, a.dtype, sharding=sharding), (
+            jax.ShapeDtypeStruct((train_rows,) + cfg.image_shape, jnp.uint8),
+            jax.ShapeDtypeStruct((train_rows,), jnp.int32),
+            jax.ShapeDtypeStruct((order_rows, cfg.batch_size), jnp.int32),
+            jax.ShapeDtypeStruct((), jnp.int32),
+            jax.ShapeDtypeStruct((), rbg),
+            jax.ShapeDtypeStruct((c,), jnp.float32),
+            jax.ShapeDtypeStruct((c,), jnp.float32)))
+  key = ("prepare", train_rows, order_rows, cfg.batch_size, k,
+         cfg.crop_padding, cfg.flip, cfg.image_shape,
+         tuple(d.id for d in sharding.mesh.devices.flat))
+  return programs.get(key, prep, args)
+
+
 class LayeredNetwork:
   """A DNA architecture trained through per-unit programs (see the module
   docstring); the interface of `steps.CompiledNetwork`, whose model, fresh
   weights, FLOP count and batch preparation it shares (`base`)."""
 
-  def __init__(self, base, programs: LayerPrograms, sharding):
+  def __init__(self, base, programs: SharedPrograms, sharding):
     self.base = base
     self.cfg = base.cfg
     self.signature = base.signature
@@ -390,29 +420,8 @@ class LayeredNetwork:
     return self._programs.get(key, fn, args)
 
   def _prepare(self, train_rows: int, order_rows: int):
-    """Gather and augment one dispatch's batches: the network path's
-    `_prepare`, so both paths train on the same images."""
-    cfg, base = self.cfg, self.base
-    k = cfg.chunk_steps
-
-    def prep(images, labels, order, dispatch, key, mean, std):
-      idx = jax.lax.dynamic_slice_in_dim(order, dispatch * k, k)
-      return base.prepare(images, labels, idx, key, dispatch, mean, std)
-
-    def args():
-      c = cfg.image_shape[-1]
-      rbg = jax.random.key(0, impl="rbg").dtype
-      return self._abstract((
-          jax.ShapeDtypeStruct((train_rows,) + cfg.image_shape, jnp.uint8),
-          jax.ShapeDtypeStruct((train_rows,), jnp.int32),
-          jax.ShapeDtypeStruct((order_rows, cfg.batch_size), jnp.int32),
-          jax.ShapeDtypeStruct((), jnp.int32),
-          jax.ShapeDtypeStruct((), rbg),
-          jax.ShapeDtypeStruct((c,), jnp.float32),
-          jax.ShapeDtypeStruct((c,), jnp.float32)))
-    key = ("prepare", train_rows, order_rows, cfg.batch_size, k,
-           cfg.crop_padding, cfg.flip, cfg.image_shape, self._device)
-    return self._programs.get(key, prep, args)
+    return prepare_program(self._programs, self.base, train_rows, order_rows,
+                           self._sharding)
 
   def _eval_input(self, eval_rows: int):
     cfg = self.cfg

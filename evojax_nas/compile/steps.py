@@ -43,7 +43,8 @@ from evojax_nas.compile import augment as augment_lib
 from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile import memory
 from evojax_nas.compile import persistent_cache
-from evojax_nas.compile.layers import LayeredNetwork, LayerPrograms
+from evojax_nas.compile.layers import (LayeredNetwork, SharedPrograms,
+                                       prepare_program)
 from evojax_nas.compile.modules import build_module
 from evojax_nas.compile.network import sample_variables
 from evojax_nas.genomes.dna import DNA
@@ -64,9 +65,11 @@ class StepConfig:
   loop: str = "unrolled"             # "unrolled" | "scan" (see above)
   chunks_per_dispatch: int = 1
   compute_dtype: str = "float32"     # or "bfloat16" (weights stay float32)
-  # "network": one compiled program per architecture; "layers": DNA
-  # networks run per-unit programs shared across architectures
-  # (compile/layers.py; one device, unrolled single chunks).
+  # "network": one compiled train program per architecture, batch
+  # preparation inside it; "split": the same, preparation a program shared
+  # by every architecture (one device, unrolled single chunks; else as
+  # "network"); "layers": DNA networks run per-unit programs shared across
+  # architectures (compile/layers.py; one device, unrolled single chunks).
   engine: str = "network"
 
   @property
@@ -193,14 +196,17 @@ class CompiledNetwork:
                    lr):
     """`chunk_steps` SGD steps, unrolled, on freshly augmented batches.
 
-    Gather and augmentation live in the same program as the steps: one
-    dispatch per chunk (a separate augmentation program made the conv-free
-    start genome's step 1.2-1.5x slower than a hand-written loop). The
+    Gather and augmentation live in the same program as the steps (the
+    "network" engine, and every scan loop): one dispatch per chunk. The
     optimization barrier materialises the augmented batches first: fused
     into the first convolution's input they made it a few % slower.
     """
     xs, ys = jax.lax.optimization_barrier(
         self.prepare(images, labels, idx, key, chunk, mean, std))
+    return self._train_steps(state, xs, ys, lr)
+
+  def _train_steps(self, state, xs, ys, lr):
+    """The chunk's SGD steps on prepared batches xs (k, B, H, W, C)."""
     losses, accs = [], []
     for i in range(xs.shape[0]):
       state, loss, acc = self._train_step(state, xs[i], ys[i], lr[i])
@@ -293,6 +299,30 @@ class CompiledNetwork:
                                  sharding=rep),
             jax.ShapeDtypeStruct((), jnp.int32, sharding=rep), vec, vec)
 
+  @property
+  def shares_preparation(self) -> bool:
+    """Whether batches are prepared by a program shared by every
+    architecture (the "split" engine on one device, unrolled single
+    chunks), so that an architecture compiles only its steps: the
+    preparation (gather, augmentation) was about a quarter of a deep demo
+    network's train-program compile."""
+    c = self.cfg
+    return (c.engine == "split" and c.loop == "unrolled"
+            and c.chunks_per_dispatch == 1 and self._mesh.devices.size == 1)
+
+  def _steps_program(self):
+    cfg, rep = self.cfg, self._replicated
+    k = cfg.chunk_steps
+
+    def args():
+      state = self._abstract(jax.eval_shape(self._fresh_state,
+                                            self.abstract_variables), rep)
+      sds = lambda shape, dtype: jax.ShapeDtypeStruct(shape, dtype,
+                                                      sharding=rep)
+      return (state, sds((k, cfg.batch_size) + cfg.image_shape, jnp.float32),
+              sds((k, cfg.batch_size), jnp.int32), sds((k,), jnp.float32))
+    return self._get("steps", self._train_steps, args, donate=(0,))
+
   def train_dispatch(self, state, images, labels, order, dispatch, key, mean,
                      std, lr):
     """`steps_per_dispatch` SGD steps from `state` (from `new_state`,
@@ -302,6 +332,11 @@ class CompiledNetwork:
     standardise, `lr` (float32, steps_per_dispatch) holds each step's
     learning rate (all replicated)."""
     rows = (images.shape[0], order.shape[0])
+    if self.shares_preparation:
+      xs, ys = prepare_program(self._cache.shared, self, *rows,
+                               self._replicated)(images, labels, order,
+                                                 dispatch, key, mean, std)
+      return self._steps_program()(state, xs, ys, lr)
     return self._get(self._train_name(*rows), self._train_dispatch,
                      lambda: self._abstract_train_args(*rows),
                      donate=(0,))(state, images, labels, order, dispatch, key,
@@ -325,9 +360,15 @@ class CompiledNetwork:
     and the predict step (for `eval_rows` eval images) from shapes alone,
     and counts the FLOPs; safe on any thread."""
     order_rows = order_rows or self.cfg.steps_per_dispatch
-    self._get(self._train_name(train_rows, order_rows), self._train_dispatch,
-              lambda: self._abstract_train_args(train_rows, order_rows),
-              donate=(0,))
+    if self.shares_preparation:
+      prepare_program(self._cache.shared, self, train_rows, order_rows,
+                      self._replicated)
+      self._steps_program()
+    else:
+      self._get(self._train_name(train_rows, order_rows),
+                self._train_dispatch,
+                lambda: self._abstract_train_args(train_rows, order_rows),
+                donate=(0,))
     self._get(f"predict/{eval_rows}", self._predict,
               lambda: self._abstract_predict_args(eval_rows))
     self.flops()
@@ -389,7 +430,7 @@ class StepCache:
     self._used: set[tuple] = set()
     self._persistent_start = persistent_cache.counts()
     # The per-unit programs of the "layers" engine, shared by every network.
-    self.layers = LayerPrograms(cfg, self._compiled_unit_program)
+    self.shared = SharedPrograms(cfg, self._compiled_unit_program)
 
   def _layered(self, genome, mesh: Mesh) -> bool:
     """Whether `genome` trains through per-unit programs on `mesh`."""
@@ -415,7 +456,7 @@ class StepCache:
             genome, self.cfg.num_classes,
             COMPUTE_DTYPES[self.cfg.compute_dtype]), self.cfg, mesh, self)
         if self._layered(genome, mesh):
-          net = LayeredNetwork(net, self.layers, NamedSharding(mesh, P()))
+          net = LayeredNetwork(net, self.shared, NamedSharding(mesh, P()))
         self._networks[key] = net
         while len(self._networks) > self.max_networks:
           self._networks.popitem(last=False)
@@ -441,8 +482,8 @@ class StepCache:
         self._networks.popitem(last=False)
         self.evictions += 1
         gc.collect()  # an executable's mappings go when it is freed
-      if len(self.layers) and (memory.mappings() or 0) > self.max_mappings:
-        self.evictions += self.layers.drop_oldest()
+      if len(self.shared) and (memory.mappings() or 0) > self.max_mappings:
+        self.evictions += self.shared.drop_oldest()
         gc.collect()
 
   def clear(self):
@@ -473,5 +514,5 @@ class StepCache:
             "compile_seconds": round(self.compile_seconds, 3),
             "persistent_hits": now["hits"] - self._persistent_start["hits"],
             "evictions": self.evictions,
-            "layer_programs": {"hits": self.layers.hits,
-                               "compiled": self.layers.misses}}
+            "shared_programs": {"hits": self.shared.hits,
+                               "compiled": self.shared.misses}}

@@ -475,10 +475,12 @@ def train_loop(config, backend: str | None = None) -> tuple[str, int]:
 
 
 def engine_for(config) -> str:
-  """`train.engine`, "auto" resolved: "network" on every backend. The
+  """`train.engine`, "auto" resolved: "network" on every backend, the one
+  measured fastest or within noise (README, "Where the time goes"): the
   per-unit engine compiles ~40 % less on a replayed demo but trains its
-  steps 16-50 % slower on XLA:CPU (README, "Compute goes to learning"), and
-  is unmeasured on GPUs and TPUs: it is chosen explicitly."""
+  steps 16-50 % slower on XLA:CPU; the shared batch preparation trains the
+  same bits and shortened compilation on the critical path, with the wall
+  time within the machine's drift. Neither is measured on GPUs or TPUs."""
   engine = config.train.engine
   return "network" if engine == "auto" else engine
 
