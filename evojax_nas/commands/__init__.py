@@ -1,6 +1,6 @@
 """Subcommands of the `evojax_nas` console script besides running an
 experiment: `flops`, `report`, `worker`, `faults`, `resume`, `repair`,
-`sweep`, `export`; and
+`sweep`, `export`, `retrain`; and
 what every command shares: log lines, the one-line errors."""
 
 import errno
