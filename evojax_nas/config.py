@@ -274,6 +274,13 @@ def validate_retrain(c) -> None:
        "final.fraction is a share of time_budget_s or max_steps: set one")
 
 
+def search_budgets(config) -> tuple[int, float]:
+  """(max_steps, time_budget_s) left to the search: `final.fraction` of
+  each is kept for retraining the best at the end (0 = no limit stays 0)."""
+  keep = 1.0 - config.final.fraction
+  return int(config.max_steps * keep), config.time_budget_s * keep
+
+
 def _check_lr_schedule(schedule, key: str) -> None:
   fractions = [p[0] for p in schedule if len(p) == 2]
   if not (len(fractions) == len(schedule) and all(

@@ -235,4 +235,16 @@ def summary_line(results: dict, workdir: str) -> str:
           f"{results['ensemble']['test_accuracy']:.4f}; "
           f"{results['individuals']} individuals, "
           f"{results['total_flops']:.3g} FLOPs, "
-          f"{results['wall_time_s']:.0f} s -> {workdir}/results.json")
+          f"{results['wall_time_s']:.0f} s -> {workdir}/results.json"
+          + _final_words(results))
+
+
+def _final_words(results: dict) -> str:
+  """What the share of the budget kept for retraining bought."""
+  final = results.get("final")
+  if not final:
+    return ""
+  r = final["retrain"]
+  return (f"; retrained with {final['fraction']:.0%} of the budget "
+          f"({r['steps']} steps): test {r['test_accuracy']:.4f} -> "
+          f"{final['model']}")

@@ -132,7 +132,7 @@ def _same_data(found, dataset) -> bool:
           and tuple(found.class_names) == tuple(dataset.class_names))
 
 
-def _start_variables(net, key, found, r, same_classes: bool):
+def start_variables(net, key, found, r, same_classes: bool):
   """Fresh variables, or (init=found) the found model's where they fit:
   whole layers where shapes match, the overlapping block of a widened one;
   a classifier for other classes starts fresh."""
@@ -251,7 +251,7 @@ class _Retraining:
     d, net = lane.data, t.cache.get(genome, mesh=lane.mesh)
     k_init, k_data, k_aug, k_dropout = jax.random.split(
         jax.random.key(r.seed), 4)
-    variables, report = _start_variables(
+    variables, report = start_variables(
         net, k_init, self.found, r,
         tuple(self.found.class_names) == tuple(t.dataset.class_names))
     state = net.new_state(variables, seed=int(
@@ -396,3 +396,65 @@ class _Retraining:
 
 def _pct(x) -> str:
   return "-" if x is None else f"{x:.4f}"
+
+
+FINAL = "final"
+
+
+def _seconds_per_step(workdir: Path, ident: int) -> float | None:
+  """The best's training seconds per step in the search (its `trained`
+  event), to turn a time share into steps."""
+  path = workdir / "events.jsonl"
+  if not path.is_file():
+    return None
+  for line in path.read_text().splitlines():
+    try:
+      e = json.loads(line)
+    except json.JSONDecodeError:
+      continue
+    if e.get("event") == "trained" and e.get("id") == ident and e.get(
+        "steps"):
+      return e["seconds"]["train"] / e["steps"]
+  return None
+
+
+def final_steps(config, workdir: Path, best: int) -> int:
+  """Steps that `final.fraction` of the budget buys: that share of
+  `max_steps`, and of `time_budget_s` at the best's speed in the search
+  (a tenth kept for validation along the way), whichever is fewer."""
+  f, candidates = config.final.fraction, []
+  if config.max_steps:
+    candidates.append(int(f * config.max_steps))
+  per_step = _seconds_per_step(workdir, best)
+  if config.time_budget_s and per_step:
+    candidates.append(int(0.9 * f * config.time_budget_s / per_step))
+  chunk = config.train.chunk_steps
+  return max(chunk, min(candidates or [config.retrain.steps]) // chunk * chunk)
+
+
+def final(config, workdir: str | Path, results: dict) -> dict:
+  """The end of a run with `final.fraction`: the best retrained with that
+  share of the budget (retrain.* settings) into `retrained/final/`;
+  `results.json` gains the split and the retrained accuracies."""
+  workdir = Path(workdir).absolute()
+  c = ml_collections.ConfigDict(config.to_dict())
+  c.retrain.name = FINAL
+  c.retrain.steps = final_steps(config, workdir, results["best"]["id"])
+  max_steps, time_budget_s = config_lib.search_budgets(config)
+  log.info("final: %.0f%% of the budget retrains individual %d for %d "
+           "steps", 100 * config.final.fraction, results["best"]["id"],
+           c.retrain.steps)
+  retrained = retrain(workdir, results["best"]["id"], c)
+  results = dict(results, final={
+      "fraction": config.final.fraction,
+      "search": {"max_steps": max_steps, "time_budget_s": time_budget_s,
+                 "wall_time_s": results["wall_time_s"]},
+      "retrain": {k: retrained[k] for k in (
+          "name", "steps", "seconds", "val_accuracy", "test_accuracy",
+          "found_val_accuracy", "found_test_accuracy")},
+      "model": str(workdir / RETRAINED / FINAL / "model")})
+  path = workdir / "results.json"
+  tmp = path.with_suffix(".tmp")
+  tmp.write_text(json.dumps(results, indent=1))
+  os.replace(tmp, path)
+  return results
