@@ -249,3 +249,13 @@ def test_final_fraction_retrains_the_best_with_its_share(cifar10_dir,
   on_disk = json.loads((tmp_path / "wd" / "results.json").read_text())
   assert on_disk["final"] == final
   assert load_model(final["model"]).info["retrained"]["steps"] == 180
+
+
+def test_the_report_shows_found_against_retrained(finished):
+  tmp, _ = finished
+  r = retrain(tmp / "wd", None, settings(tmp, steps=20, name="for-report"))
+  from evojax_nas.reports.report import build
+  page = build([tmp / "wd"], tmp / "report").read_text()
+  assert "<h2>Retrained</h2>" in page and 'data-file="retrained.png"' in page
+  assert f"<td>{r['test_accuracy']:.4f}</td>" in page
+  assert "<td>for-report</td>" in page
