@@ -259,3 +259,19 @@ def test_the_report_shows_found_against_retrained(finished):
   assert "<h2>Retrained</h2>" in page and 'data-file="retrained.png"' in page
   assert f"<td>{r['test_accuracy']:.4f}</td>" in page
   assert "<td>for-report</td>" in page
+
+
+def test_ensemble_retrains_each_member_and_votes(finished):
+  tmp, results = finished
+  done = cli("retrain", f"--workdir={tmp / 'wd'}", "--ensemble",
+             "--config.retrain.steps=20", "--config.retrain.eval_points=1")
+  assert done.returncode == 0, done.stderr[-3000:]
+  lines = done.stdout.strip().splitlines()
+  ids = results["ensemble"]["ids"]
+  assert [line.split()[1] for line in lines[:-1]] == [str(i) for i in ids]
+  vote = json.loads((tmp / "wd" / "retrained" /
+                     "ensemble-found-stepped-20.json").read_text())
+  assert vote["members"] == [f"{i}-found-stepped-20" for i in ids]
+  assert lines[-1].startswith(f"ensemble of the {len(ids)} retrained, "
+                              f"majority vote: test "
+                              f"{vote['test_accuracy']:.4f}")

@@ -67,7 +67,7 @@ def main(argv=None) -> int:
   from evojax_nas.commands import log_to_stderr, run_to_the_end
   log_to_stderr(fv.debug)
   from evojax_nas import config as config_lib
-  from evojax_nas.experiment.retrain import retrain
+  from evojax_nas.experiment.retrain import ensemble, retrain
 
   def run():
     workdir = Path(fv.workdir)
@@ -81,9 +81,14 @@ def main(argv=None) -> int:
     config = config_lib.from_workdir(workdir)
     config.update_from_flattened_dict(given)
     config = config_lib.validate(config)
+    done = []
     for ident in _ids(workdir, fv.ensemble, fv.front, fv.individual):
-      results = retrain(workdir, ident, config)
-      print(retrained_line(results, workdir))
+      done.append(retrain(workdir, ident, config))
+      print(retrained_line(done[-1], workdir))
+    if fv.ensemble:
+      vote = ensemble(workdir, done, config)
+      print(f"ensemble of the {len(done)} retrained, majority vote: test "
+            f"{vote['test_accuracy']:.4f} -> {vote['path']}")
   return run_to_the_end("evojax_nas retrain", run, fv.workdir, fv.debug)
 
 

@@ -458,3 +458,27 @@ def final(config, workdir: str | Path, results: dict) -> dict:
   tmp.write_text(json.dumps(results, indent=1))
   os.replace(tmp, path)
   return results
+
+
+def ensemble(workdir: str | Path, retrained: list[dict], config) -> dict:
+  """The retrained members' majority vote on the test set (as the search's
+  top-k ensemble votes), written to `retrained/ensemble-<settings>.json`."""
+  # pylint: disable-next=g-import-not-at-top
+  from evojax_nas.experiment.results import majority_vote
+  from evojax_nas.train import data as data_lib  # pylint: disable=g-import-not-at-top
+  workdir = Path(workdir).absolute()
+  d = training_config(config).data
+  ds = data_lib.load(d.name, d.dir or None, d.cache_dir or None, d.val_size,
+                     d.split_seed, d.train_size or None)
+  probs = []
+  for r in retrained:
+    model = load_model(workdir / RETRAINED / r["name"])
+    probs.append(np.concatenate([model.probabilities(x) for x in np.array_split(
+        ds.test_images, -(-len(ds.test_images) // 1000))]))
+  out = {"members": [r["name"] for r in retrained],
+         "test_accuracy": float(np.mean(majority_vote(probs)
+                                        == ds.test_labels)),
+         "vote": "majority"}
+  path = workdir / RETRAINED / f"{folder_name('ensemble', config.retrain)}.json"
+  path.write_text(json.dumps(out, indent=1))
+  return dict(out, path=str(path))
