@@ -25,6 +25,7 @@ curves.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -76,14 +77,19 @@ def _settings(r, ident, genome) -> dict:
           **{k: v for k, v in flat.items() if k not in _RESUMABLE}}
 
 
+def _write_json(path: Path, obj) -> None:
+  """Whole or not at all: a temporary file renamed into place."""
+  tmp = path.with_suffix(".tmp")
+  tmp.write_text(json.dumps(obj, indent=1))
+  os.replace(tmp, path)
+
+
 def _check_folder(out: Path, settings: dict) -> None:
   """Records the settings in a new folder; refuses one that holds another
   retraining."""
   path = out / "retrain.json"
   if not path.is_file():
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(settings, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    _write_json(path, settings)
     return
   try:
     old = json.loads(path.read_text())
@@ -244,6 +250,9 @@ class _Retraining:
       return self._run()
     finally:
       self.trainer.close()
+      # The trainer's per-individual store: a retraining saves none.
+      with contextlib.suppress(OSError):
+        (self.out / "checkpoints").rmdir()
 
   def _run(self) -> dict:
     r, t, genome = self.r, self.trainer, self.genome
@@ -383,9 +392,7 @@ class _Retraining:
                  "test_accuracy": test},
     }
     path = self.out / "results.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=1))
-    os.replace(tmp, path)
+    _write_json(path, results)
     shutil.rmtree(self.out / "state", ignore_errors=True)
     log.info("retrained %s: val %.4f, test %.4f (found: val %s, test %s), "
              "%d steps, %.0f s -> %s", self.out.name, val, test,
@@ -453,10 +460,7 @@ def final(config, workdir: str | Path, results: dict) -> dict:
           "name", "steps", "seconds", "val_accuracy", "test_accuracy",
           "found_val_accuracy", "found_test_accuracy")},
       "model": str(workdir / RETRAINED / FINAL / "model")})
-  path = workdir / "results.json"
-  tmp = path.with_suffix(".tmp")
-  tmp.write_text(json.dumps(results, indent=1))
-  os.replace(tmp, path)
+  _write_json(workdir / "results.json", results)
   return results
 
 
@@ -480,5 +484,5 @@ def ensemble(workdir: str | Path, retrained: list[dict], config) -> dict:
                                         == ds.test_labels)),
          "vote": "majority"}
   path = workdir / RETRAINED / f"{folder_name('ensemble', config.retrain)}.json"
-  path.write_text(json.dumps(out, indent=1))
+  _write_json(path, out)
   return dict(out, path=str(path))
