@@ -95,7 +95,7 @@ def test_sigkill_midway_resumes_to_the_uninterrupted_weights(finished):
 def test_longer_training_beats_the_found_model_and_is_reported(finished):
   tmp, results = finished
   r = retrain(tmp / "wd", None, settings(tmp, steps=200))
-  assert r["name"] == f"{results['best']['id']}-found-stepped-200"
+  assert r["name"] == f"{results['best']['id']}-found-cosine-200"
   assert r["found_test_accuracy"] == results["best"]["test_accuracy"]
   assert r["found_val_accuracy"] == results["best"]["val_accuracy"]
   assert r["test_accuracy"] > r["found_test_accuracy"]
@@ -176,7 +176,7 @@ def test_transfer_to_a_data_set_of_another_class_count(finished):
 
 def test_the_exported_retrained_model_runs_without_evojax_nas(finished):
   tmp, _ = finished
-  r = retrain(tmp / "wd", None, settings(tmp, steps=60, schedule="cosine"))
+  r = retrain(tmp / "wd", None, settings(tmp, steps=60, schedule="stepped"))
   folder = tmp / "wd" / "retrained" / r["name"]
   out = tmp / "retrained.jaxexport"
   done = cli("export", f"--workdir={folder}", f"--out={out}")
@@ -270,8 +270,8 @@ def test_ensemble_retrains_each_member_and_votes(finished):
   ids = results["ensemble"]["ids"]
   assert [line.split()[1] for line in lines[:-1]] == [str(i) for i in ids]
   vote = json.loads((tmp / "wd" / "retrained" /
-                     "ensemble-found-stepped-20.json").read_text())
-  assert vote["members"] == [f"{i}-found-stepped-20" for i in ids]
+                     "ensemble-found-cosine-20.json").read_text())
+  assert vote["members"] == [f"{i}-found-cosine-20" for i in ids]
   assert lines[-1].startswith(f"ensemble of the {len(ids)} retrained, "
                               f"majority vote: test "
                               f"{vote['test_accuracy']:.4f}")
