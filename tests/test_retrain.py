@@ -275,3 +275,13 @@ def test_ensemble_retrains_each_member_and_votes(finished):
   assert lines[-1].startswith(f"ensemble of the {len(ids)} retrained, "
                               f"majority vote: test "
                               f"{vote['test_accuracy']:.4f}")
+
+
+def test_a_scan_loop_still_validates_and_saves_along_the_way(finished):
+  """GPUs and TPUs scan over every chunk of an individual in one dispatch;
+  a retraining keeps at least `eval_points` dispatches."""
+  tmp, _ = finished
+  c = settings(tmp, steps=40, name="scan")
+  c.train.loop = "scan"
+  r = retrain(tmp / "wd", None, c)
+  assert [p["step"] for p in r["curve"]] == [0, 20, 40]

@@ -45,7 +45,8 @@ from evojax_nas.experiment.export import ModelError, export_model, load_model
 from evojax_nas.genomes.scaling import scale
 from evojax_nas.reports.tensorboard import SummaryWriter
 from evojax_nas.train import trainer as trainer_lib
-from evojax_nas.train.checkpoints import CheckpointStore, weights_digest
+from evojax_nas.train.checkpoints import (CheckpointError, CheckpointStore,
+                                          weights_digest)
 from evojax_nas.train.data import DataError
 from evojax_nas.train.inheritance import inherit
 
@@ -174,10 +175,16 @@ class _StateStore:
     self.store = CheckpointStore(directory, async_save=False)
 
   def latest(self):
-    ids = self.store.ids()
-    if not ids:
-      return None
-    return self.store.restore(ids[-1])
+    """(state tree, meta) of the newest whole save, or None; a damaged one
+    is logged and removed (the retraining starts over rather than stop)."""
+    for step in reversed(self.store.ids()):
+      try:
+        return self.store.restore(step)
+      except CheckpointError as err:
+        log.warning("retraining state at step %d is unusable (%s); "
+                    "removed", step, err)
+        self.store.delete(step)
+    return None
 
   def save(self, step: int, state, meta: dict) -> None:
     self.store.save(step, _state_tree(state), meta)
