@@ -285,3 +285,26 @@ def test_a_scan_loop_still_validates_and_saves_along_the_way(finished):
   c.train.loop = "scan"
   r = retrain(tmp / "wd", None, c)
   assert [p["step"] for p in r["curve"]] == [0, 20, 40]
+
+
+def test_final_fraction_splits_a_time_budget(tmp_path):
+  from evojax_nas.experiment.loop import over_budget
+  from evojax_nas.experiment.retrain import final_steps
+  c = default_config()
+  c.time_budget_s, c.final.fraction, c.train.chunk_steps = 800.0, 0.25, 4
+  c = config_lib.validate(c)
+  # The search stops at 600 s of its 800, and the rest buys steps at the
+  # best's own speed in the search (a tenth kept for validation).
+  assert not over_budget(c, 10, 599.0) and over_budget(c, 10, 600.0)
+  (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(e) for e in (
+      {"event": "trained", "id": 4, "steps": 300, "seconds": {"train": 9.0}},
+      {"event": "trained", "id": 5, "steps": 300, "seconds": {"train": 3.0}},
+  )) + "\n")
+  assert final_steps(c, tmp_path, 5) == 18000  # 0.9 * 200 s / 0.01 s
+  c.max_steps = 40_000  # and a quarter of the steps is fewer
+  assert final_steps(c, tmp_path, 5) == 10_000
+  c.max_steps, c.final.fraction = 0, 0.0
+  assert not over_budget(c, 10, 799.0)
+  with pytest.raises(ConfigError, match="final.fraction must be in"):
+    c.final.fraction = 1.0
+    config_lib.validate(c)
