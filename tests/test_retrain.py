@@ -161,7 +161,7 @@ def test_transfer_to_a_data_set_of_another_class_count(finished):
   r = retrain(tmp / "wd", None, settings(
       tmp, **{"data.name": "cifar100", "data.dir": str(tmp / "c100"),
               "data.val_size": 50}))
-  assert r["name"].endswith("-cifar100") and r["data"]["classes"] == 100
+  assert "-cifar100" in r["name"] and r["data"]["classes"] == 100
   assert "head" in r["inherited"]["fresh"]
   convs = [f"conv_{e.id}" for e in found.genome.convolutions]
   assert set(convs) <= set(r["inherited"]["inherited"])
@@ -308,3 +308,18 @@ def test_final_fraction_splits_a_time_budget(tmp_path):
   with pytest.raises(ConfigError, match="final.fraction must be in"):
     c.final.fraction = 1.0
     config_lib.validate(c)
+
+
+def test_different_settings_get_different_folders():
+  from evojax_nas.experiment.retrain import folder_name
+  r = config_lib.retrain_config()
+  assert folder_name(87, r) == "87-found-cosine-4500"
+  r.eval_points = 3  # the curve, not the weights
+  assert folder_name(87, r) == "87-found-cosine-4500"
+  r.label_smoothing, r.width, r.flip = 0.1, 2.0, False
+  assert folder_name(87, r) == "87-found-cosine-4500-w2-ls0.1-noflip"
+  r.lr_steps = ((0.5, 0.2),)
+  other = folder_name(87, r)
+  assert other.startswith("87-found-cosine-4500-w2-ls0.1-noflip-")
+  r.lr_steps = ((0.5, 0.3),)
+  assert folder_name(87, r) != other

@@ -26,6 +26,7 @@ curves.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -53,21 +54,40 @@ from evojax_nas.train.inheritance import inherit
 log = logging.getLogger("evojax_nas")
 
 RETRAINED = "retrained"
-# Settings that may change when a retraining resumes (paths, display,
-# checkpoint cadence); every other retrain.* value names the retraining.
-_RESUMABLE = ("checkpoint_every_s", "data.dir", "data.cache_dir")
+# Settings that may change when a retraining resumes (paths, checkpoint
+# cadence, how often the curve is measured: none changes the weights);
+# every other retrain.* value names the retraining.
+_RESUMABLE = ("checkpoint_every_s", "eval_points", "data.dir",
+              "data.cache_dir")
+
+
+# How a name spells a setting that is not its default.
+_SHORT = {"width": "w", "depth": "d", "label_smoothing": "ls",
+          "weight_decay": "wd", "learning_rate": "lr", "warmup_fraction": "wu",
+          "crop_padding": "crop", "seed": "seed"}
+_IN_NAME = ("name", "init", "schedule", "steps", "flip", "data.name",
+            *_SHORT)
 
 
 def folder_name(ident, r) -> str:
-  """A readable name from the choice and the settings that matter most,
-  e.g. `130-found-stepped-4500` or `130-scratch-cosine-9000-w2-cifar100`."""
+  """A readable name from the choice and the settings, e.g.
+  `130-found-cosine-4500`, `130-scratch-cosine-9000-w2-ls0.1-cifar100`;
+  any other setting off its default adds a short hash of them all, so that
+  two different retrainings never share a folder by default."""
+  default = config_lib.retrain_config()
   parts = [str(ident), r.init, r.schedule, str(r.steps)]
-  if r.width != 1.0:
-    parts.append(f"w{r.width:g}")
-  if r.depth != 1:
-    parts.append(f"d{r.depth}")
+  parts += [f"{short}{r[key]:g}" for key, short in _SHORT.items()
+            if r[key] != default[key]]
+  if not r.flip:
+    parts.append("noflip")
   if r.data.name:
     parts.append(r.data.name)
+  flat, base = config_lib.flatten(r), config_lib.flatten(default)
+  others = {k: v for k, v in flat.items() if k not in _IN_NAME
+            and k not in _RESUMABLE and v != base[k]}
+  if others:
+    parts.append(hashlib.sha1(json.dumps(
+        others, sort_keys=True).encode()).hexdigest()[:6])
   return "-".join(parts)
 
 
