@@ -323,3 +323,26 @@ def test_different_settings_get_different_folders():
   assert other.startswith("87-found-cosine-4500-w2-ls0.1-noflip-")
   r.lr_steps = ((0.5, 0.3),)
   assert folder_name(87, r) != other
+
+
+def test_sigterm_stops_with_one_line_and_a_whole_saved_state(finished):
+  tmp, _ = finished
+  state = tmp / "wd" / "retrained" / "stopped" / "state"
+  proc = subprocess.Popen(
+      [sys.executable, "-m", "evojax_nas", "retrain",
+       f"--workdir={tmp / 'wd'}", "--config.retrain.steps=4000",
+       "--config.retrain.name=stopped",
+       "--config.retrain.checkpoint_every_s=0"],
+      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + 300
+  while time.time() < deadline and proc.poll() is None and not (
+      state.is_dir() and any(p.name.isdigit() for p in state.iterdir())):
+    time.sleep(0.05)
+  time.sleep(1)  # mid-save, most likely: saves follow every dispatch
+  proc.send_signal(signal.SIGTERM)
+  _, err = proc.communicate(timeout=120)
+  assert proc.returncode == 143, err[-3000:]
+  lines = [l for l in err.strip().splitlines() if "WARNING" not in l]
+  assert lines[-1].startswith("evojax_nas retrain: stopped (SIGTERM); ")
+  assert "Traceback" not in err
+  assert [p.name.isdigit() for p in state.iterdir()] == [True]

@@ -31,6 +31,8 @@ import json
 import logging
 import os
 import shutil
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -188,6 +190,26 @@ def _from_tree(template, tree: dict):
       jnp.asarray(state.rng), impl="rbg"))
 
 
+@contextlib.contextmanager
+def _signals_deferred():
+  """A Ctrl-C or SIGTERM during a save lands once it is written: an Orbax
+  write stopped midway leaves a temporary folder and TensorStore's
+  callbacks printing tracebacks after the stop's one line."""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+  caught = []
+  previous = {s: signal.signal(s, lambda signum, _: caught.append(signum))
+              for s in (signal.SIGINT, signal.SIGTERM)}
+  try:
+    yield
+  finally:
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+    if caught:
+      signal.raise_signal(caught[0])  # to the handler it was meant for
+
+
 class _StateStore:
   """The retraining's train state in `out/state/<step>` (the newest kept)."""
 
@@ -207,11 +229,12 @@ class _StateStore:
     return None
 
   def save(self, step: int, state, meta: dict) -> None:
-    self.store.save(step, _state_tree(state), meta)
-    for old in self.store.ids():
-      if old != step:
-        self.store.delete(old)
-    self.store.remove_temporaries()
+    with _signals_deferred():
+      self.store.save(step, _state_tree(state), meta)
+      for old in self.store.ids():
+        if old != step:
+          self.store.delete(old)
+      self.store.remove_temporaries()
 
   def close(self):
     self.store.close()
