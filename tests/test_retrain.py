@@ -210,6 +210,11 @@ def test_mistakes_end_in_one_line(finished):
   assert done.returncode == 2
   assert done.stderr.strip().splitlines()[-1] == (
       "evojax_nas retrain: error: retrain.width must be positive, got -1.0")
+  done = cli("retrain", f"--workdir={wd}", "--front")
+  assert done.returncode == 2 and done.stderr.strip().splitlines()[-1] == (
+      f"evojax_nas retrain: error: {wd} exported no Pareto front "
+      "(models/<id>): only a run that selects on costs does (objectives=("
+      "'accuracy', 'flops'), ...); retrain one with --individual ID")
   done = cli("retrain", f"--workdir={wd}", "--config.population_size=9")
   assert done.returncode == 2 and "retrain takes --config.retrain." in (
       done.stderr.strip().splitlines()[-1])

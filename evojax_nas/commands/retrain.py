@@ -31,16 +31,21 @@ def _ids(workdir: Path, ensemble: bool, front: bool, individual):
   """The individuals to retrain (None: the best)."""
   if not (ensemble or front):
     return [individual]
-  from evojax_nas.experiment.export import ModelError  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from evojax_nas.experiment.export import ModelError, exported_ids
+  if front:
+    if not exported_ids(workdir):
+      raise ModelError(f"{workdir} exported no Pareto front (models/<id>): "
+                       "only a run that selects on costs does "
+                       "(objectives=('accuracy', 'flops'), ...); retrain "
+                       "one with --individual ID")
+    return exported_ids(workdir)
   path = workdir / "results.json"
   if not path.is_file():
     raise ModelError(f"{workdir} has no results.json: finish the run first "
                      f"(evojax_nas resume --workdir {workdir})")
   results = json.loads(path.read_text())
-  if ensemble:
-    return results["ensemble"]["ids"]
-  members = (results.get("pareto_front") or {}).get("members", [])
-  return [m["id"] for m in members]
+  return results["ensemble"]["ids"]
 
 
 def main(argv=None) -> int:
