@@ -208,7 +208,104 @@ def default_config() -> ml_collections.ConfigDict:
   c.train.eval_batch_size = 500
   c.train.crop_padding = 4
   c.train.flip = True
+  c.retrain = retrain_config()
+  # Share of `time_budget_s` and `max_steps` spent at the end on retraining
+  # the best (retrain.*); 0 = off, as in the papers.
+  c.final = ml_collections.ConfigDict(dict(fraction=0.0))
   return c
+
+
+def retrain_config() -> ml_collections.ConfigDict:
+  """`evojax_nas retrain` (experiment/retrain.py): the found architecture
+  trained longer, wider or on other data. Defaults measured on the CPU
+  demo's answer (README "Retraining the answer")."""
+  r = ml_collections.ConfigDict()
+  r.name = ""               # folder under WORKDIR/retrained; "" = from below
+  r.steps = 4500
+  # "cosine" (linear warm-up over `warmup_fraction`, then cosine to 0),
+  # "stepped" (the trainer's: lr x FACTOR from FRACTION of the steps on,
+  # `lr_steps`) or "constant". Cosine measured 0.6-2.6 points of test
+  # accuracy above stepped at 1,500 and 4,500 steps, from the found weights
+  # and from scratch.
+  r.schedule = "cosine"
+  r.lr_steps = ((0.5, 0.1), (0.75, 0.01))
+  r.warmup_fraction = 0.02
+  r.learning_rate = 0.0     # 0 = the genome's (the search's own recipe)
+  r.init = "found"          # found (its weights; what fits) | scratch
+  r.width = 1.0             # x every convolution's channels
+  r.depth = 1               # x cells per stage (NAS-Bench-201 cells only)
+  r.label_smoothing = 0.0
+  r.weight_decay = 1e-4
+  r.crop_padding = 4
+  r.flip = True
+  r.seed = 0
+  r.eval_points = 10        # validation accuracies along the way (curve)
+  r.checkpoint_every_s = 120.0  # train state saved this often (resume)
+  # Another data set ("" / 0 = the experiment's): the classifier is rebuilt
+  # for its classes, the rest follows `init`.
+  r.data = ml_collections.ConfigDict(dict(
+      name="", dir="", cache_dir="", val_size=0, train_size=0))
+  return r
+
+
+RETRAIN_SCHEDULES = ("stepped", "cosine", "constant")
+
+
+def validate_retrain(c) -> None:
+  """ConfigError for bad `retrain.*` and `final.*` values."""
+  r = c.retrain
+
+  def need(ok, msg):
+    if not ok:
+      raise ConfigError(msg)
+
+  need(r.steps >= 1, f"retrain.steps must be positive, got {r.steps}")
+  need(r.schedule in RETRAIN_SCHEDULES, f"retrain.schedule {r.schedule!r} "
+       f"unknown; valid choices: {list(RETRAIN_SCHEDULES)}")
+  _check_lr_schedule(r.lr_steps, "retrain.lr_steps")
+  need(0.0 <= r.warmup_fraction < 1.0, "retrain.warmup_fraction must be in "
+       f"[0, 1), got {r.warmup_fraction}")
+  need(r.learning_rate >= 0, "retrain.learning_rate must be >= 0 (0 = the "
+       "genome's)")
+  need(r.init in ("found", "scratch"), f"retrain.init {r.init!r} unknown; "
+       "valid choices: ['found', 'scratch']")
+  need(r.width > 0, f"retrain.width must be positive, got {r.width}")
+  need(isinstance(r.depth, int) and r.depth >= 1,
+       f"retrain.depth must be a positive integer, got {r.depth!r}")
+  need(0.0 <= r.label_smoothing < 1.0, "retrain.label_smoothing must be in "
+       f"[0, 1), got {r.label_smoothing}")
+  need(r.weight_decay >= 0, "retrain.weight_decay must be >= 0")
+  need(r.crop_padding >= 0, "retrain.crop_padding must be >= 0")
+  need(r.eval_points >= 1, "retrain.eval_points must be at least 1")
+  need(r.checkpoint_every_s >= 0, "retrain.checkpoint_every_s must be >= 0 "
+       "(0: after every dispatch)")
+  need(not r.data.name or r.data.name in DATASETS, f"retrain.data.name "
+       f"{r.data.name!r} unknown; valid choices: {sorted(DATASETS)}")
+  need(r.name == "" or (r.name.replace("-", "").replace("_", "").replace(
+      ".", "").isalnum()), f"retrain.name {r.name!r} must be a plain folder "
+       "name (letters, digits, - _ .)")
+  need(0.0 <= c.final.fraction < 1.0, "final.fraction must be in [0, 1), "
+       f"got {c.final.fraction}")
+  need(not c.final.fraction or c.time_budget_s or c.max_steps,
+       "final.fraction is a share of time_budget_s or max_steps: set one")
+
+
+def search_budgets(config) -> tuple[int, float]:
+  """(max_steps, time_budget_s) left to the search: `final.fraction` of
+  each is kept for retraining the best at the end (0 = no limit stays 0)."""
+  keep = 1.0 - config.final.fraction
+  return int(config.max_steps * keep), config.time_budget_s * keep
+
+
+def _check_lr_schedule(schedule, key: str) -> None:
+  fractions = [p[0] for p in schedule if len(p) == 2]
+  if not (len(fractions) == len(schedule) and all(
+      0 < f <= 1 and factor > 0 for f, factor in schedule)
+          and fractions == sorted(set(fractions))):
+    raise ConfigError(
+        f"{key} must list (FRACTION, FACTOR) pairs with increasing "
+        "fractions in (0, 1] and positive factors, e.g. ((0.5, 0.1), (0.75, "
+        f"0.01)); got {schedule!r}")
 
 
 def _get_config(path: pathlib.Path) -> ml_collections.ConfigDict:
@@ -370,13 +467,8 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
        f"engine {c.train.engine!r} unknown; valid choices: ['auto', 'layers', "
        "'network', 'split']")
   need(c.slots_per_device >= 0, "slots_per_device must be >= 0 (0 = auto)")
-  fractions = [p[0] for p in c.train.lr_schedule if len(p) == 2]
-  need(len(fractions) == len(c.train.lr_schedule) and all(
-      0 < f <= 1 and factor > 0 for f, factor in c.train.lr_schedule)
-       and fractions == sorted(set(fractions)),
-       "train.lr_schedule must list (FRACTION, FACTOR) pairs with increasing "
-       "fractions in (0, 1] and positive factors, e.g. ((0.5, 0.1), (0.75, "
-       f"0.01)); got {c.train.lr_schedule!r}")
+  _check_lr_schedule(c.train.lr_schedule, "train.lr_schedule")
+  validate_retrain(c)
   need(c.mutations_per_child >= 1, "mutations_per_child must be at least 1")
   need(c.num_workers >= 0, "num_workers must be >= 0 (0: one in-process "
        "loop)")

@@ -18,6 +18,8 @@ COMMANDS = {
     "report": "the HTML report of a run or a sweep: --workdir DIR",
     "export": "the found model as a portable jax.export program: --workdir "
               "DIR --out FILE",
+    "retrain": "trains the found architecture longer, wider or on other "
+               "data: --workdir DIR",
     "flops": "the FLOP report of a genome: --genome FILE",
     "repair": "sets a damaged event log aside: --workdir DIR",
     "faults": "the workers' fault-injection test: --config CFG --workdir DIR",

@@ -38,7 +38,7 @@ def test_commands_without_a_config_say_so(name, capsys):
 
 
 @pytest.mark.parametrize("name", ["run", "sweep", "faults", "resume",
-                                  "worker", "flops"])
+                                  "worker", "flops", "retrain"])
 def test_an_unknown_config_key_is_one_line_everywhere(name, capsys):
   command = importlib.import_module(f"evojax_nas.commands.{name}")
   argv = ["--workdir=/tmp/x", "--genome=g.json", "--grid=seed=1",

@@ -1,6 +1,6 @@
 """Subcommands of the `evojax_nas` console script besides running an
 experiment: `flops`, `report`, `worker`, `faults`, `resume`, `repair`,
-`sweep`, `export`; and
+`sweep`, `export`, `retrain`; and
 what every command shares: log lines, the one-line errors."""
 
 import errno
@@ -236,7 +236,7 @@ def summary_line(results: dict, workdir: str) -> str:
           f"{results['individuals']} individuals, "
           f"{results['total_flops']:.3g} FLOPs, "
           f"{results['wall_time_s']:.0f} s{_split(results)} -> "
-          f"{workdir}/results.json")
+          f"{workdir}/results.json" + _final_words(results))
 
 
 def _split(results: dict) -> str:
@@ -245,3 +245,14 @@ def _split(results: dict) -> str:
     return ""
   return (f" (compiling {shares['compile']:.0%}, training "
           f"{shares['train']:.0%}, device idle {shares['device_idle']:.0%})")
+
+
+def _final_words(results: dict) -> str:
+  """What the share of the budget kept for retraining bought."""
+  final = results.get("final")
+  if not final:
+    return ""
+  r = final["retrain"]
+  return (f"; retrained with {final['fraction']:.0%} of the budget "
+          f"({r['steps']} steps): test {r['test_accuracy']:.4f} -> "
+          f"{final['model']}")

@@ -71,6 +71,7 @@ class StepConfig:
   # "network"); "layers": DNA networks run per-unit programs shared across
   # architectures (compile/layers.py; one device, unrolled single chunks).
   engine: str = "network"
+  label_smoothing: float = 0.0       # retraining's option (0: the papers')
 
   @property
   def steps_per_dispatch(self) -> int:
@@ -170,7 +171,13 @@ class CompiledNetwork:
           train=True, mutable=["batch_stats"],
           rngs={"dropout": jax.random.fold_in(state.rng, state.step)})
       logits = logits.astype(jnp.float32)
-      loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+      if self.cfg.label_smoothing:
+        targets = optax.smooth_labels(
+            jax.nn.one_hot(y, logits.shape[-1]), self.cfg.label_smoothing)
+        loss = optax.softmax_cross_entropy(logits, targets).mean()
+      else:
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits,
+                                                               y).mean()
       return loss, (logits, updates.get("batch_stats", {}))
 
     (loss, (logits, batch_stats)), grads = jax.value_and_grad(

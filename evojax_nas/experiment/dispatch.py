@@ -25,11 +25,21 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path,
   """Runs (or resumes) the experiment; returns what `results.json` holds.
   With `num_workers > 0`, asynchronous worker processes do the work.
 
-  Where the process nears its memory-mapping or memory limits it recycles:
+  With `final.fraction`, that share of the budget then retrains the best
+  (retrain.py). Where the process nears its memory-mapping or memory limits it recycles:
   `recycle(config, workdir)` continues the run in a fresh process and
   returns its results; by default a child process (`evojax_nas resume`),
   the command line re-executes itself instead."""
   config = config_lib.validate(config)
+  results = _search(config, workdir, recycle)
+  if config.final.fraction:
+    # pylint: disable-next=g-import-not-at-top
+    from evojax_nas.experiment.retrain import final
+    results = final(config, workdir, results)
+  return results
+
+
+def _search(config, workdir, recycle) -> dict:
   if config.num_workers > 0:
     return run_workers(config, workdir)
   try:

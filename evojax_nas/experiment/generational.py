@@ -17,6 +17,7 @@ import logging
 import jax
 import numpy as np
 
+from evojax_nas import config as config_lib
 from evojax_nas import stop
 from evojax_nas.experiment import keys
 from evojax_nas.experiment.history import Individual
@@ -42,9 +43,10 @@ class Generational(Loop):
     n = len(h.trained) + c.population_size
     if c.max_individuals and n > c.max_individuals:
       return False
-    if c.max_steps and n * c.steps_per_individual > c.max_steps:
+    max_steps, time_budget_s = config_lib.search_budgets(c)
+    if max_steps and n * c.steps_per_individual > max_steps:
       return False
-    return not (c.time_budget_s and self.population.now() >= c.time_budget_s)
+    return not (time_budget_s and self.population.now() >= time_budget_s)
 
   def birth_generation(self, gen: int) -> list[Individual]:
     """Logs the births of generation `gen` in one append."""

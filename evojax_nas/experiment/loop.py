@@ -21,7 +21,8 @@ log the choices stay a pure function of the seed and S (S = 2 is one child
 training and the next compiling ahead); on the shared store they depend on
 how the workers interleave.
 
-Budgets (`max_individuals`, `max_steps`, `time_budget_s`) count every
+Budgets (`max_individuals`, `max_steps`, `time_budget_s`, the last two
+less the share `final.fraction` kept for retraining the best) count every
 individual born (or reserved by a live worker) before a child: a child is
 born only if it fits whole. The clock is the backend's `now()`: downtime
 between restarts does not count on either backend.
@@ -44,6 +45,7 @@ from typing import Any
 
 import jax
 
+from evojax_nas import config as config_lib
 from evojax_nas import stop, strategies
 from evojax_nas.experiment import escape, keys
 from evojax_nas.experiment.history import Individual, front_of
@@ -71,10 +73,10 @@ def over_budget(config, n: int, now: float, ahead_s: float = 0.0) -> bool:
   """Whether an individual with `n` counted before it exceeds the budget;
   `ahead_s`: seconds before it would start training (born ahead)."""
   c = config
+  max_steps, time_budget_s = config_lib.search_budgets(c)
   return bool((c.max_individuals and n >= c.max_individuals)
-              or (c.max_steps and (n + 1) * c.steps_per_individual
-                  > c.max_steps)
-              or (c.time_budget_s and now + ahead_s >= c.time_budget_s))
+              or (max_steps and (n + 1) * c.steps_per_individual > max_steps)
+              or (time_budget_s and now + ahead_s >= time_budget_s))
 
 
 def threshold_for_test(config, val_accuracies) -> float | None:

@@ -13,6 +13,7 @@ import sys
 
 from tqdm.auto import tqdm
 
+from evojax_nas import config as config_lib
 from evojax_nas.experiment.events import time_split
 
 
@@ -21,17 +22,17 @@ class Progress:
   def __init__(self, config, history, clock, enabled: bool = True):
     self._history = history
     self._clock = clock
+    max_steps, time_budget_s = config_lib.search_budgets(config)
     total = config.max_individuals or (
-        config.max_steps // config.steps_per_individual if config.max_steps
-        else 0)
+        max_steps // config.steps_per_individual if max_steps else 0)
     if config.strategy == "genetic" and config.max_generations:
       total = min(total or 10**9,
                   (config.max_generations + 1) * config.population_size)
-    self._by_time = not total and bool(config.time_budget_s)
+    self._by_time = not total and bool(time_budget_s)
     disable = not (enabled and sys.stderr.isatty())
     if self._by_time:
-      self._bar = tqdm(total=round(config.time_budget_s), unit="s",
-                       initial=min(round(clock()), round(config.time_budget_s)),
+      self._bar = tqdm(total=round(time_budget_s), unit="s",
+                       initial=min(round(clock()), round(time_budget_s)),
                        dynamic_ncols=True, disable=disable)
     else:
       self._bar = tqdm(total=total or None, initial=len(history.trained),

@@ -18,7 +18,9 @@ embeds (as data URIs, so the page is self-contained):
   * FLOPs, parameters, compile-cache hit rate, wall time, total FLOPs;
   * the Pareto front of validation accuracy against the cost the run
     selected on (else FLOPs per image) over time, its members and the
-    lineage of each.
+    lineage of each;
+  * retrainings (`evojax_nas retrain`, `final.fraction`): found against
+    retrained accuracy and validation accuracy against steps.
 """
 
 from __future__ import annotations
@@ -460,6 +462,7 @@ def build(workdirs, out_dir: str | Path | None = None) -> Path:
         [("window", "window"), ("max", "max"), ("min", "min"),
          ("mean", "mean"), ("median", "median"), ("std", "std"),
          ("best_genome", "best genome")]))
+    parts.append(retrained_section(run.workdir, run.results, out))
   else:
     parts.append("<p>No individual trained yet.</p>")
   return write_page(out, parts)
@@ -490,6 +493,73 @@ def _front_section(run: Run, cost: str, out: Path) -> str:
           "</h2>" + img_tag(plot_front(run, out / "pareto_front.png", cost),
                             "Pareto front")
           + html_table(members, columns) + lineages)
+
+
+# --- retraining (`evojax_nas retrain`, `final.fraction`) ----------------------
+
+def read_retrained(workdir: Path) -> list[dict]:
+  """Every finished retraining of `workdir`, by name."""
+  root = Path(workdir) / "retrained"
+  found = []
+  for path in sorted(root.glob("*/results.json")) if root.is_dir() else []:
+    try:
+      found.append(json.loads(path.read_text()))
+    except json.JSONDecodeError:
+      continue  # being written
+  return found
+
+
+def plot_retraining(retrained: list[dict], path: Path) -> Path:
+  """Validation accuracy against steps, one line per retraining, the found
+  model's as a dotted line in the same colour."""
+  fig, ax = figure()
+  for i, r in enumerate(retrained):
+    colour = f"C{i % 10}"
+    steps = [p["step"] for p in r["curve"]]
+    ax.plot(steps, [p["val_accuracy"] for p in r["curve"]], "o-",
+            color=colour, markersize=3, label=r["name"])
+    if r.get("found_val_accuracy") is not None and r["data"]["name"] == (
+        r.get("found_data")):
+      ax.axhline(r["found_val_accuracy"], color=colour, linestyle=":")
+  return _finish(
+      fig, ax, path, "retraining steps", "validation accuracy",
+      "Retraining: validation accuracy (dotted: the found model's)")
+
+
+def retrained_section(workdir: Path, results: dict | None, out: Path) -> str:
+  """The HTML of the section, "" when nothing was retrained."""
+  retrained = read_retrained(workdir)
+  parts = []
+  final = (results or {}).get("final")
+  if final:
+    s, r = final["search"], final["retrain"]
+    parts.append(
+        f"<p id='final-split'>final.fraction = {final['fraction']:g}: the "
+        f"search had {s['time_budget_s']:g} s / {s['max_steps']} steps of "
+        f"the budget (0 = no limit) and took {s['wall_time_s']:.0f} s; "
+        f"retraining its best took {r['seconds']:.0f} s for {r['steps']} "
+        f"steps: test {r['found_test_accuracy']:.4f} → "
+        f"{r['test_accuracy']:.4f}.</p>")
+  if not retrained:
+    return "<h2>Retrained</h2>" + "".join(parts) if parts else ""
+  rows = [{"name": r["name"], "individual": r["individual"],
+           "data": r["data"]["name"], "init": r["config"]["init"],
+           "steps": r["steps"], "width": r["config"]["width"],
+           "found_test": r["found_test_accuracy"],
+           "test": r["test_accuracy"], "seconds": r["seconds"],
+           "flops": f"{r['flops']['per_image']:.3g}",
+           "description": r["description"]} for r in retrained]
+  columns = [("name", "retraining"), ("individual", "individual"),
+             ("data", "data"), ("init", "init"), ("steps", "steps"),
+             ("width", "width"), ("found_test", "found test accuracy"),
+             ("test", "retrained test accuracy"), ("seconds", "seconds"),
+             ("flops", "FLOPs per image"), ("description", "architecture")]
+  parts.append(html_table(rows, columns))
+  parts.append(img_tag(
+      plot_retraining(retrained, out / "retrained.png"), "retraining curves"))
+  return ("<h2>Retrained</h2><p>" + html.escape(
+      f"{len(retrained)} retraining(s) in {workdir}/retrained") + "</p>"
+          + "".join(parts))
 
 
 def write_page(out: Path, parts: list[str]) -> Path:

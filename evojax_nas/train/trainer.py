@@ -28,6 +28,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from evojax_nas import config as config_lib
@@ -90,7 +91,37 @@ def learning_rates(base: float, steps: int, schedule=()) -> np.ndarray:
   return rates.astype(np.float32)
 
 
-def _fast_key(key: jax.Array) -> jax.Array:
+def scheduled_rates(base: float, steps: int, schedule: str, lr_steps=(),
+                    warmup_fraction: float = 0.0) -> np.ndarray:
+  """Each step's learning rate under a named schedule: "stepped"
+  (`learning_rates` with `lr_steps`), "constant", or "cosine" (linear
+  warm-up from 0 over `warmup_fraction` of the steps, then cosine to 0)."""
+  if schedule == "stepped":
+    return learning_rates(base, steps, lr_steps)
+  if schedule == "constant":
+    return learning_rates(base, steps)
+  if schedule != "cosine":
+    raise ValueError(f"unknown schedule {schedule!r}")
+  warmup = int(round(warmup_fraction * steps))
+  rate = optax.warmup_cosine_decay_schedule(0.0, base, warmup, steps, 0.0)
+  # The step's rate after it, so that the first step does not train at 0.
+  return np.asarray(jax.vmap(rate)(jnp.arange(1, steps + 1)), np.float32)
+
+
+def per_dispatch(rates: np.ndarray, k: int, sharding) -> list:
+  """`rates` cut into dispatches of `k` steps, each chunk put on the
+  devices once (a stepped schedule has only a few distinct chunks)."""
+  put, out = {}, []
+  for i in range(len(rates) // k):
+    chunk = rates[i * k:(i + 1) * k]
+    key = chunk.tobytes()
+    if key not in put:
+      put[key] = jax.device_put(chunk, sharding)
+    out.append(put[key])
+  return out
+
+
+def fast_key(key: jax.Array) -> jax.Array:
   """An RBG key derived from a threefry key: on-device augmentation then
   compiles several times faster on XLA:CPU than with threefry."""
   return jax.random.key(int(jax.random.bits(key, dtype=jnp.uint32)),
@@ -244,16 +275,8 @@ class Trainer:
   def _rates(self, base: float, lane: Lane) -> list:
     """Per dispatch, its steps' learning rates on the lane (a few distinct
     arrays, each put once)."""
-    k, put = self.cfg.steps_per_dispatch, {}
-    rates = learning_rates(base, self.steps, self.lr_schedule)
-    out = []
-    for i in range(self.steps // k):
-      chunk = rates[i * k:(i + 1) * k]
-      key = chunk.tobytes()
-      if key not in put:
-        put[key] = jax.device_put(chunk, lane.replicated)
-      out.append(put[key])
-    return out
+    return per_dispatch(learning_rates(base, self.steps, self.lr_schedule),
+                        self.cfg.steps_per_dispatch, lane.replicated)
 
   def predict(self, genome, variables: Any, split: str,
               slot: int = 0) -> np.ndarray:
@@ -347,7 +370,7 @@ class Trainer:
       t0 = time.perf_counter()
       order = lane.batch_order(jnp.uint32(jax.random.bits(k_data,
                                                           dtype=jnp.uint32)))
-      k_aug = jax.device_put(_fast_key(k_aug), lane.replicated)
+      k_aug = jax.device_put(fast_key(k_aug), lane.replicated)
       rates = self._rates(genome.learning_rate, lane)
       for i, number in enumerate(lane.dispatch_numbers):
         if self.cancel.is_set():
@@ -486,7 +509,7 @@ def engine_for(config) -> str:
 
 
 def build(config, workdir: Path, for_training: bool = True,
-          slots: int | None = None) -> Trainer:
+          slots: int | None = None, label_smoothing: float = 0.0) -> Trainer:
   """The trainer of an experiment: its data on the devices, the compiled
   step cache (bounded by memory mappings), the checkpoint store in
   `workdir/checkpoints` and JAX's persistent compile cache; `slots`
@@ -511,7 +534,7 @@ def build(config, workdir: Path, for_training: bool = True,
       eval_batch_size=t.eval_batch_size, momentum=t.momentum,
       weight_decay=t.weight_decay, crop_padding=t.crop_padding, flip=t.flip,
       loop=loop, chunks_per_dispatch=chunks, compute_dtype=t.compute_dtype,
-      engine=engine_for(config))
+      engine=engine_for(config), label_smoothing=label_smoothing)
   if config.persistent_compile_cache:
     persistent_cache.enable(workdir / "compile_cache",
                             config.persistent_cache_min_compile_s)

@@ -1,0 +1,538 @@
+"""`retrain(workdir, individual, config)`: the found architecture trained to
+its potential, into `WORKDIR/retrained/<name>/`.
+
+The search trains each individual for a few hundred steps of its lineage;
+the papers train their answer again, longer (Genetic CNN 4.2-4.3,
+Regularized Evolution's scaled-up AmoebaNet). This takes the found model
+(`load_model`: the best, or any kept or exported individual), scales it
+(`retrain.width`, `retrain.depth`), starts from its weights where they fit
+("overlap" inheritance, as the search does) or from scratch, rebuilds the
+classifier for another data set's classes, and trains `retrain.steps` SGD
+steps with the search's programs (train/trainer.py: its lane over every
+local device, its batch order and augmentation stream) under a stepped or
+cosine schedule.
+
+A retraining is an experiment like the others: one owner (a lock on its
+folder), its settings recorded in `retrain.json` (another retraining in the
+same folder is refused), and its train state (weights, momentum, dropout
+stream, step) saved with Orbax every `retrain.checkpoint_every_s`; a
+restart continues from the last one with the same batch order and
+augmentation, so its final weights equal an uninterrupted run's. It ends
+with `results.json`, `model/` (exported as the search's own, so
+`load_model` and `evojax_nas export` take the folder) and TensorBoard
+curves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from tqdm.auto import tqdm
+
+from evojax_nas import config as config_lib
+from evojax_nas.experiment import ownership
+from evojax_nas.experiment.export import ModelError, export_model, load_model
+from evojax_nas.genomes.scaling import scale
+from evojax_nas.reports.tensorboard import SummaryWriter
+from evojax_nas.train import trainer as trainer_lib
+from evojax_nas.train.checkpoints import (CheckpointError, CheckpointStore,
+                                          weights_digest)
+from evojax_nas.train.data import DataError
+from evojax_nas.train.inheritance import inherit
+
+log = logging.getLogger("evojax_nas")
+
+RETRAINED = "retrained"
+# Settings that may change when a retraining resumes (paths, checkpoint
+# cadence, how often the curve is measured: none changes the weights);
+# every other retrain.* value names the retraining.
+_RESUMABLE = ("checkpoint_every_s", "eval_points", "data.dir",
+              "data.cache_dir")
+
+
+# How a name spells a setting that is not its default.
+_SHORT = {"width": "w", "depth": "d", "label_smoothing": "ls",
+          "weight_decay": "wd", "learning_rate": "lr", "warmup_fraction": "wu",
+          "crop_padding": "crop", "seed": "seed"}
+_IN_NAME = ("name", "init", "schedule", "steps", "flip", "data.name",
+            *_SHORT)
+
+
+def folder_name(ident, r) -> str:
+  """A readable name from the choice and the settings, e.g.
+  `130-found-cosine-4500`, `130-scratch-cosine-9000-w2-ls0.1-cifar100`;
+  any other setting off its default adds a short hash of them all, so that
+  two different retrainings never share a folder by default."""
+  default = config_lib.retrain_config()
+  parts = [str(ident), r.init, r.schedule, str(r.steps)]
+  parts += [f"{short}{r[key]:g}" for key, short in _SHORT.items()
+            if r[key] != default[key]]
+  if not r.flip:
+    parts.append("noflip")
+  if r.data.name:
+    parts.append(r.data.name)
+  flat, base = config_lib.flatten(r), config_lib.flatten(default)
+  others = {k: v for k, v in flat.items() if k not in _IN_NAME
+            and k not in _RESUMABLE and v != base[k]}
+  if others:
+    parts.append(hashlib.sha1(json.dumps(
+        others, sort_keys=True).encode()).hexdigest()[:6])
+  return "-".join(parts)
+
+
+def _settings(r, ident, genome) -> dict:
+  """What identifies a retraining: its retrain.* values and the genome."""
+  flat = json.loads(json.dumps(config_lib.flatten(r)))
+  return {"individual": ident, "genome": genome.to_json(),
+          **{k: v for k, v in flat.items() if k not in _RESUMABLE}}
+
+
+def _write_json(path: Path, obj) -> None:
+  """Whole or not at all: a temporary file renamed into place."""
+  tmp = path.with_suffix(".tmp")
+  tmp.write_text(json.dumps(obj, indent=1))
+  os.replace(tmp, path)
+
+
+def _check_folder(out: Path, settings: dict) -> None:
+  """Records the settings in a new folder; refuses one that holds another
+  retraining."""
+  path = out / "retrain.json"
+  if not path.is_file():
+    _write_json(path, settings)
+    return
+  try:
+    old = json.loads(path.read_text())
+  except json.JSONDecodeError:
+    raise config_lib.ConfigError(f"{path} is not valid JSON; remove {out} "
+                                 "to retrain from the start") from None
+  for key in sorted(set(old) | set(settings)):
+    if old.get(key) != settings.get(key):
+      what = "another architecture" if key == "genome" else (
+          f"{key}={old.get(key)!r}, not {settings.get(key)!r}")
+      raise config_lib.ConfigError(
+          f"{out} holds a different retraining ({what}); use its settings, "
+          "another --config.retrain.name, or remove the folder")
+
+
+def training_config(config) -> ml_collections.ConfigDict:
+  """The experiment's config as the trainer of the retraining sees it:
+  `retrain.steps` per individual, its augmentation and decay, its data,
+  data-parallel over every local device."""
+  c = ml_collections.ConfigDict(config.to_dict())
+  r = c.retrain
+  c.steps_per_individual = r.steps
+  c.train.weight_decay = r.weight_decay
+  c.train.crop_padding = r.crop_padding
+  c.train.flip = r.flip
+  c.train.data_parallel = True
+  c.train.lr_schedule = ()
+  if trainer_lib.train_loop(c)[0] == "scan" and not c.train.chunks_per_dispatch:
+    # A scan over every chunk would leave no point to validate or save at:
+    # at least `eval_points` dispatches.
+    c.train.chunks_per_dispatch = max(
+        1, r.steps // c.train.chunk_steps // r.eval_points)
+  if r.data.name:
+    c.data.name = r.data.name
+    c.data.dir = r.data.dir or c.data.dir
+    c.data.url = ""
+  c.data.cache_dir = r.data.cache_dir or c.data.cache_dir
+  c.data.val_size = r.data.val_size or c.data.val_size
+  if r.data.name or r.data.train_size:
+    c.data.train_size = r.data.train_size
+  return c
+
+
+def _same_data(found, dataset) -> bool:
+  return (found.info.get("data") == dataset.name
+          and tuple(found.class_names) == tuple(dataset.class_names))
+
+
+def start_variables(net, key, found, r, same_classes: bool):
+  """Fresh variables, or (init=found) the found model's where they fit:
+  whole layers where shapes match, the overlapping block of a widened one;
+  a classifier for other classes starts fresh."""
+  fresh = net.init(key)
+  if r.init == "scratch":
+    return fresh, {"inherited": [], "partial": [],
+                   "fresh": sorted(fresh["params"])}
+  parent = {col: dict(layers) for col, layers in found.variables.items()}
+  if not same_classes:
+    parent["params"].pop("head", None)
+  return inherit(fresh, jax.tree.map(np.asarray, parent), "overlap")
+
+
+def _state_tree(state) -> dict:
+  """The train state as Orbax saves it: numbered leaves, the dropout key
+  as its raw data."""
+  leaves = jax.tree.leaves(state.replace(rng=jax.random.key_data(state.rng)))
+  return {f"{i:05d}": np.asarray(x) for i, x in enumerate(leaves)}
+
+
+def _from_tree(template, tree: dict):
+  plain = template.replace(rng=jax.random.key_data(template.rng))
+  leaves = [tree[k] for k in sorted(k for k in tree if k[:1].isdigit())]
+  state = jax.tree.unflatten(jax.tree.structure(plain), leaves)
+  return state.replace(rng=jax.random.wrap_key_data(
+      jnp.asarray(state.rng), impl="rbg"))
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+  """A Ctrl-C or SIGTERM during a save lands once it is written: an Orbax
+  write stopped midway leaves a temporary folder and TensorStore's
+  callbacks printing tracebacks after the stop's one line."""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+  caught = []
+  previous = {s: signal.signal(s, lambda signum, _: caught.append(signum))
+              for s in (signal.SIGINT, signal.SIGTERM)}
+  try:
+    yield
+  finally:
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+    if caught:
+      signal.raise_signal(caught[0])  # to the handler it was meant for
+
+
+class _StateStore:
+  """The retraining's train state in `out/state/<step>` (the newest kept)."""
+
+  def __init__(self, directory: Path):
+    self.store = CheckpointStore(directory, async_save=False)
+
+  def latest(self):
+    """(state tree, meta) of the newest whole save, or None; a damaged one
+    is logged and removed (the retraining starts over rather than stop)."""
+    for step in reversed(self.store.ids()):
+      try:
+        return self.store.restore(step)
+      except CheckpointError as err:
+        log.warning("retraining state at step %d is unusable (%s); "
+                    "removed", step, err)
+        self.store.delete(step)
+    return None
+
+  def save(self, step: int, state, meta: dict) -> None:
+    with _signals_deferred():
+      self.store.save(step, _state_tree(state), meta)
+      for old in self.store.ids():
+        if old != step:
+          self.store.delete(old)
+      self.store.remove_temporaries()
+
+  def close(self):
+    self.store.close()
+
+
+def _eval_dispatches(dispatches: int, points: int) -> set[int]:
+  """The dispatches after which validation is measured: `points` evenly
+  spaced ones, the last always."""
+  return {max(0, -(-j * dispatches // points) - 1)
+          for j in range(1, points + 1)}
+
+
+def retrain(workdir: str | Path, individual: int | None = None,
+            config: ml_collections.ConfigDict | None = None) -> dict:
+  """Retrains individual `individual` (default: the run's best) of the
+  experiment in `workdir` with `config.retrain` (default: the recorded
+  config's) and returns its results (also in `results.json`)."""
+  workdir = Path(workdir).absolute()
+  config = config_lib.validate(config if config is not None
+                               else config_lib.from_workdir(workdir))
+  r = config.retrain
+  try:
+    found = load_model(workdir, individual)
+  except FileNotFoundError as err:
+    raise ModelError(str(err)) from None
+  ident = found.info.get("id", individual)
+  genome = scale(found.genome, r.width, r.depth)
+  out = workdir / RETRAINED / (r.name or folder_name(ident, r))
+  out.mkdir(parents=True, exist_ok=True)
+  ownership.acquire(out, "a retraining")
+  try:
+    _check_folder(out, _settings(r, ident, genome))
+    done = out / "results.json"
+    if done.is_file() and (out / "model").is_dir():
+      log.info("retraining %s finished already: %s", out.name, done)
+      return json.loads(done.read_text())
+    log.info("retraining individual %s into %s: %s", ident, out,
+             genome.describe())
+    return _Retraining(config, out, found, ident, genome).run()
+  finally:
+    ownership.release(out)
+
+
+class _Retraining:
+  """One retraining's pieces: trainer, network, state store, curves."""
+
+  def __init__(self, config, out: Path, found, ident, genome):
+    self.config, self.r, self.out = config, config.retrain, out
+    self.found, self.ident, self.genome = found, ident, genome
+    self.trainer = trainer_lib.build(training_config(config), out, slots=1,
+                                     label_smoothing=self.r.label_smoothing)
+    d = self.trainer.dataset
+    self.same_data = _same_data(found, d)
+    shape = tuple(found.info.get("image_shape", (32, 32, 3)))
+    if self.r.init == "found" and shape != tuple(d.train_images.shape[1:]):
+      raise DataError(
+          f"{d.source} has images of shape {tuple(d.train_images.shape[1:])}"
+          f", the found model takes {shape}: retrain with "
+          "--config.retrain.init=scratch or use images of its shape")
+
+  def run(self) -> dict:
+    try:
+      return self._run()
+    finally:
+      self.trainer.close()
+      # The trainer's per-individual store: a retraining saves none.
+      with contextlib.suppress(OSError):
+        (self.out / "checkpoints").rmdir()
+
+  def _run(self) -> dict:
+    r, t, genome = self.r, self.trainer, self.genome
+    lane = t.lane(0)
+    d, net = lane.data, t.cache.get(genome, mesh=lane.mesh)
+    k_init, k_data, k_aug, k_dropout = jax.random.split(
+        jax.random.key(r.seed), 4)
+    variables, report = start_variables(
+        net, k_init, self.found, r,
+        tuple(self.found.class_names) == tuple(t.dataset.class_names))
+    state = net.new_state(variables, seed=int(
+        jax.random.bits(k_dropout, dtype=jnp.uint32)))
+    store = _StateStore(self.out / "state")
+    saved = store.latest()
+    curve, seconds, start = [], 0.0, 0
+    if saved is not None:
+      tree, meta = saved
+      state = jax.device_put(_from_tree(state, tree), lane.replicated)
+      curve, seconds, start = meta["curve"], meta["seconds"], meta["step"]
+      log.info("resuming %s at step %d of %d", self.out.name, start, r.steps)
+    tb = (SummaryWriter(self.out / "tensorboard")
+          if self.config.tensorboard else None)
+    try:
+      state, curve, seconds = self._train(
+          net, lane, state, store, curve, seconds, start, k_data, k_aug, tb)
+    finally:
+      store.close()
+      if tb is not None:
+        tb.close()
+    return self._finish(net, state, curve, seconds, report)
+
+  def _train(self, net, lane, state, store, curve, seconds, start, k_data,
+             k_aug, tb):
+    r, t, d = self.r, self.trainer, lane.data
+    k = t.cfg.steps_per_dispatch
+    base = r.learning_rate or self.genome.learning_rate
+    rates = trainer_lib.scheduled_rates(base, r.steps, r.schedule,
+                                        r.lr_steps, r.warmup_fraction)
+    chunks = trainer_lib.per_dispatch(rates, k, lane.replicated)
+    order = lane.batch_order(jnp.uint32(jax.random.bits(k_data,
+                                                        dtype=jnp.uint32)))
+    key = jax.device_put(trainer_lib.fast_key(k_aug), lane.replicated)
+    evals = _eval_dispatches(len(chunks), r.eval_points)
+    if not curve:
+      curve = [self._point(0, state, None, rates[0], tb)]
+    t0 = time.perf_counter()
+    last_save = time.perf_counter()
+    bar = tqdm(total=r.steps, initial=start, unit="step", dynamic_ncols=True,
+               disable=not (self.config.progress and os.isatty(2)))
+    with bar:
+      for i in range(start // k, len(chunks)):
+        state, metrics = net.train_dispatch(
+            state, d.train_images, d.train_labels, order,
+            lane.dispatch_numbers[i], key, d.mean, d.std, chunks[i])
+        if lane.block_each_dispatch:
+          jax.block_until_ready(metrics)
+        step = (i + 1) * k
+        bar.update(k)
+        if i in evals:
+          curve.append(self._point(step, state, metrics, rates[step - 1],
+                                   tb))
+          bar.set_postfix(val=f"{curve[-1]['val_accuracy']:.4f}")
+        now = time.perf_counter()
+        if step < r.steps and now - last_save >= r.checkpoint_every_s:
+          store.save(step, state, {"step": step, "curve": curve,
+                                   "seconds": seconds + now - t0})
+          last_save = time.perf_counter()
+    return state, curve, seconds + time.perf_counter() - t0
+
+  def _point(self, step, state, metrics, rate, tb) -> dict:
+    """A point of the curve: validation accuracy (and the last chunk's
+    training loss and accuracy) at `step`; TensorBoard's too."""
+    point = {"step": step, "val_accuracy": self.trainer.accuracy(
+        self.genome, state.variables(), "val")}
+    if metrics is not None:
+      m = jax.device_get(metrics)
+      point.update(train_loss=float(m["loss"]),
+                   train_accuracy=float(m["accuracy"]))
+    if tb is not None:
+      tb.scalars(step, {"retrain/val_accuracy": point["val_accuracy"],
+                        "retrain/learning_rate": float(rate),
+                        **{f"retrain/{k}": v for k, v in point.items()
+                           if k.startswith("train_")}})
+    return point
+
+  def _found_accuracies(self) -> dict:
+    """The found model's accuracies: measured on this data set where it is
+    the search's, else as the search recorded them (on its data)."""
+    f, t = self.found, self.trainer
+    if self.same_data:
+      return {s: t.accuracy(f.genome, f.variables, s.split("_")[1])
+              for s in ("found_val", "found_test")}
+    return {"found_val": f.info.get("val_accuracy"),
+            "found_test": f.info.get("test_accuracy")}
+
+  def _finish(self, net, state, curve, seconds, report) -> dict:
+    t, r, d = self.trainer, self.r, self.trainer.dataset
+    variables = jax.tree.map(np.asarray, state.variables())
+    val = t.accuracy(self.genome, variables, "val")
+    test = t.accuracy(self.genome, variables, "test")
+    found = self._found_accuracies()
+    f = net.flops()
+    n_evals = len(curve) * -(-len(d.val_labels) // t.cfg.eval_batch_size)
+    info = {"id": self.ident, "val_accuracy": val, "test_accuracy": test,
+            "data": d.name, "image_shape": list(d.train_images.shape[1:]),
+            "retrained": {"steps": r.steps, "init": r.init,
+                          "width": r.width, "depth": r.depth}}
+    export_model(self.out / "model", self.genome, variables, d.class_names,
+                 d.mean, d.std, info)
+    results = {
+        "individual": self.ident, "name": self.out.name,
+        "val_accuracy": val, "test_accuracy": test, "steps": r.steps,
+        "flops": {"per_image": t.costs(self.genome)["flops"],
+                  "train_step": f["train_step"],
+                  "total": f["train_step"] * r.steps
+                           + f["eval_batch"] * n_evals},
+        "params": t.costs(self.genome)["params"],
+        "seconds": round(seconds, 1),
+        "found_val_accuracy": found["found_val"],
+        "found_test_accuracy": found["found_test"],
+        "found_data": self.found.info.get("data"),
+        "found_description": self.found.genome.describe(),
+        "description": self.genome.describe(),
+        "learning_rate": r.learning_rate or self.genome.learning_rate,
+        "inherited": report,
+        "curve": curve,
+        "weights_sha256": weights_digest(variables),
+        "data": {"name": d.name, "source": d.source,
+                 "train": int(len(d.train_labels)),
+                 "val": int(len(d.val_labels)),
+                 "test": int(len(d.test_labels)),
+                 "classes": d.num_classes},
+        "config": json.loads(json.dumps(config_lib.flatten(r))),
+        # As a search's results.json names its answer: `evojax_nas export
+        # --workdir` on this folder reports these accuracies.
+        "best": {"id": self.ident, "val_accuracy": val,
+                 "test_accuracy": test},
+    }
+    path = self.out / "results.json"
+    _write_json(path, results)
+    shutil.rmtree(self.out / "state", ignore_errors=True)
+    log.info("retrained %s: val %.4f, test %.4f (found: val %s, test %s), "
+             "%d steps, %.0f s -> %s", self.out.name, val, test,
+             _pct(found["found_val"]), _pct(found["found_test"]), r.steps,
+             seconds, path)
+    return results
+
+
+def _pct(x) -> str:
+  return "-" if x is None else f"{x:.4f}"
+
+
+FINAL = "final"
+
+
+def _seconds_per_step(workdir: Path, ident: int) -> float | None:
+  """The best's training seconds per step in the search (its `trained`
+  event), to turn a time share into steps."""
+  path = workdir / "events.jsonl"
+  if not path.is_file():
+    return None
+  for line in path.read_text().splitlines():
+    try:
+      e = json.loads(line)
+    except json.JSONDecodeError:
+      continue
+    if e.get("event") == "trained" and e.get("id") == ident and e.get(
+        "steps"):
+      return e["seconds"]["train"] / e["steps"]
+  return None
+
+
+def final_steps(config, workdir: Path, best: int) -> int:
+  """Steps that `final.fraction` of the budget buys: that share of
+  `max_steps`, and of `time_budget_s` at the best's speed in the search
+  (a tenth kept for validation along the way), whichever is fewer."""
+  f, candidates = config.final.fraction, []
+  if config.max_steps:
+    candidates.append(int(f * config.max_steps))
+  per_step = _seconds_per_step(workdir, best)
+  if config.time_budget_s and per_step:
+    candidates.append(int(0.9 * f * config.time_budget_s / per_step))
+  chunk = config.train.chunk_steps
+  return max(chunk, min(candidates or [config.retrain.steps]) // chunk * chunk)
+
+
+def final(config, workdir: str | Path, results: dict) -> dict:
+  """The end of a run with `final.fraction`: the best retrained with that
+  share of the budget (retrain.* settings) into `retrained/final/`;
+  `results.json` gains the split and the retrained accuracies."""
+  workdir = Path(workdir).absolute()
+  c = ml_collections.ConfigDict(config.to_dict())
+  c.retrain.name = FINAL
+  c.retrain.steps = final_steps(config, workdir, results["best"]["id"])
+  max_steps, time_budget_s = config_lib.search_budgets(config)
+  log.info("final: %.0f%% of the budget retrains individual %d for %d "
+           "steps", 100 * config.final.fraction, results["best"]["id"],
+           c.retrain.steps)
+  retrained = retrain(workdir, results["best"]["id"], c)
+  results = dict(results, final={
+      "fraction": config.final.fraction,
+      "search": {"max_steps": max_steps, "time_budget_s": time_budget_s,
+                 "wall_time_s": results["wall_time_s"]},
+      "retrain": {k: retrained[k] for k in (
+          "name", "steps", "seconds", "val_accuracy", "test_accuracy",
+          "found_val_accuracy", "found_test_accuracy")},
+      "model": str(workdir / RETRAINED / FINAL / "model")})
+  _write_json(workdir / "results.json", results)
+  return results
+
+
+def ensemble(workdir: str | Path, retrained: list[dict], config) -> dict:
+  """The retrained members' majority vote on the test set (as the search's
+  top-k ensemble votes), written to `retrained/ensemble-<settings>.json`."""
+  # pylint: disable-next=g-import-not-at-top
+  from evojax_nas.experiment.results import majority_vote
+  from evojax_nas.train import data as data_lib  # pylint: disable=g-import-not-at-top
+  workdir = Path(workdir).absolute()
+  d = training_config(config).data
+  ds = data_lib.load(d.name, d.dir or None, d.cache_dir or None, d.val_size,
+                     d.split_seed, d.train_size or None)
+  probs = []
+  for r in retrained:
+    model = load_model(workdir / RETRAINED / r["name"])
+    probs.append(np.concatenate([model.probabilities(x) for x in np.array_split(
+        ds.test_images, -(-len(ds.test_images) // 1000))]))
+  out = {"members": [r["name"] for r in retrained],
+         "test_accuracy": float(np.mean(majority_vote(probs)
+                                        == ds.test_labels)),
+         "vote": "majority"}
+  path = workdir / RETRAINED / f"{folder_name('ensemble', config.retrain)}.json"
+  _write_json(path, out)
+  return dict(out, path=str(path))

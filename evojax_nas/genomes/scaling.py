@@ -1,0 +1,48 @@
+"""A found architecture scaled for its final training: wider, deeper.
+
+Genomes are frozen, so scaling returns a new one. Width multiplies every
+convolution's channels (the DNA's conv edges; Genetic CNN's stage widths, as
+its transfers adjust them; the NAS-Bench-201 skeleton's C). Depth repeats
+cells where the space has cells (NAS-Bench-201: N cells per stage, as
+Regularized Evolution repeats its cells); the DNA and Genetic CNN strings
+have no repeated unit, so their depth stays 1. Layer names do not change,
+so inheritance ("overlap") still finds every layer of the found model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from evojax_nas.genomes.dna import DNA, GenomeError
+from evojax_nas.genomes.genetic_cnn import GeneticCNN
+from evojax_nas.genomes.nb201 import Cell
+
+
+def _times(n: int, width: float) -> int:
+  return max(1, int(round(n * width)))
+
+
+def scale(genome, width: float = 1.0, depth: int = 1):
+  """`genome` with `width` x channels and `depth` x repeated cells;
+  GenomeError where the space has no notion of depth."""
+  if width == 1.0 and depth == 1:
+    return genome
+  if isinstance(genome, Cell):
+    return dataclasses.replace(
+        genome, channels=_times(genome.channels, width),
+        cells_per_stage=genome.cells_per_stage * depth)
+  if depth != 1:
+    raise GenomeError(
+        f"retrain.depth={depth}: a {type(genome).__name__} genome has no "
+        "repeated cell to stack (depth applies to NAS-Bench-201 cells); use "
+        "retrain.width")
+  if isinstance(genome, DNA):
+    # Stored channels are floats rounded when built: scale the effective
+    # integer, so x2 doubles exactly what the network had.
+    return genome.replace(edges=tuple(
+        e.replace(channels=float(_times(e.out_channels, width)))
+        if e.kind == "conv" else e for e in genome.edges))
+  if isinstance(genome, GeneticCNN):
+    return dataclasses.replace(genome, widths=tuple(
+        _times(w, width) for w in genome.widths))
+  raise GenomeError(f"cannot scale a {type(genome).__name__} genome")
