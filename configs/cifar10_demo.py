@@ -15,6 +15,11 @@ convolutional networks from the trivial start:
   * two mutations per child (the paper's "increased mutation rate");
   * inheritance keeps the overlapping block of a resized layer
     (`inheritance_mode="overlap"`), so widening a layer costs little training.
+Beyond the paper, the last quarter of the budget retrains the best
+architecture (`final.fraction = 0.25`, README "Retraining the answer"):
+measured on a 2-core machine, the handed-back model went from 50.7 % (the
+search's answer as it was) to 68.1 % test in about the same wall time; set
+--config.final.fraction=0 for the paper's behaviour.
 Needs the data: --config.data.dir=FOLDER or $EVOJAX_NAS_DATA_DIR.
 """
 
@@ -29,6 +34,7 @@ def get_config():
   config.mutations_per_child = 2
   config.inheritance_mode = "overlap"
   config.train.chunk_steps = 2
+  config.final.fraction = 0.25
   config.mutations.update({
       "alter_number_of_channels": 6.0, "insert_convolution": 3.0,
       "identity": 2.0, "alter_learning_rate": 1.0, "alter_stride": 0.5,

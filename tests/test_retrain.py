@@ -351,3 +351,26 @@ def test_sigterm_stops_with_one_line_and_a_whole_saved_state(finished):
   assert lines[-1].startswith("evojax_nas retrain: stopped (SIGTERM); ")
   assert "Traceback" not in err
   assert [p.name.isdigit() for p in state.iterdir()] == [True]
+
+
+def test_a_running_experiment_retrains_its_best_so_far(finished, tmp_path):
+  """Before results.json and model/ exist (a run still going), the best
+  by validation among the kept checkpoints is retrained, with the class
+  names and statistics of the run's data.json."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  tmp, results = finished
+  wd = tmp_path / "wd"
+  shutil.copytree(tmp / "wd", wd)
+  shutil.rmtree(wd / "model")
+  (wd / "results.json").unlink()
+  c = config_lib.from_workdir(wd)
+  c.retrain.steps, c.retrain.eval_points = 20, 1
+  out = retrain(wd, None, c)
+  events = [json.loads(l) for l in (wd / "events.jsonl").open()]
+  kept = {int(p.name) for p in (wd / "checkpoints").iterdir()
+          if p.name.isdigit()}
+  best = max((e for e in events if e["event"] == "trained"
+              and e["id"] in kept),
+             key=lambda e: (e["val_accuracy"], -e["id"]))
+  assert out["individual"] == best["id"] == results["best"]["id"]
+  assert 0.0 <= out["test_accuracy"] <= 1.0

@@ -31,8 +31,6 @@ import json
 import logging
 import os
 import shutil
-import signal
-import threading
 import time
 from pathlib import Path
 
@@ -43,7 +41,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from evojax_nas import config as config_lib
+from evojax_nas import files
 from evojax_nas.experiment import ownership
+from evojax_nas.experiment.events import parse, raw_lines
 from evojax_nas.experiment.export import ModelError, export_model, load_model
 from evojax_nas.genomes.scaling import scale
 from evojax_nas.reports.tensorboard import SummaryWriter
@@ -190,26 +190,6 @@ def _from_tree(template, tree: dict):
       jnp.asarray(state.rng), impl="rbg"))
 
 
-@contextlib.contextmanager
-def _signals_deferred():
-  """A Ctrl-C or SIGTERM during a save lands once it is written: an Orbax
-  write stopped midway leaves a temporary folder and TensorStore's
-  callbacks printing tracebacks after the stop's one line."""
-  if threading.current_thread() is not threading.main_thread():
-    yield
-    return
-  caught = []
-  previous = {s: signal.signal(s, lambda signum, _: caught.append(signum))
-              for s in (signal.SIGINT, signal.SIGTERM)}
-  try:
-    yield
-  finally:
-    for s, handler in previous.items():
-      signal.signal(s, handler)
-    if caught:
-      signal.raise_signal(caught[0])  # to the handler it was meant for
-
-
 class _StateStore:
   """The retraining's train state in `out/state/<step>` (the newest kept)."""
 
@@ -229,7 +209,7 @@ class _StateStore:
     return None
 
   def save(self, step: int, state, meta: dict) -> None:
-    with _signals_deferred():
+    with files.signals_held():
       self.store.save(step, _state_tree(state), meta)
       for old in self.store.ids():
         if old != step:
@@ -256,6 +236,8 @@ def retrain(workdir: str | Path, individual: int | None = None,
   config = config_lib.validate(config if config is not None
                                else config_lib.from_workdir(workdir))
   r = config.retrain
+  if individual is None and not (workdir / "model").is_dir():
+    individual = best_so_far(workdir)  # a run still going
   try:
     found = load_model(workdir, individual)
   except FileNotFoundError as err:
@@ -276,6 +258,27 @@ def retrain(workdir: str | Path, individual: int | None = None,
     return _Retraining(config, out, found, ident, genome).run()
   finally:
     ownership.release(out)
+
+
+def best_so_far(workdir: Path) -> int:
+  """A running experiment's best individual by validation accuracy among
+  those whose checkpoint it keeps (read without writing: the run's own
+  process owns the log)."""
+  trained = []
+  for line in raw_lines(workdir / "events.jsonl") if (
+      workdir / "events.jsonl").is_file() else ():
+    try:
+      e = parse(line)
+    except ValueError:
+      continue  # a line being written
+    if e.get("event") == "trained" and not e.get("failed"):
+      trained.append(e)
+  kept = [e for e in trained
+          if (workdir / "checkpoints" / str(e["id"])).is_dir()]
+  if not kept:
+    raise ModelError(f"{workdir} has no trained individual with a kept "
+                     "checkpoint yet: wait for the run, or give --individual")
+  return max(kept, key=lambda e: (e["val_accuracy"], -e["id"]))["id"]
 
 
 class _Retraining:
