@@ -7,10 +7,10 @@ experiments' folders before it forks their processes.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from evojax_nas import config as config_lib
+from evojax_nas import files
 from evojax_nas import strategies
 
 # Fields that may differ when a workdir is resumed (budgets, display, paths).
@@ -46,9 +46,7 @@ def check_same_experiment(config, path: Path, record: bool = True):
   if not path.exists():
     if not record:
       return
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(new, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    files.write_atomic(path, json.dumps(new, indent=1, sort_keys=True))
     return
   try:
     old = json.loads(path.read_text())

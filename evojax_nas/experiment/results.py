@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 
+from evojax_nas import files
 from evojax_nas.config import ConfigError
 from evojax_nas.experiment.events import time_split
 from evojax_nas.experiment.export import export_model
@@ -169,8 +169,6 @@ def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
   results["pareto_front"] = pareto_front(
       config, h, trainer, Path(workdir) / "models"
       if tuple(config.objectives)[1:] else None)
-  path = Path(workdir) / "results.json"
-  tmp = path.with_suffix(".tmp")
-  tmp.write_text(json.dumps(results, indent=1))
-  os.replace(tmp, path)
+  files.write_atomic(Path(workdir) / "results.json",
+                     json.dumps(results, indent=1))
   return results

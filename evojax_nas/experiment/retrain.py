@@ -101,10 +101,7 @@ def _settings(r, ident, genome) -> dict:
 
 
 def _write_json(path: Path, obj) -> None:
-  """Whole or not at all: a temporary file renamed into place."""
-  tmp = path.with_suffix(".tmp")
-  tmp.write_text(json.dumps(obj, indent=1))
-  os.replace(tmp, path)
+  files.write_atomic(path, json.dumps(obj, indent=1))
 
 
 def _check_folder(out: Path, settings: dict) -> None:
