@@ -21,7 +21,7 @@ import pathlib
 import ml_collections
 
 from evojax_nas.experiment.escape import parse_schedule
-from evojax_nas.genomes.names import MUTATION_NAMES
+from evojax_nas.genomes.names import INSERT_WIDTHS, MUTATION_NAMES
 from evojax_nas.train.data import DATA_DIR_ENV, DATASETS
 
 
@@ -138,6 +138,10 @@ def default_config() -> ml_collections.ConfigDict:
   ))
   # Relative mutation probabilities; the paper used them untuned (uniform).
   c.mutations = ml_collections.ConfigDict({k: 1.0 for k in MUTATION_NAMES})
+  # INSERT-CONVOLUTION's channels: "input" (the paper: its input's; a conv
+  # inserted at the image gets 3) or "output" (beyond the paper: the layer
+  # it feeds; genomes/names.py).
+  c.insert_width = "input"
 
   # Escaping local optima and recombination (Real et al. 2017, section 5;
   # steady-state strategies on the DNA, all off by default).
@@ -222,6 +226,10 @@ def retrain_config() -> ml_collections.ConfigDict:
   r = ml_collections.ConfigDict()
   r.name = ""               # folder under WORKDIR/retrained; "" = from below
   r.steps = 4500
+  # Seconds the training may take (0 = no limit): fewer than `steps` where
+  # fewer fit, timed on this machine before training (the schedule is then
+  # laid over the steps that fit; the choice is saved for a resume).
+  r.time_budget_s = 0.0
   # "cosine" (linear warm-up over `warmup_fraction`, then cosine to 0),
   # "stepped" (the trainer's: lr x FACTOR from FRACTION of the steps on,
   # `lr_steps`) or "constant". Cosine measured 0.6-2.6 points of test
@@ -260,6 +268,8 @@ def validate_retrain(c) -> None:
       raise ConfigError(msg)
 
   need(r.steps >= 1, f"retrain.steps must be positive, got {r.steps}")
+  need(r.time_budget_s >= 0, "retrain.time_budget_s must be >= 0 (0 = no "
+       f"limit), got {r.time_budget_s}")
   need(r.schedule in RETRAIN_SCHEDULES, f"retrain.schedule {r.schedule!r} "
        f"unknown; valid choices: {list(RETRAIN_SCHEDULES)}")
   _check_lr_schedule(r.lr_steps, "retrain.lr_steps")
@@ -470,6 +480,8 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   _check_lr_schedule(c.train.lr_schedule, "train.lr_schedule")
   validate_retrain(c)
   need(c.mutations_per_child >= 1, "mutations_per_child must be at least 1")
+  need(c.insert_width in INSERT_WIDTHS, f"insert_width {c.insert_width!r} "
+       f"unknown; valid choices: {list(INSERT_WIDTHS)}")
   need(c.num_workers >= 0, "num_workers must be >= 0 (0: one in-process "
        "loop)")
   need(c.runner in RUNNERS, f"runner {c.runner!r} unknown; valid choices: "

@@ -95,6 +95,35 @@ def test_insert_convolution_follows_the_paper():
   assert seen_strides == {1, 2} and seen_acts == {"bn_relu", "linear"}
 
 
+def test_insert_width_output_takes_the_fed_layers_width():
+  """insert_width="output": the new conv has the channels of the vertex it
+  now feeds (after the last vertex, its input's); the draws are the
+  paper rule's, so the two children differ in that width only."""
+  parent = conv_chain((8, 16, 32), (1, 2, 1))
+  shapes = parent.shapes()
+  ids = [v.id for v in parent.vertices]
+  paper, output = m.mutations_for("input"), m.mutations_for("output")
+  seen_last = seen_inner = False
+  for seed in range(40):
+    a = paper["insert_convolution"](parent, np.random.default_rng(seed))
+    b = output["insert_convolution"](parent, np.random.default_rng(seed))
+    (ea,) = [e for e in a.edges if e.id >= parent.next_id]
+    (eb,) = [e for e in b.edges if e.id >= parent.next_id]
+    assert ea.replace(channels=eb.channels) == eb
+    pos = ids.index(eb.src)
+    if pos + 1 < len(ids):
+      assert eb.out_channels == shapes[ids[pos + 1]][2]
+      seen_inner = True
+    else:
+      assert eb.out_channels == shapes[eb.src][2]
+      seen_last = True
+    validate(b)
+  assert seen_inner and seen_last
+  assert m.mutations_for("input") is m.MUTATIONS
+  with pytest.raises(ValueError, match="valid choices"):
+    m.mutations_for("widest")
+
+
 def test_remove_convolution_and_skips_need_something_to_remove():
   rng = np.random.default_rng(0)
   assert m.remove_convolution(trivial(), rng) is None

@@ -294,25 +294,43 @@ def test_a_scan_loop_still_validates_and_saves_along_the_way(finished):
 
 def test_final_fraction_splits_a_time_budget(tmp_path):
   from evojax_nas.experiment.loop import over_budget
-  from evojax_nas.experiment.retrain import final_steps
+  from evojax_nas.experiment.retrain import final_seconds, final_steps
   c = default_config()
   c.time_budget_s, c.final.fraction, c.train.chunk_steps = 800.0, 0.25, 4
   c = config_lib.validate(c)
-  # The search stops at 600 s of its 800, and the rest buys steps at the
-  # best's own speed in the search (a tenth kept for validation).
+  # The search stops at 600 s of its 800.
   assert not over_budget(c, 10, 599.0) and over_budget(c, 10, 600.0)
   (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(e) for e in (
       {"event": "trained", "id": 4, "steps": 300, "seconds": {"train": 9.0}},
       {"event": "trained", "id": 5, "steps": 300, "seconds": {"train": 3.0}},
   )) + "\n")
-  assert final_steps(c, tmp_path, 5) == 18000  # 0.9 * 200 s / 0.01 s
-  c.max_steps = 40_000  # and a quarter of the steps is fewer
-  assert final_steps(c, tmp_path, 5) == 10_000
+  # A bound: twice what 200 s buys at the search's 0.01 s a step; the
+  # retraining keeps what fits the 200 s left at its own speed.
+  assert final_steps(c, tmp_path, 5) == 40_000
+  assert final_seconds(c, {"wall_time_s": 604.0}) == 196.0
+  assert final_seconds(c, {"wall_time_s": 790.0}) == 100.0  # half, at least
+  c.max_steps = 100_000  # and a quarter of the steps is fewer
+  assert final_steps(c, tmp_path, 5) == 25_000
   c.max_steps, c.final.fraction = 0, 0.0
   assert not over_budget(c, 10, 799.0)
   with pytest.raises(ConfigError, match="final.fraction must be in"):
     c.final.fraction = 1.0
     config_lib.validate(c)
+
+
+def test_a_time_budget_trains_the_steps_that_fit(finished):
+  """retrain.time_budget_s: the steps are timed here, then trained as if
+  given: the same weights as a retraining told that many steps."""
+  tmp, _ = finished
+  timed = retrain(tmp / "wd", None, settings(
+      tmp, steps=20_000, time_budget_s=4.0, name="timed"))
+  steps = timed["steps"]
+  assert 0 < steps < 20_000 and steps % 2 == 0
+  assert timed["curve"][-1]["step"] == steps
+  told = retrain(tmp / "wd", None, settings(tmp, steps=steps, name="told"))
+  assert told["weights_sha256"] == timed["weights_sha256"]
+  with pytest.raises(ConfigError, match="retrain.time_budget_s must be"):
+    config_lib.validate(settings(tmp, time_budget_s=-1.0))
 
 
 def test_different_settings_get_different_folders():

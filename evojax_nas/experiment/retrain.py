@@ -60,7 +60,7 @@ RETRAINED = "retrained"
 # cadence, how often the curve is measured: none changes the weights);
 # every other retrain.* value names the retraining.
 _RESUMABLE = ("checkpoint_every_s", "eval_points", "data.dir",
-              "data.cache_dir")
+              "data.cache_dir", "time_budget_s")
 
 
 # How a name spells a setting that is not its default.
@@ -284,6 +284,7 @@ class _Retraining:
   def __init__(self, config, out: Path, found, ident, genome):
     self.config, self.r, self.out = config, config.retrain, out
     self.found, self.ident, self.genome = found, ident, genome
+    self.steps = self.r.steps   # fewer where `time_budget_s` says so
     self.trainer = trainer_lib.build(training_config(config), out, slots=1,
                                      label_smoothing=self.r.label_smoothing)
     d = self.trainer.dataset
@@ -322,7 +323,11 @@ class _Retraining:
       tree, meta = saved
       state = jax.device_put(_from_tree(state, tree), lane.replicated)
       curve, seconds, start = meta["curve"], meta["seconds"], meta["step"]
-      log.info("resuming %s at step %d of %d", self.out.name, start, r.steps)
+      self.steps = meta.get("steps", r.steps)
+      log.info("resuming %s at step %d of %d", self.out.name, start,
+               self.steps)
+    elif r.time_budget_s:
+      self.steps = self._steps_that_fit(net, lane, state)
     tb = (SummaryWriter(self.out / "tensorboard")
           if self.config.tensorboard else None)
     try:
@@ -339,7 +344,7 @@ class _Retraining:
     r, t, d = self.r, self.trainer, lane.data
     k = t.cfg.steps_per_dispatch
     base = r.learning_rate or self.genome.learning_rate
-    rates = trainer_lib.scheduled_rates(base, r.steps, r.schedule,
+    rates = trainer_lib.scheduled_rates(base, self.steps, r.schedule,
                                         r.lr_steps, r.warmup_fraction)
     chunks = trainer_lib.per_dispatch(rates, k, lane.replicated)
     order = lane.batch_order(jnp.uint32(jax.random.bits(k_data,
@@ -350,7 +355,7 @@ class _Retraining:
       curve = [self._point(0, state, None, rates[0], tb)]
     t0 = time.perf_counter()
     last_save = time.perf_counter()
-    bar = tqdm(total=r.steps, initial=start, unit="step", dynamic_ncols=True,
+    bar = tqdm(total=self.steps, initial=start, unit="step", dynamic_ncols=True,
                disable=not (self.config.progress and os.isatty(2)))
     with bar:
       for i in range(start // k, len(chunks)):
@@ -366,11 +371,48 @@ class _Retraining:
                                    tb))
           bar.set_postfix(val=f"{curve[-1]['val_accuracy']:.4f}")
         now = time.perf_counter()
-        if step < r.steps and now - last_save >= r.checkpoint_every_s:
+        if step < self.steps and now - last_save >= r.checkpoint_every_s:
           store.save(step, state, {"step": step, "curve": curve,
-                                   "seconds": seconds + now - t0})
+                                   "seconds": seconds + now - t0,
+                                   "steps": self.steps})
           last_save = time.perf_counter()
     return state, curve, seconds + time.perf_counter() - t0
+
+  def _steps_that_fit(self, net, lane, state) -> int:
+    """Steps (at most `retrain.steps`) that `retrain.time_budget_s` buys at
+    this network's speed here: dispatches timed on the start state (their
+    results are dropped, so the weights are those of a run told the steps),
+    less a validation's time per curve point and for the answer."""
+    r, d, t0 = self.r, lane.data, time.perf_counter()
+    k = self.trainer.cfg.steps_per_dispatch
+    rates = jax.device_put(np.full(k, 1e-3, np.float32), lane.replicated)
+    key = jax.device_put(trainer_lib.fast_key(jax.random.key(0)),
+                         lane.replicated)
+    order = lane.batch_order(jnp.uint32(0))
+    scratch = [jax.tree.map(lambda x: x.copy(), state)]  # donated below
+
+    def dispatch():
+      scratch[0], metrics = net.train_dispatch(
+          scratch[0], d.train_images, d.train_labels, order,
+          lane.dispatch_numbers[0], key, d.mean, d.std, rates)
+      jax.block_until_ready(metrics)
+
+    dispatch()  # compiles: the training below reuses the program
+    t1, n = time.perf_counter(), 0
+    while n < 3 or time.perf_counter() - t1 < 2.0:
+      dispatch()
+      n += 1
+    per_step = (time.perf_counter() - t1) / (n * k)
+    t2 = time.perf_counter()
+    self.trainer.accuracy(self.genome, state.variables(), "val")
+    per_eval = time.perf_counter() - t2
+    left = (r.time_budget_s - (time.perf_counter() - t0)
+            - (r.eval_points + 4) * per_eval)
+    steps = min(r.steps, max(k, int(left / per_step) // k * k))
+    log.info("%s: %.1f ms a step, %.1f s a validation: %d steps fit "
+             "%.0f s", self.out.name, 1e3 * per_step, per_eval, steps,
+             r.time_budget_s)
+    return steps
 
   def _point(self, step, state, metrics, rate, tb) -> dict:
     """A point of the curve: validation accuracy (and the last chunk's
@@ -408,16 +450,16 @@ class _Retraining:
     n_evals = len(curve) * -(-len(d.val_labels) // t.cfg.eval_batch_size)
     info = {"id": self.ident, "val_accuracy": val, "test_accuracy": test,
             "data": d.name, "image_shape": list(d.train_images.shape[1:]),
-            "retrained": {"steps": r.steps, "init": r.init,
+            "retrained": {"steps": self.steps, "init": r.init,
                           "width": r.width, "depth": r.depth}}
     export_model(self.out / "model", self.genome, variables, d.class_names,
                  d.mean, d.std, info)
     results = {
         "individual": self.ident, "name": self.out.name,
-        "val_accuracy": val, "test_accuracy": test, "steps": r.steps,
+        "val_accuracy": val, "test_accuracy": test, "steps": self.steps,
         "flops": {"per_image": t.costs(self.genome)["flops"],
                   "train_step": f["train_step"],
-                  "total": f["train_step"] * r.steps
+                  "total": f["train_step"] * self.steps
                            + f["eval_batch"] * n_evals},
         "params": t.costs(self.genome)["params"],
         "seconds": round(seconds, 1),
@@ -446,7 +488,7 @@ class _Retraining:
     shutil.rmtree(self.out / "state", ignore_errors=True)
     log.info("retrained %s: val %.4f, test %.4f (found: val %s, test %s), "
              "%d steps, %.0f s -> %s", self.out.name, val, test,
-             _pct(found["found_val"]), _pct(found["found_test"]), r.steps,
+             _pct(found["found_val"]), _pct(found["found_test"]), self.steps,
              seconds, path)
     return results
 
@@ -476,17 +518,29 @@ def _seconds_per_step(workdir: Path, ident: int) -> float | None:
 
 
 def final_steps(config, workdir: Path, best: int) -> int:
-  """Steps that `final.fraction` of the budget buys: that share of
-  `max_steps`, and of `time_budget_s` at the best's speed in the search
-  (a tenth kept for validation along the way), whichever is fewer."""
+  """The steps that `final.fraction` of the budget buys: that share of
+  `max_steps`, or twice what that share of `time_budget_s` buys at the
+  best's speed in the search, whichever is fewer. With a time budget this
+  is a bound: the retraining keeps the steps that fit at its own speed
+  (alone it runs faster than the search's slots, wider it runs slower;
+  `final_seconds`)."""
   f, candidates = config.final.fraction, []
   if config.max_steps:
     candidates.append(int(f * config.max_steps))
   per_step = _seconds_per_step(workdir, best)
   if config.time_budget_s and per_step:
-    candidates.append(int(0.9 * f * config.time_budget_s / per_step))
+    candidates.append(int(2 * f * config.time_budget_s / per_step))
   chunk = config.train.chunk_steps
   return max(chunk, min(candidates or [config.retrain.steps]) // chunk * chunk)
+
+
+def final_seconds(config, results: dict) -> float:
+  """What is left of `time_budget_s` after the search (0 = no limit): the
+  search stops at its share, give or take the children in flight."""
+  if not config.time_budget_s:
+    return 0.0
+  left = config.time_budget_s - results["wall_time_s"]
+  return max(left, 0.5 * config.final.fraction * config.time_budget_s)
 
 
 def final(config, workdir: str | Path, results: dict) -> dict:
@@ -497,6 +551,7 @@ def final(config, workdir: str | Path, results: dict) -> dict:
   c = ml_collections.ConfigDict(config.to_dict())
   c.retrain.name = FINAL
   c.retrain.steps = final_steps(config, workdir, results["best"]["id"])
+  c.retrain.time_budget_s = final_seconds(config, results)
   max_steps, time_budget_s = config_lib.search_budgets(config)
   log.info("final: %.0f%% of the budget retrains individual %d for %d "
            "steps", 100 * config.final.fraction, results["best"]["id"],

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from evojax_nas.genomes.dna import DNA, Edge, Vertex, validate
-from evojax_nas.genomes.names import MUTATION_NAMES
+from evojax_nas.genomes.names import INSERT_WIDTHS, MUTATION_NAMES
 
 Mutation = Callable[[DNA, np.random.Generator], "DNA | None"]
 
@@ -46,11 +46,14 @@ def reset_weights(dna, rng):
   return dna
 
 
-def _insert(dna: DNA, rng, kind: str) -> DNA:
+def _insert(dna: DNA, rng, kind: str, width: str = "input") -> DNA:
   """Splits the backbone after a random vertex with a new vertex and edge."""
   pos = int(rng.integers(len(dna.vertices)))
   src = dna.vertices[pos]
-  channels = dna.shapes()[src.id][2]
+  shapes = dna.shapes()
+  channels = shapes[src.id][2]
+  if width == "output" and pos + 1 < len(dna.vertices):
+    channels = shapes[dna.vertices[pos + 1].id][2]
   new_v = Vertex(id=dna.next_id,
                  activation=("bn_relu", "linear")[int(rng.integers(2))])
   new_e = Edge(id=dna.next_id + 1, src=src.id, dst=new_v.id, kind=kind,
@@ -69,6 +72,11 @@ def _insert(dna: DNA, rng, kind: str) -> DNA:
 def insert_convolution(dna, rng):
   """A 3x3 conv, stride 1 or 2, as many channels as its input, BN+ReLU or not."""
   return _insert(dna, rng, "conv")
+
+
+def insert_convolution_output_width(dna, rng):
+  """INSERT-CONVOLUTION with as many channels as the layer it feeds."""
+  return _insert(dna, rng, "conv", width="output")
 
 
 def insert_one_to_one(dna, rng):
@@ -192,13 +200,27 @@ def mutation_probabilities(weights: Mapping[str, float] | None = None
   return p / p.sum()
 
 
+def mutations_for(insert_width: str = "input") -> Mapping[str, Mutation]:
+  """The eleven mutations with INSERT-CONVOLUTION's width rule
+  (`INSERT_WIDTHS`); ValueError names the valid choices."""
+  if insert_width not in INSERT_WIDTHS:
+    raise ValueError(f"unknown insert width {insert_width!r}; valid choices: "
+                     f"{list(INSERT_WIDTHS)}")
+  if insert_width == "input":
+    return MUTATIONS
+  return {**MUTATIONS, "insert_convolution": insert_convolution_output_width}
+
+
 def mutate_many(dna: DNA, key: jax.Array, count: int = 1,
-                probabilities: np.ndarray | None = None) -> tuple[DNA, str]:
+                probabilities: np.ndarray | None = None,
+                mutations: Mapping[str, Mutation] = MUTATIONS
+                ) -> tuple[DNA, str]:
   """`count` successive mutations (a raised mutation rate, Real et al. 2017
   section 5); the name joins theirs with '+'."""
   names = []
   for i in range(count):
-    dna, name = mutate(dna, jax.random.fold_in(key, i), probabilities)
+    dna, name = mutate(dna, jax.random.fold_in(key, i), probabilities,
+                       mutations)
     names.append(name)
   return dna, "+".join(names)
 
@@ -209,7 +231,8 @@ def inherits_nothing(mutation: str) -> bool:
 
 
 def mutate(dna: DNA, key: jax.Array,
-           probabilities: np.ndarray | None = None) -> tuple[DNA, str]:
+           probabilities: np.ndarray | None = None,
+           mutations: Mapping[str, Mutation] = MUTATIONS) -> tuple[DNA, str]:
   """Applies one mutation drawn from `probabilities`; returns (child, name).
 
   A mutation that cannot apply is redrawn. The identity mutation always
@@ -221,7 +244,7 @@ def mutate(dna: DNA, key: jax.Array,
   names = list(MUTATIONS)
   for _ in range(100):
     name = names[int(rng.choice(len(names), p=p))]
-    child = MUTATIONS[name](dna, rng)
+    child = mutations[name](dna, rng)
     if child is not None:
       return validate(child), name
   raise ValueError("no mutation with positive probability applies to this "

@@ -17,7 +17,8 @@ import numpy as np
 from evojax_nas.genomes import genetic_cnn, nb201, strings
 from evojax_nas.genomes.dna import DNA, FORMAT as DNA_FORMAT, GenomeError, trivial
 from evojax_nas.genomes.mutations import (inherits_nothing, mutate_many,
-                                          mutation_probabilities)
+                                          mutation_probabilities,
+                                          mutations_for)
 
 
 def _rng(key: jax.Array) -> np.random.Generator:
@@ -32,6 +33,7 @@ class DNASpace:
   def __init__(self, config):
     self.config = config
     self.probabilities = mutation_probabilities(dict(config.mutations))
+    self.mutations = mutations_for(config.insert_width)
 
   def initial(self, key: jax.Array) -> DNA:
     del key
@@ -44,7 +46,7 @@ class DNASpace:
     p = self.probabilities if weights is None else mutation_probabilities(
         weights)
     return mutate_many(genome, key, count or self.config.mutations_per_child,
-                       p)
+                       p, self.mutations)
 
   def inherits_nothing(self, mutation: str) -> bool:
     return inherits_nothing(mutation)
