@@ -391,18 +391,22 @@ class _Retraining:
     order = lane.batch_order(jnp.uint32(0))
     scratch = [jax.tree.map(lambda x: x.copy(), state)]  # donated below
 
-    def dispatch():
-      scratch[0], metrics = net.train_dispatch(
-          scratch[0], d.train_images, d.train_labels, order,
-          lane.dispatch_numbers[0], key, d.mean, d.std, rates)
-      jax.block_until_ready(metrics)
+    def seconds(n: int) -> float:
+      """n dispatches in a row, blocked at the end (as training runs)."""
+      t = time.perf_counter()
+      for _ in range(n):
+        scratch[0], metrics = net.train_dispatch(
+            scratch[0], d.train_images, d.train_labels, order,
+            lane.dispatch_numbers[0], key, d.mean, d.std, rates)
+        if lane.block_each_dispatch:
+          jax.block_until_ready(metrics)
+      jax.block_until_ready(scratch[0])
+      return time.perf_counter() - t
 
-    dispatch()  # compiles: the training below reuses the program
-    t1, n = time.perf_counter(), 0
-    while n < 3 or time.perf_counter() - t1 < 2.0:
-      dispatch()
-      n += 1
-    per_step = (time.perf_counter() - t1) / (n * k)
+    seconds(1)  # compiles: the training below reuses the program
+    guess = seconds(4) / 4
+    n = max(4, int(2.0 / max(guess, 1e-4)))
+    per_step = seconds(n) / (n * k)
     t2 = time.perf_counter()
     self.trainer.accuracy(self.genome, state.variables(), "val")
     per_eval = time.perf_counter() - t2
