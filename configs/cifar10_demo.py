@@ -16,7 +16,7 @@ convolutional networks from the trivial start:
   * inheritance keeps the overlapping block of a resized layer
     (`inheritance_mode="overlap"`), so widening a layer costs little training.
 Beyond the paper, the last quarter of the budget retrains the best
-architecture (`final.fraction = 0.25`, README "Retraining the answer"):
+architecture (`final.fraction = 0.25`, docs/retraining.md):
 measured on a 2-core machine, the handed-back model went from 50.7 % (the
 search's answer as it was) to 68.1 % test in about the same wall time; set
 --config.final.fraction=0 for the paper's behaviour.

@@ -222,7 +222,7 @@ def default_config() -> ml_collections.ConfigDict:
 def retrain_config() -> ml_collections.ConfigDict:
   """`evojax_nas retrain` (experiment/retrain.py): the found architecture
   trained longer, wider or on other data. Defaults measured on the CPU
-  demo's answer (README "Retraining the answer")."""
+  demo's answer (docs/retraining.md)."""
   r = ml_collections.ConfigDict()
   r.name = ""               # folder under WORKDIR/retrained; "" = from below
   r.steps = 4500

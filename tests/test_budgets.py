@@ -1,7 +1,7 @@
 """Same science everywhere: the in-process run and a worker are one loop on
 two population backends, so a budget means the same in both; and the
 experiment clock skips the downtime between a SIGKILL and the restart, as
-README ("Budgets and the clock") says."""
+docs/design.md ("Budgets and the clock") says."""
 
 import json
 import os

@@ -1,7 +1,7 @@
 """What happens when a user makes a mistake or the machine fails: one line
 (`evojax_nas: error: ...`, exit 2; Ctrl-C 130, SIGTERM 143), no traceback,
 and nothing already written to the experiment directory is lost. Each test
-is a row of README's "What happens when..." table."""
+is a row of docs/errors.md's "What happens when..." table."""
 
 import errno
 import hashlib

@@ -1,6 +1,6 @@
 """Nothing lost on the surfaces added last: export, repair, resume, sweep,
 data and config (issue 24). Each test is one row (or a class of rows) of
-README's "What happens when..." table: one line and exit 2 for a mistake,
+docs/errors.md's "What happens when..." table: one line and exit 2 for a mistake,
 nothing written before it changed."""
 
 import hashlib

@@ -5,7 +5,7 @@ architecture had.
 
 Evolution trains many architectures briefly; compiling each whole network
 (its train chunk and its predict program) cost as much CPU as training them
-(README, "Compute goes to learning"). Here a *unit* is one vertex of the DNA:
+(docs/performance.md, "Compiling architectures"). Here a *unit* is one vertex of the DNA:
 its backbone edge (a convolution or an identity), the skip inputs summed
 into it, and its activation (batch norm + ReLU, or none). Its programs are
 keyed by what shapes them — the edge's kernel, stride and channels, the

@@ -1,6 +1,6 @@
 """This process's memory mappings and resident memory, and the OS's limits.
 
-Measured (benchmarks/mappings.py, README "Long runs"): every XLA:CPU executable
+Measured (benchmarks/mappings.py, docs/long-runs.md): every XLA:CPU executable
 keeps its kernels in memory mappings of its own (LLVM's JIT maps code,
 read-only data and data of each kernel module separately), about 280 for a
 one-conv train chunk plus ~70 per further conv layer, and releases them

@@ -499,7 +499,7 @@ def train_loop(config, backend: str | None = None) -> tuple[str, int]:
 
 def engine_for(config) -> str:
   """`train.engine`, "auto" resolved: "network" on every backend, the one
-  measured fastest or within noise (README, "Where the time goes"): the
+  measured fastest or within noise (docs/performance.md): the
   per-unit engine compiles ~40 % less on a replayed demo but trains its
   steps 16-50 % slower on XLA:CPU; the shared batch preparation trains the
   same bits and shortened compilation on the critical path, with the wall
