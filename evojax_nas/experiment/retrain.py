@@ -282,6 +282,7 @@ class _Retraining:
   """One retraining's pieces: trainer, network, state store, curves."""
 
   def __init__(self, config, out: Path, found, ident, genome):
+    self.started = time.perf_counter()  # `time_budget_s` counts from here
     self.config, self.r, self.out = config, config.retrain, out
     self.found, self.ident, self.genome = found, ident, genome
     self.steps = self.r.steps   # fewer where `time_budget_s` says so
@@ -382,8 +383,9 @@ class _Retraining:
     """Steps (at most `retrain.steps`) that `retrain.time_budget_s` buys at
     this network's speed here: dispatches timed on the start state (their
     results are dropped, so the weights are those of a run told the steps),
-    less a validation's time per curve point and for the answer."""
-    r, d, t0 = self.r, lane.data, time.perf_counter()
+    less the time since the retraining began (data, compilation) and a
+    validation's time per curve point and for the answer."""
+    r, d = self.r, lane.data
     k = self.trainer.cfg.steps_per_dispatch
     rates = jax.device_put(np.full(k, 1e-3, np.float32), lane.replicated)
     key = jax.device_put(trainer_lib.fast_key(jax.random.key(0)),
@@ -410,7 +412,7 @@ class _Retraining:
     t2 = time.perf_counter()
     self.trainer.accuracy(self.genome, state.variables(), "val")
     per_eval = time.perf_counter() - t2
-    left = (r.time_budget_s - (time.perf_counter() - t0)
+    left = (r.time_budget_s - (time.perf_counter() - self.started)
             - (r.eval_points + 4) * per_eval)
     steps = min(r.steps, max(k, int(left / per_step) // k * k))
     log.info("%s: %.1f ms a step, %.1f s a validation: %d steps fit "
