@@ -15,6 +15,7 @@ import json
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -95,11 +96,8 @@ def pareto_front(config, history, trainer, export_to: Path | None = None
   return {"objectives": ["accuracy", *costs], "members": members}
 
 
-def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
-  """Writes `results.json` and `model/` from the replayed `history` and a
-  `trainer` that predicts (its training images need not be on the
-  devices); returns the results dict."""
-  h, ev = history, trainer
+def _check_trained(h) -> None:
+  """A run with nothing to hand back ends here, with the fix."""
   if not h.trained:
     raise RuntimeError("no individual was trained: raise the budget")
   if all(i.failed for i in h.trained):
@@ -108,59 +106,71 @@ def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
         f"({h.trained[0].trained['failed']}): there is no model to hand "
         "back; lower initial_learning_rate (or train.momentum) and start a "
         "new --workdir")
-  labels = ev.data.splits["test"][2]
-  variables, probs, top, fitness = {}, [], [], {}
-  # The best whose checkpoints are usable (kept: the top-k).
+
+
+def _top(config, h, trainer) -> list[tuple[Any, float, Any]]:
+  """(individual, fitness, variables) of the best `ensemble_size` whose
+  checkpoints are usable (kept: the top-k), best first."""
+  top, kept = [], set(trainer.checkpoints.ids())
   for ind, fit in ranked(h):
     if len(top) == config.ensemble_size:
       break
-    if ind.id not in set(trainer.checkpoints.ids()):
+    if ind.id not in kept:
       continue
     try:
-      variables[ind.id], _ = trainer.checkpoints.restore(
-          ind.id, ev.cache.get(ind.genome).abstract_variables)
+      variables, _ = trainer.checkpoints.restore(
+          ind.id, trainer.cache.get(ind.genome).abstract_variables)
     except CheckpointError as err:
       log.warning("%s: individual %d is left out of the results", err,
                   ind.id)
       continue
-    top.append(ind)
-    fitness[ind.id] = fit
-    probs.append(ev.predict(ind.genome, variables[ind.id], "test"))
+    top.append((ind, fit, variables))
   if not top:
     raise CheckpointError(-1, f"no usable checkpoint in "
                           f"{trainer.checkpoints.directory}")
-  best = top[0]
+  return top
+
+
+def _best_entry(h, best, fit, test: float) -> dict:
+  return {"id": best.id, "val_accuracy": best.val_accuracy, "fitness": fit,
+          "selected_by": ("fitness in the last generation"
+                          if h.generations else "validation accuracy"),
+          "test_accuracy": test, "genome": best.genome.to_json(),
+          "description": best.genome.describe(),
+          "flops_per_train_step": best.trained["flops"]["train_step"],
+          "learning_rate": best.genome.learning_rate}
+
+
+def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
+  """Writes `results.json` and `model/` from the replayed `history` and a
+  `trainer` that predicts (its training images need not be on the
+  devices); returns the results dict."""
+  h, d = history, trainer.dataset
+  _check_trained(h)
+  top = _top(config, h, trainer)
+  labels = trainer.data.splits["test"][2]
+  probs = [trainer.predict(ind.genome, v, "test") for ind, _, v in top]
+  (best, fit, variables) = top[0]
   best_test = float(np.mean(probs[0].argmax(-1) == labels))
-  ensemble_test = float(np.mean(majority_vote(probs) == labels))
   results = {
-      "best": {"id": best.id, "val_accuracy": best.val_accuracy,
-               "fitness": fitness[best.id],
-               "selected_by": ("fitness in the last generation"
-                               if h.generations else "validation accuracy"),
-               "test_accuracy": best_test, "genome": best.genome.to_json(),
-               "description": best.genome.describe(),
-               "flops_per_train_step": best.trained["flops"]["train_step"],
-               "learning_rate": best.genome.learning_rate},
-      "ensemble": {"ids": [i.id for i in top], "test_accuracy": ensemble_test,
+      "best": _best_entry(h, best, fit, best_test),
+      "ensemble": {"ids": [ind.id for ind, _, _ in top],
+                   "test_accuracy": float(np.mean(majority_vote(probs)
+                                                  == labels)),
                    "vote": "majority"},
-      "individuals": len(h.trained),
-      "alive": len(h.alive),
-      "total_flops": h.total_flops,
-      "wall_time_s": wall_time_s,
-      "strategy": config.strategy,
-      "search_space": config.search_space,
+      "individuals": len(h.trained), "alive": len(h.alive),
+      "total_flops": h.total_flops, "wall_time_s": wall_time_s,
+      "strategy": config.strategy, "search_space": config.search_space,
       "generations": [dict(e["stats"], generation=e["generation"])
                       for e in h.generations],
       "weight_inheritance": config.weight_inheritance,
       "compile_cache": trainer.cache.stats(),
       "time": time_split([i.trained for i in h.trained], wall_time_s),
-      "data": {"name": trainer.dataset.name, "source": trainer.dataset.source,
-               "train": int(len(trainer.dataset.train_labels)),
-               "val": int(len(trainer.dataset.val_labels)),
-               "test": int(len(labels))},
+      "data": {"name": d.name, "source": d.source,
+               "train": int(len(d.train_labels)),
+               "val": int(len(d.val_labels)), "test": int(len(labels))},
   }
-  d = trainer.dataset
-  export_model(Path(workdir) / "model", best.genome, variables[best.id],
+  export_model(Path(workdir) / "model", best.genome, variables,
                d.class_names, d.mean, d.std,
                {"id": best.id, "val_accuracy": best.val_accuracy,
                 "test_accuracy": best_test, "data": d.name,

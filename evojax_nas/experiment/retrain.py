@@ -278,6 +278,34 @@ def best_so_far(workdir: Path) -> int:
   return max(kept, key=lambda e: (e["val_accuracy"], -e["id"]))["id"]
 
 
+def time_a_step(net, lane, state, k: int, seconds: float = 2.0) -> float:
+  """Seconds a training step takes: about `seconds` of dispatches of `k`
+  steps in a row, as training runs them, on a copy of `state` (donated by
+  the program; the copy's results are dropped). The first dispatch,
+  which compiles, is not counted."""
+  d = lane.data
+  rates = jax.device_put(np.full(k, 1e-3, np.float32), lane.replicated)
+  key = jax.device_put(trainer_lib.fast_key(jax.random.key(0)),
+                       lane.replicated)
+  order = lane.batch_order(jnp.uint32(0))
+  scratch = [jax.tree.map(lambda x: x.copy(), state)]
+
+  def run(n: int) -> float:
+    t = time.perf_counter()
+    for _ in range(n):
+      scratch[0], metrics = net.train_dispatch(
+          scratch[0], d.train_images, d.train_labels, order,
+          lane.dispatch_numbers[0], key, d.mean, d.std, rates)
+      if lane.block_each_dispatch:
+        jax.block_until_ready(metrics)
+    jax.block_until_ready(scratch[0])
+    return time.perf_counter() - t
+
+  run(1)
+  n = max(4, int(seconds / max(run(4) / 4, 1e-4)))
+  return run(n) / (n * k)
+
+
 class _Retraining:
   """One retraining's pieces: trainer, network, state store, curves."""
 
@@ -381,37 +409,15 @@ class _Retraining:
 
   def _steps_that_fit(self, net, lane, state) -> int:
     """Steps (at most `retrain.steps`) that `retrain.time_budget_s` buys at
-    this network's speed here: dispatches timed on the start state (their
-    results are dropped, so the weights are those of a run told the steps),
-    less the time since the retraining began (data, compilation) and a
-    validation's time per curve point and for the answer."""
-    r, d = self.r, lane.data
+    this network's speed here (`time_a_step`), less the time since the
+    retraining began (data, compilation) and a validation's time per curve
+    point and for the answer."""
+    r = self.r
     k = self.trainer.cfg.steps_per_dispatch
-    rates = jax.device_put(np.full(k, 1e-3, np.float32), lane.replicated)
-    key = jax.device_put(trainer_lib.fast_key(jax.random.key(0)),
-                         lane.replicated)
-    order = lane.batch_order(jnp.uint32(0))
-    scratch = [jax.tree.map(lambda x: x.copy(), state)]  # donated below
-
-    def seconds(n: int) -> float:
-      """n dispatches in a row, blocked at the end (as training runs)."""
-      t = time.perf_counter()
-      for _ in range(n):
-        scratch[0], metrics = net.train_dispatch(
-            scratch[0], d.train_images, d.train_labels, order,
-            lane.dispatch_numbers[0], key, d.mean, d.std, rates)
-        if lane.block_each_dispatch:
-          jax.block_until_ready(metrics)
-      jax.block_until_ready(scratch[0])
-      return time.perf_counter() - t
-
-    seconds(1)  # compiles: the training below reuses the program
-    guess = seconds(4) / 4
-    n = max(4, int(2.0 / max(guess, 1e-4)))
-    per_step = seconds(n) / (n * k)
-    t2 = time.perf_counter()
+    per_step = time_a_step(net, lane, state, k)
+    t = time.perf_counter()
     self.trainer.accuracy(self.genome, state.variables(), "val")
-    per_eval = time.perf_counter() - t2
+    per_eval = time.perf_counter() - t
     left = (r.time_budget_s - (time.perf_counter() - self.started)
             - (r.eval_points + 4) * per_eval)
     steps = min(r.steps, max(k, int(left / per_step) // k * k))
