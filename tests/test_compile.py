@@ -11,8 +11,8 @@ from conftest import train_one_chunk
 from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile.network import DNANet, match_shape
 from evojax_nas.compile.steps import StepCache, StepConfig, data_mesh
-from evojax_nas.genomes import (DNA, Edge, Vertex, conv_chain, mutate,
-                                mutation_probabilities)
+from evojax_nas.genomes.dna import DNA, Edge, Vertex, conv_chain
+from evojax_nas.genomes.mutations import mutate, mutation_probabilities
 
 
 
