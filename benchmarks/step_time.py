@@ -31,7 +31,7 @@ import optax
 
 from evojax_nas.compile import augment
 from evojax_nas.compile.steps import StepCache, StepConfig
-from evojax_nas.genomes import conv_chain, trivial
+from evojax_nas.genomes.dna import conv_chain, trivial
 
 BATCH = 50
 

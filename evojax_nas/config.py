@@ -20,9 +20,10 @@ import pathlib
 
 import ml_collections
 
-from evojax_nas.experiment.escape import parse_schedule
+from evojax_nas.datasets import DATA_DIR_ENV, DATASETS
+from evojax_nas.errors import ConfigError  # config.ConfigError: the same class
+from evojax_nas.genomes.escape import parse_schedule
 from evojax_nas.genomes.names import INSERT_WIDTHS, MUTATION_NAMES
-from evojax_nas.train.data import DATA_DIR_ENV, DATASETS
 
 
 RUNNERS = ("local", "ray")
@@ -46,10 +47,6 @@ def upgrade_recorded(flat: dict) -> dict:
   if flat.pop("compile_ahead", True) is False:
     flat.setdefault("slots_per_device", 1)
   return flat
-
-
-class ConfigError(ValueError):
-  """A config with an unknown key or an invalid value."""
 
 
 def default_config() -> ml_collections.ConfigDict:

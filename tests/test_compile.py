@@ -2,6 +2,7 @@
 
 import os
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,9 +11,10 @@ from conftest import train_one_chunk
 
 from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile.network import DNANet, match_shape
-from evojax_nas.compile.steps import StepCache, StepConfig, data_mesh
-from evojax_nas.genomes import (DNA, Edge, Vertex, conv_chain, mutate,
-                                mutation_probabilities)
+from evojax_nas.compile.steps import (CompiledNetwork, StepCache, StepConfig,
+                                      data_mesh)
+from evojax_nas.genomes.dna import DNA, Edge, Vertex, conv_chain
+from evojax_nas.genomes.mutations import mutate, mutation_probabilities
 
 
 
@@ -89,6 +91,28 @@ def test_identity_and_learning_rate_children_never_recompile():
   with CompileCounter() as counter:
     _train_once(cache, conv_chain((4, 8, 8), (2, 2, 1)), data)
   assert counter.count >= 2
+
+
+def test_programs_trace_once_per_architecture(monkeypatch):
+  """The compile cache is keyed by the architecture's signature, so every
+  genome of one architecture (children differing in learning rate only)
+  runs the train and predict programs traced for the first; chex counts
+  the traces, and a new architecture's trace is the one too many."""
+  chex.clear_trace_counter()
+  for name in ("_train_dispatch", "_predict"):
+    monkeypatch.setattr(CompiledNetwork, name, chex.assert_max_traces(
+        getattr(CompiledNetwork, name), n=1))
+  cache = StepCache(StepConfig(num_classes=10, batch_size=8, chunk_steps=2,
+                               eval_batch_size=8))
+  data = (jnp.zeros((64, 32, 32, 3), jnp.uint8), jnp.zeros((64,), jnp.int32),
+          jnp.zeros((16, 32, 32, 3), jnp.uint8))
+  parent = conv_chain((4, 8), (2, 2))
+  for lr in (0.1, 0.05, 0.2):
+    _train_once(cache, parent.replace(learning_rate=lr), data)
+  assert cache.stats()["hits"] == 2
+  with pytest.raises(AssertionError, match="traced > 1 times"):
+    _train_once(cache, conv_chain((4, 8, 8), (2, 2, 1)), data)
+  chex.clear_trace_counter()
 
 
 def test_data_parallel_step_matches_one_device():

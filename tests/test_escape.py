@@ -8,8 +8,8 @@ import pytest
 
 from evojax_nas import config as config_lib
 from evojax_nas import run
-from evojax_nas.experiment import escape
-from evojax_nas.genomes import conv_chain, recombination
+from evojax_nas.genomes import escape, recombination
+from evojax_nas.genomes.dna import conv_chain
 from evojax_nas.train.inheritance import blend
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from evojax_nas import config as config_lib
 from evojax_nas import load_model, run
-from evojax_nas.experiment import Experiment
+from evojax_nas.experiment.runner import Experiment
 from evojax_nas.train.checkpoints import CheckpointError
 
 from conftest import write_cli_config

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from evojax_nas.commands import flops as flops_cmd
-from evojax_nas.genomes import conv_chain, trivial
+from evojax_nas.genomes.dna import conv_chain, trivial
 from evojax_nas.genomes.genetic_cnn import GeneticCNN
 from evojax_nas.genomes.nb201 import Cell
 

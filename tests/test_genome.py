@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from evojax_nas.compile.network import DNANet
-from evojax_nas.genomes import (DNA, Edge, GenomeError, MUTATIONS, conv_chain,
-                                mutate, mutation_probabilities, trivial,
-                                validate)
 from evojax_nas.genomes import mutations as m
+from evojax_nas.genomes.dna import (DNA, Edge, GenomeError, conv_chain, trivial,
+                                    validate)
+from evojax_nas.genomes.mutations import (MUTATIONS, mutate,
+                                          mutation_probabilities)
 
 
 def random_lineage(seed: int, length: int, p=None):
@@ -198,7 +199,7 @@ def test_invalid_genome_json_is_rejected_with_a_reason(edit, message):
 
 
 def test_raised_mutation_rate_applies_several_mutations():
-  from evojax_nas.genomes import inherits_nothing, mutate_many
+  from evojax_nas.genomes.mutations import inherits_nothing, mutate_many
   dna = conv_chain()
   child, name = mutate_many(dna, jax.random.key(3), 3)
   assert len(name.split("+")) == 3

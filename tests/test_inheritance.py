@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_nas.compile.network import DNANet
-from evojax_nas.genomes import conv_chain
 from evojax_nas.genomes import mutations as m
+from evojax_nas.genomes.dna import conv_chain
 from evojax_nas.train.inheritance import inherit
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from evojax_nas import run
 from evojax_nas.config import default_config
-from evojax_nas.genomes import DNA, Edge, Vertex
+from evojax_nas.genomes.dna import DNA, Edge, Vertex
 from evojax_nas.reports import architecture, report
 
 ROOT = Path(__file__).resolve().parents[1]

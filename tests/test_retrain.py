@@ -20,7 +20,7 @@ from evojax_nas import run
 from evojax_nas.config import ConfigError, default_config
 from evojax_nas.experiment.export import load_model
 from evojax_nas.experiment.retrain import retrain, start_variables
-from evojax_nas.genomes import conv_chain
+from evojax_nas.genomes.dna import conv_chain
 from evojax_nas.genomes.scaling import scale
 from evojax_nas.train.data import DataError
 from test_export import CHILD

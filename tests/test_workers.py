@@ -8,7 +8,7 @@ import time
 import pytest
 
 from evojax_nas import config as config_lib
-from evojax_nas.experiment import run
+from evojax_nas.experiment.dispatch import run
 from evojax_nas.experiment.faults import check, inject_faults
 from evojax_nas.experiment.store import PopulationStore, read_events
 

@@ -75,7 +75,7 @@ def user_errors() -> tuple[type[Exception], ...]:
   # pylint: disable=g-import-not-at-top
   from evojax_nas.config import ConfigError
   from evojax_nas.experiment.events import EventLogError
-  from evojax_nas.genomes import GenomeError
+  from evojax_nas.genomes.dna import GenomeError
   from evojax_nas.train.checkpoints import CheckpointError
   from evojax_nas.train.data import DataError
   from evojax_nas.experiment.export import ModelError

@@ -24,7 +24,7 @@ from evojax_nas.commands import cli
 from evojax_nas.compile import augment
 from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile.steps import StepCache, StepConfig
-from evojax_nas.genomes import GenomeError
+from evojax_nas.genomes.dna import GenomeError
 from evojax_nas.genomes.spaces import genome_from_json
 
 

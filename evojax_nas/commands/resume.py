@@ -34,7 +34,7 @@ def main(argv=None) -> int:
                                    summary_line)
   log_to_stderr(fv.debug)  # before JAX starts: its probes log at INFO
   from evojax_nas import config as config_lib
-  from evojax_nas.experiment import run
+  from evojax_nas.experiment.dispatch import run
   from evojax_nas.experiment.recycle import reexec
 
   def resume():

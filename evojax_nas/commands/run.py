@@ -1,7 +1,7 @@
 """`evojax_nas run --config CFG --workdir DIR` (also `python -m
 evojax_nas.main --config CFG --workdir DIR`): runs an experiment.
 
-Flags in, `experiment.run(config, workdir)` out. Rerun with the same
+Flags in, `evojax_nas.run(config, workdir)` out. Rerun with the same
 --workdir to resume. Errors a user can fix (flags, config, data,
 checkpoints, genomes, a full or read-only disk) end the program with one
 line on stderr and exit status 2, Ctrl-C with one line and 130; nothing in
@@ -30,7 +30,7 @@ def main(argv=None) -> int:
   from evojax_nas.commands import (log_to_stderr, run_to_the_end,
                                    summary_line)
   log_to_stderr(fv.debug)  # before JAX starts: its probes log at INFO
-  from evojax_nas.experiment import run
+  from evojax_nas.experiment.dispatch import run
   from evojax_nas.experiment.recycle import reexec
   config, workdir = fv["config"].value, fv.workdir
 

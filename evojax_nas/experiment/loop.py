@@ -47,10 +47,10 @@ import jax
 
 from evojax_nas import config as config_lib
 from evojax_nas import stop, strategies
-from evojax_nas.experiment import escape, keys
+from evojax_nas.experiment import keys
 from evojax_nas.experiment.history import Individual, front_of
 from evojax_nas.experiment.recycle import RecycleNeeded
-from evojax_nas.genomes import recombination
+from evojax_nas.genomes import escape, recombination
 
 log = logging.getLogger("evojax_nas")
 

@@ -13,7 +13,7 @@ choices do not change, and nothing is lost or trained twice.
 How the fresh process starts depends on who runs the loop:
   * a command (`python -m evojax_nas.main ...`, `evojax_nas worker ...`)
     re-executes itself (`reexec`): same PID, same arguments;
-  * a Python caller (`evojax_nas.experiment.run` in a notebook or a test)
+  * a Python caller (`evojax_nas.run` in a notebook or a test)
     continues in a child process, `evojax_nas resume` (`continue_in_child`),
     whose output it relays, and gets results.json back as usual;
   * a Ray worker task returns, and the driver starts a fresh task.

@@ -45,8 +45,8 @@ from evojax_nas import files
 from evojax_nas.experiment import ownership
 from evojax_nas.experiment.events import parse, raw_lines
 from evojax_nas.experiment.export import ModelError, export_model, load_model
+from evojax_nas.experiment.tensorboard import SummaryWriter
 from evojax_nas.genomes.scaling import scale
-from evojax_nas.reports.tensorboard import SummaryWriter
 from evojax_nas.train import trainer as trainer_lib
 from evojax_nas.train.checkpoints import (CheckpointError, CheckpointStore,
                                           weights_digest)

@@ -32,9 +32,9 @@ from evojax_nas.experiment.population import LogPopulation
 from evojax_nas.experiment.recorded_config import check_same_experiment
 from evojax_nas.experiment.progress import Progress
 from evojax_nas.experiment.recycle import Recycler, RecycleNeeded
+from evojax_nas.experiment.tensorboard import SummaryWriter
 from evojax_nas.experiment.workdir import refuse_sweep
 from evojax_nas.genomes import spaces
-from evojax_nas.reports.tensorboard import SummaryWriter
 from evojax_nas.train import trainer as trainer_lib
 
 log = logging.getLogger("evojax_nas")

@@ -232,7 +232,7 @@ def _mark_escapes(ax, run: Run, xs: np.ndarray, x: str):
   """Section 5's interventions: the span of children born under a raised
   mutation rate, and each population-wide weight reset."""
   # pylint: disable-next=import-outside-toplevel
-  from evojax_nas.experiment.escape import parse_schedule
+  from evojax_nas.genomes.escape import parse_schedule
   ids = [e["id"] for e in run.trained]
   for k, (start, end, count) in enumerate(parse_schedule(
       run.config.get("escape.mutation_rate_schedule", "") or "")):

@@ -42,10 +42,10 @@ from typing import Callable
 import numpy as np
 
 from evojax_nas import files
+from evojax_nas.datasets import (CACHE_DIR_ENV, DATA_DIR_ENV, DatasetInfo,
+                                 dataset_info)
 from evojax_nas.train import download as download_lib
 
-DATA_DIR_ENV = "EVOJAX_NAS_DATA_DIR"
-CACHE_DIR_ENV = "EVOJAX_NAS_CACHE"
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 log = logging.getLogger("evojax_nas")
@@ -53,23 +53,6 @@ log = logging.getLogger("evojax_nas")
 
 class DataError(ValueError):
   """The data set cannot be found or read."""
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetInfo:
-  name: str
-  num_classes: int
-  python_archive: str
-  python_folder: str
-  tfds_name: str
-
-
-DATASETS = {
-    "cifar10": DatasetInfo("cifar10", 10, "cifar-10-python.tar.gz",
-                           "cifar-10-batches-py", "cifar10"),
-    "cifar100": DatasetInfo("cifar100", 100, "cifar-100-python.tar.gz",
-                            "cifar-100-python", "cifar100"),
-}
 
 
 @dataclasses.dataclass
@@ -93,13 +76,6 @@ class Dataset:
   @property
   def num_classes(self) -> int:
     return len(self.class_names)
-
-
-def dataset_info(name: str) -> DatasetInfo:
-  if name not in DATASETS:
-    raise ValueError(f"unknown data set {name!r}; valid choices: "
-                     f"{sorted(DATASETS)}")
-  return DATASETS[name]
 
 
 # --- readers: each returns (train_x, train_y, test_x, test_y, class_names) ---

@@ -31,11 +31,11 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from evojax_nas import config as config_lib
 from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile import memory, persistent_cache
 from evojax_nas.compile.steps import (StepCache, StepConfig, batch_order,
                                       data_mesh)
+from evojax_nas.errors import ConfigError
 from evojax_nas.train import data as data_lib
 from evojax_nas.train.checkpoints import CheckpointError, CheckpointStore
 from evojax_nas.train.data import Dataset
@@ -521,7 +521,7 @@ def build(config, workdir: Path, for_training: bool = True,
                           d.val_size, d.split_seed, d.train_size or None,
                           url=d.url or None)
   if t.batch_size > len(dataset.train_labels):
-    raise config_lib.ConfigError(
+    raise ConfigError(
         f"train.batch_size={t.batch_size} exceeds the "
         f"{len(dataset.train_labels):,} training images; lower it (or "
         "data.val_size, or raise data.train_size)")
