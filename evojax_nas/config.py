@@ -49,8 +49,8 @@ def upgrade_recorded(flat: dict) -> dict:
   return flat
 
 
-def default_config() -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
+def _selection(c: ml_collections.ConfigDict) -> None:
+  """What selection compares, and how."""
   c.seed = 0
   # tournament | aging | kill_worst | random | genetic (strategies/__init__.py)
   c.strategy = "tournament"
@@ -70,6 +70,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.objectives = ("accuracy",)
   c.objective_mode = "pareto"
   c.cost_budget = 0.0
+
+
+def _budgets(c: ml_collections.ConfigDict) -> None:
+  """An individual's training, the run's budgets, what it reports."""
   c.steps_per_individual = 25600
   c.max_individuals = 0             # trained individuals in total; 0 = none
   c.max_steps = 0                   # training steps in total; 0 = none
@@ -88,6 +92,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.progress = True                 # progress bar on an interactive terminal
   c.tensorboard = True              # scalars in WORKDIR/tensorboard
   c.mutations_per_child = 1         # >1: a raised mutation rate (section 5)
+
+
+def _process(c: ml_collections.ConfigDict) -> None:
+  """Slots, compilation cache, memory limits, workers."""
   # Individuals in flight per device (each compiles while others train;
   # experiment/loop.py). 0 = auto: 2 in all on CPU (one training, the next
   # compiling), 4 per GPU or TPU. The in-process schedule depends on the
@@ -133,6 +141,10 @@ def default_config() -> ml_collections.ConfigDict:
       ray_placement="auto",
       ray_max_retries=100,     # Ray reruns a worker lost with its node
   ))
+
+
+def _variation(c: ml_collections.ConfigDict) -> None:
+  """Mutations and the papers' options on them; the other genomes."""
   # Relative mutation probabilities; the paper used them untuned (uniform).
   c.mutations = ml_collections.ConfigDict({k: 1.0 for k in MUTATION_NAMES})
   # INSERT-CONVOLUTION's channels: "input" (the paper: its input's; a conv
@@ -161,35 +173,40 @@ def default_config() -> ml_collections.ConfigDict:
   # NAS-Bench-201 cells trained for real: skeleton width C and cells N.
   c.nb201 = ml_collections.ConfigDict(dict(channels=16, cells_per_stage=5))
 
-  c.data = ml_collections.ConfigDict()
-  c.data.name = "cifar10"
-  c.data.dir = os.environ.get(DATA_DIR_ENV, "")
-  c.data.cache_dir = ""             # default $EVOJAX_NAS_CACHE or ~/.cache
+
+def _data(c: ml_collections.ConfigDict) -> None:
+  """The data set (config.data) and its split."""
+  c.name = "cifar10"
+  c.dir = os.environ.get(DATA_DIR_ENV, "")
+  c.cache_dir = ""             # default $EVOJAX_NAS_CACHE or ~/.cache
   # Without a folder, the archive is downloaded once into the data cache
   # (checksum verified) from here; "" = the data set's home page.
-  c.data.url = ""
-  c.data.val_size = 5000
-  c.data.split_seed = 0
-  c.data.train_size = 0             # cap on training images; 0 = all 45k
+  c.url = ""
+  c.val_size = 5000
+  c.split_seed = 0
+  c.train_size = 0             # cap on training images; 0 = all 45k
   # A resume checks that its data is the data the experiment started on
   # (WORKDIR/data.json: a digest of the decoded images and labels; a moved
   # copy matches). True: the user says a copy that differs (re-encoded) is
   # the same data set, and the run goes on with it.
-  c.data.same_as_recorded = False
+  c.same_as_recorded = False
 
-  c.train = ml_collections.ConfigDict()
-  c.train.batch_size = 50
-  c.train.momentum = 0.9
-  c.train.weight_decay = 1e-4
-  c.train.chunk_steps = 4           # SGD steps unrolled per chunk
+
+
+def _train(c: ml_collections.ConfigDict) -> None:
+  """How an individual trains (config.train)."""
+  c.batch_size = 50
+  c.momentum = 0.9
+  c.weight_decay = 1e-4
+  c.chunk_steps = 4           # SGD steps unrolled per chunk
   # How a dispatch runs its chunks: "unrolled" (XLA:CPU: a lax.scan over
   # conv steps is ~10x slower), "scan" (lax.scan: thousands of steps per
   # host dispatch on GPUs and TPUs), "auto" (scan on GPU/TPU, else unrolled).
-  c.train.loop = "auto"
-  c.train.chunks_per_dispatch = 0   # 0 = auto: 1 unrolled, every chunk scan
+  c.loop = "auto"
+  c.chunks_per_dispatch = 0   # 0 = auto: 1 unrolled, every chunk scan
   # "bfloat16": convolutions and activations in bfloat16 (GPU/TPU); weights,
   # optimizer state and batch statistics stay float32.
-  c.train.compute_dtype = "float32"
+  c.compute_dtype = "float32"
   # How an architecture is compiled (only the speed differs, results agree
   # to float rounding): "network" (one program for the whole train chunk
   # with its batch preparation, one for prediction), "split" (the same, the
@@ -197,18 +214,29 @@ def default_config() -> ml_collections.ConfigDict:
   # device, unrolled single chunks, else "network"), "layers" (DNA: vertex
   # programs shared by every architecture that has that vertex's shapes;
   # compile/layers.py), "auto" (trainer.engine_for).
-  c.train.engine = "auto"
+  c.engine = "auto"
   # True: every individual's batch split over all local devices (one lane);
   # False: each slot trains on one device (round-robin).
-  c.train.data_parallel = False
+  c.data_parallel = False
   # A stepped learning rate: ((FRACTION, FACTOR), ...) = from FRACTION of an
   # individual's training steps on, the genome's rate × FACTOR (Genetic CNN:
   # 1e-2 for 120 of 240 epochs, 1e-3 for 60, 1e-4 for 40, 1e-5 for 20).
   # () keeps the genome's rate (Large-Scale Evolution).
-  c.train.lr_schedule = ()
-  c.train.eval_batch_size = 500
-  c.train.crop_padding = 4
-  c.train.flip = True
+  c.lr_schedule = ()
+  c.eval_batch_size = 500
+  c.crop_padding = 4
+  c.flip = True
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """Every key, with the values of Real et al. (2017) on CIFAR-10."""
+  c = ml_collections.ConfigDict()
+  for section in (_selection, _budgets, _process, _variation):
+    section(c)
+  c.data = ml_collections.ConfigDict()
+  _data(c.data)
+  c.train = ml_collections.ConfigDict()
+  _train(c.train)
   c.retrain = retrain_config()
   # Share of `time_budget_s` and `max_steps` spent at the end on retraining
   # the best (retrain.*); 0 = off, as in the papers.
@@ -373,147 +401,157 @@ def _finite_numbers(config) -> None:
           raise ConfigError(f"{key} must be a finite number, got {value!r}")
 
 
-def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """Returns the config completed with defaults; ConfigError if invalid."""
-  # pylint: disable=g-import-not-at-top
-  from evojax_nas.genomes import recombination
-  from evojax_nas.genomes.mutations import mutation_probabilities
-  from evojax_nas.genomes.spaces import SPACES
-  from evojax_nas.strategies import STRATEGIES, make as make_strategy
-  _check_keys(config, default_config())
-  full = default_config()
-  full.update_from_flattened_dict(
-      {k: v for k, v in flatten(config).items()})
-  c = full
-  _finite_numbers(c)
+def _need(ok: bool, msg: str) -> None:
+  if not ok:
+    raise ConfigError(msg)
 
-  def need(ok, msg):
-    if not ok:
-      raise ConfigError(msg)
 
-  need(c.strategy in STRATEGIES, f"strategy {c.strategy!r} unknown; valid "
-       f"choices: {sorted(STRATEGIES)}")
-  need(c.search_space in SPACES, f"search_space {c.search_space!r} unknown; "
-       f"valid choices: {sorted(SPACES)}")
-  need(c.strategy != "genetic" or SPACES[c.search_space].strings,
-       f"strategy 'genetic' needs a string search space (genetic_cnn or "
-       f"nb201), not {c.search_space!r}")
-  need(c.compiled_networks_in_memory >= 2,
-       "compiled_networks_in_memory must be at least 2")
-  for k in ("cache_map_fraction", "recycle_map_fraction",
-            "recycle_memory_fraction"):
-    need(0.0 < c.resources[k] <= 1.0, f"resources.{k} must be in (0, 1], "
-         f"got {c.resources[k]}")
-  need(c.max_generations >= 0, "max_generations must be >= 0 (0 = no limit)")
+def _one_of(value, key: str, choices) -> None:
+  _need(value in choices, f"{key} {value!r} unknown; valid choices: "
+        f"{sorted(choices)}")
+
+
+def _validate_search(c, strategies, spaces) -> None:
+  """The strategy, the search space, the population and the budgets."""
+  _one_of(c.strategy, "strategy", strategies)
+  _one_of(c.search_space, "search_space", spaces)
+  _need(c.strategy != "genetic" or spaces[c.search_space].strings,
+        f"strategy 'genetic' needs a string search space (genetic_cnn or "
+        f"nb201), not {c.search_space!r}")
+  _need(c.max_generations >= 0, "max_generations must be >= 0 (0 = no limit)")
+  _need(c.population_size >= 2, "population_size must be at least 2")
+  _need(2 <= c.sample_size <= c.population_size, "sample_size must be in "
+        f"[2, population_size], got {c.sample_size}")
+  _need(c.steps_per_individual >= 1, "steps_per_individual must be positive")
+  for k in ("max_individuals", "max_steps", "time_budget_s"):
+    _need(c[k] >= 0, f"{k} must be >= 0 (0 means no limit)")
+  _need(c.initial_learning_rate > 0, "initial_learning_rate must be positive")
+  _need(c.cost_budget >= 0.0, "cost_budget must be >= 0")
+  _need(1 <= c.ensemble_size, "ensemble_size must be at least 1")
+  _need(c.inheritance_mode in ("exact", "overlap"), "inheritance_mode must "
+        f"be 'exact' or 'overlap', got {c.inheritance_mode!r}")
+  _need(c.evaluate_test in ("new_best", "all", "none"), "evaluate_test must "
+        f"be one of 'new_best', 'all', 'none', got {c.evaluate_test!r}")
+  objectives = tuple(c.objectives)
+  _need(objectives[:1] == ("accuracy",) and len(set(objectives)) == len(
+      objectives) and set(objectives[1:]) <= set(COSTS),
+        f"objectives must be 'accuracy' followed by distinct costs from "
+        f"{list(COSTS)}, e.g. ('accuracy', 'flops'); got {c.objectives!r}")
+
+
+def _validate_variation(c, recombination_modes) -> None:
+  """Mutations, section 5's options, the genetic algorithm, other genomes."""
   try:
     parse_schedule(c.escape.mutation_rate_schedule)
   except ValueError as err:
     raise ConfigError(f"escape.mutation_rate_schedule: {err}") from None
-  need(all(isinstance(n, int) and n > 0
-           for n in c.escape.reset_population_at),
-       "escape.reset_population_at must list positive individual counts")
-  need(c.recombination.mode in recombination.RECOMBINATION_MODES,
-       f"recombination.mode {c.recombination.mode!r} unknown; valid choices: "
-       f"{list(recombination.RECOMBINATION_MODES)}")
-  need(0.0 <= c.recombination.probability <= 1.0,
-       "recombination.probability must be in [0, 1]")
-  need((c.recombination.mode == "none" and not c.escape.reset_population_at
-        and not c.escape.mutation_rate_schedule) or (
-            c.search_space == "dna" and c.strategy != "genetic"),
-       "escape.* and recombination.* are options of the steady-state "
-       "strategies on the DNA search space")
+  _need(all(isinstance(n, int) and n > 0
+            for n in c.escape.reset_population_at),
+        "escape.reset_population_at must list positive individual counts")
+  _need(c.recombination.mode in recombination_modes,
+        f"recombination.mode {c.recombination.mode!r} unknown; valid "
+        f"choices: {list(recombination_modes)}")
+  _need(0.0 <= c.recombination.probability <= 1.0,
+        "recombination.probability must be in [0, 1]")
+  _need((c.recombination.mode == "none" and not c.escape.reset_population_at
+         and not c.escape.mutation_rate_schedule) or (
+             c.search_space == "dna" and c.strategy != "genetic"),
+        "escape.* and recombination.* are options of the steady-state "
+        "strategies on the DNA search space")
   for k in ("p_mutation", "q_mutation", "p_crossover", "q_crossover"):
-    need(0.0 <= c.genetic[k] <= 1.0, f"genetic.{k} must be in [0, 1]")
-  need(len(c.genetic_cnn.nodes) == len(c.genetic_cnn.widths) and all(
-      k >= 1 for k in c.genetic_cnn.nodes), "genetic_cnn.nodes and "
-       "genetic_cnn.widths must list the same number of stages")
-  need(c.data.name in DATASETS, f"data.name {c.data.name!r} unknown; valid "
-       f"choices: {sorted(DATASETS)}")
-  need(c.population_size >= 2, "population_size must be at least 2")
-  need(2 <= c.sample_size <= c.population_size, "sample_size must be in "
-       f"[2, population_size], got {c.sample_size}")
-  need(c.steps_per_individual >= 1, "steps_per_individual must be positive")
-  for k in ("max_individuals", "max_steps", "time_budget_s"):
-    need(c[k] >= 0, f"{k} must be >= 0 (0 means no limit)")
-  need(c.initial_learning_rate > 0, "initial_learning_rate must be positive")
-  need(0.0 <= c.train.momentum < 1.0, "train.momentum must be in [0, 1), got "
-       f"{c.train.momentum}")
-  need(c.train.weight_decay >= 0.0, "train.weight_decay must be >= 0, got "
-       f"{c.train.weight_decay}")
-  need(c.train.crop_padding >= 0, "train.crop_padding must be >= 0")
-  need(c.cost_budget >= 0.0, "cost_budget must be >= 0")
-  need(c.persistent_cache_min_compile_s >= 0.0,
-       "persistent_cache_min_compile_s must be >= 0")
-  need(c.data.val_size >= 1 and c.data.train_size >= 0, "data.val_size must "
-       "be positive and data.train_size >= 0 (0 = all)")
-  need(all(w >= 1 for w in c.genetic_cnn.widths) and c.genetic_cnn.fc_width
-       >= 1 and 0.0 <= c.genetic_cnn.dropout < 1.0, "genetic_cnn.widths and "
-       "fc_width must be positive and genetic_cnn.dropout in [0, 1)")
-  need(c.nb201.channels >= 1 and c.nb201.cells_per_stage >= 1,
-       "nb201.channels and nb201.cells_per_stage must be positive")
+    _need(0.0 <= c.genetic[k] <= 1.0, f"genetic.{k} must be in [0, 1]")
+  g = c.genetic_cnn
+  _need(len(g.nodes) == len(g.widths) and all(k >= 1 for k in g.nodes),
+        "genetic_cnn.nodes and genetic_cnn.widths must list the same number "
+        "of stages")
+  _need(all(w >= 1 for w in g.widths) and g.fc_width >= 1
+        and 0.0 <= g.dropout < 1.0, "genetic_cnn.widths and fc_width must be "
+        "positive and genetic_cnn.dropout in [0, 1)")
+  _need(c.nb201.channels >= 1 and c.nb201.cells_per_stage >= 1,
+        "nb201.channels and nb201.cells_per_stage must be positive")
+  _need(c.mutations_per_child >= 1, "mutations_per_child must be at least 1")
+  _one_of(c.insert_width, "insert_width", INSERT_WIDTHS)
+
+
+def _validate_data_and_training(c) -> None:
+  _one_of(c.data.name, "data.name", DATASETS)
+  _need(c.data.val_size >= 1 and c.data.train_size >= 0, "data.val_size "
+        "must be positive and data.train_size >= 0 (0 = all)")
+  t = c.train
+  _need(0.0 <= t.momentum < 1.0, "train.momentum must be in [0, 1), got "
+        f"{t.momentum}")
+  _need(t.weight_decay >= 0.0, "train.weight_decay must be >= 0, got "
+        f"{t.weight_decay}")
+  _need(t.crop_padding >= 0, "train.crop_padding must be >= 0")
+  _need(t.batch_size >= 1 and t.eval_batch_size >= 1,
+        "train.batch_size and train.eval_batch_size must be positive")
+  _need(t.chunk_steps >= 1, "train.chunk_steps must be positive")
+  _one_of(t.loop, "train.loop", ("auto", "unrolled", "scan"))
+  _need(t.chunks_per_dispatch >= 0, "train.chunks_per_dispatch must be >= 0 "
+        "(0 = auto)")
+  _one_of(t.compute_dtype, "train.compute_dtype", ("float32", "bfloat16"))
+  _one_of(t.engine, "train.engine", ("auto", "network", "split", "layers"))
+  _check_lr_schedule(t.lr_schedule, "train.lr_schedule")
+
+
+def _validate_process(c) -> None:
+  """Slots, the compilation cache, memory limits, workers."""
+  _need(c.compiled_networks_in_memory >= 2,
+        "compiled_networks_in_memory must be at least 2")
+  for k in ("cache_map_fraction", "recycle_map_fraction",
+            "recycle_memory_fraction"):
+    _need(0.0 < c.resources[k] <= 1.0, f"resources.{k} must be in (0, 1], "
+          f"got {c.resources[k]}")
+  _need(c.persistent_cache_min_compile_s >= 0.0,
+        "persistent_cache_min_compile_s must be >= 0")
+  _need(c.slots_per_device >= 0, "slots_per_device must be >= 0 (0 = auto)")
+  _need(c.num_workers >= 0, "num_workers must be >= 0 (0: one in-process "
+        "loop)")
+  _one_of(c.runner, "runner", RUNNERS)
+  w = c.workers
   for k in ("claim_timeout_s", "heartbeat_s", "gc_grace_s", "max_restarts",
             "ray_num_cpus", "ray_num_gpus", "ray_max_retries"):
-    need(c.workers[k] >= 0, f"workers.{k} must be >= 0, got {c.workers[k]}")
-  need(1 <= c.ensemble_size, "ensemble_size must be at least 1")
-  need(c.inheritance_mode in ("exact", "overlap"), "inheritance_mode must be "
-       f"'exact' or 'overlap', got {c.inheritance_mode!r}")
-  need(c.evaluate_test in ("new_best", "all", "none"), "evaluate_test must be "
-       f"one of 'new_best', 'all', 'none', got {c.evaluate_test!r}")
-  need(c.train.batch_size >= 1 and c.train.eval_batch_size >= 1,
-       "train.batch_size and train.eval_batch_size must be positive")
-  need(c.train.chunk_steps >= 1, "train.chunk_steps must be positive")
-  need(c.train.loop in ("auto", "unrolled", "scan"), f"train.loop "
-       f"{c.train.loop!r} unknown; valid choices: ['auto', 'scan', "
-       "'unrolled']")
-  need(c.train.chunks_per_dispatch >= 0, "train.chunks_per_dispatch must be "
-       ">= 0 (0 = auto)")
-  need(c.train.compute_dtype in ("float32", "bfloat16"), f"train.compute_"
-       f"dtype {c.train.compute_dtype!r} unknown; valid choices: "
-       "['bfloat16', 'float32']")
-  need(c.train.engine in ("auto", "network", "split", "layers"), f"train."
-       f"engine {c.train.engine!r} unknown; valid choices: ['auto', 'layers', "
-       "'network', 'split']")
-  need(c.slots_per_device >= 0, "slots_per_device must be >= 0 (0 = auto)")
-  _check_lr_schedule(c.train.lr_schedule, "train.lr_schedule")
+    _need(w[k] >= 0, f"workers.{k} must be >= 0, got {w[k]}")
+  _one_of(w.ray_placement, "workers.ray_placement", ("auto", "spread", "pack"))
+  _need(w.claim_timeout_s > 2 * w.heartbeat_s > 0,
+        "workers.claim_timeout_s must exceed twice workers.heartbeat_s")
+
+
+def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Returns the config completed with defaults; ConfigError if invalid."""
+  # pylint: disable=g-import-not-at-top
+  from evojax_nas.genomes.mutations import mutation_probabilities
+  from evojax_nas.genomes.recombination import RECOMBINATION_MODES
+  from evojax_nas.genomes.spaces import SPACES
+  from evojax_nas.strategies import STRATEGIES, make as make_strategy
+  _check_keys(config, default_config())
+  c = default_config()
+  c.update_from_flattened_dict(dict(flatten(config)))
+  _finite_numbers(c)
+  _validate_search(c, STRATEGIES, SPACES)
+  _validate_variation(c, RECOMBINATION_MODES)
+  _validate_data_and_training(c)
+  _validate_process(c)
   validate_retrain(c)
-  need(c.mutations_per_child >= 1, "mutations_per_child must be at least 1")
-  need(c.insert_width in INSERT_WIDTHS, f"insert_width {c.insert_width!r} "
-       f"unknown; valid choices: {list(INSERT_WIDTHS)}")
-  need(c.num_workers >= 0, "num_workers must be >= 0 (0: one in-process "
-       "loop)")
-  need(c.runner in RUNNERS, f"runner {c.runner!r} unknown; valid choices: "
-       f"{list(RUNNERS)}")
-  need(c.workers.ray_placement in ("auto", "spread", "pack"),
-       f"workers.ray_placement {c.workers.ray_placement!r} unknown; valid "
-       "choices: ['auto', 'pack', 'spread']")
-  objectives = tuple(c.objectives)
-  need(objectives[:1] == ("accuracy",) and len(set(objectives)) == len(
-      objectives) and set(objectives[1:]) <= set(COSTS),
-       f"objectives must be 'accuracy' followed by distinct costs from "
-       f"{list(COSTS)}, e.g. ('accuracy', 'flops'); got {c.objectives!r}")
   try:
-    strategy = make_strategy(c.strategy, c.population_size,
-                             sample_size=c.sample_size,
-                             genetic=dict(c.genetic),
-                             sample_replacement=c.sample_replacement,
-                             costs=objectives[1:],
-                             objective_mode=c.objective_mode,
-                             cost_budget=c.cost_budget)
+    strategy = make_strategy(
+        c.strategy, c.population_size, sample_size=c.sample_size,
+        genetic=dict(c.genetic), sample_replacement=c.sample_replacement,
+        costs=tuple(c.objectives)[1:], objective_mode=c.objective_mode,
+        cost_budget=c.cost_budget)
   except ValueError as err:
     raise ConfigError(str(err)) from None
-  need(c.num_workers == 0 or (
-      not strategy.generational
-      and c.recombination.mode == "none" and not c.escape.reset_population_at
-      and not c.escape.mutation_rate_schedule),
-       f"num_workers > 0 runs asynchronous steady-state evolution: strategy "
-       f"{c.strategy!r} with escape.* / recombination.* options needs "
-       "num_workers=0")
-  need(c.workers.claim_timeout_s > 2 * c.workers.heartbeat_s > 0,
-       "workers.claim_timeout_s must exceed twice workers.heartbeat_s")
   try:
     mutation_probabilities(dict(c.mutations))
   except ValueError as err:
     raise ConfigError(f"mutations: {err}") from None
+  _need(c.num_workers == 0 or (
+      not strategy.generational and c.recombination.mode == "none"
+      and not c.escape.reset_population_at
+      and not c.escape.mutation_rate_schedule),
+        f"num_workers > 0 runs asynchronous steady-state evolution: strategy "
+        f"{c.strategy!r} with escape.* / recombination.* options needs "
+        "num_workers=0")
   return c
 
 

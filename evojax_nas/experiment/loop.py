@@ -54,6 +54,9 @@ from evojax_nas.genomes import escape, recombination
 
 log = logging.getLogger("evojax_nas")
 
+# What `_try_birth` returns when the birth must be tried again.
+_RETRY = object()
+
 
 def make_strategy(config):
   """The experiment's strategy. Slots of its state: the population size,
@@ -333,57 +336,69 @@ class SteadyState(Loop):
     """Births one child, killing as needed; None if over the budget, or if
     fewer individuals than a tournament sample are trained and not `wait`
     (a loop must not wait for its own child)."""
-    c, pop = self.config, self.population
+    pop = self.population
     ident = pop.reserve()
     key = keys.individual(self.root_key, ident)
     with pop.atomic():
       for attempt in range(10_000):
-        inds = pop.individuals()
-        if self._budget_spent(ident, ahead_s):
+        out = self._try_birth(ident, key, attempt, wait, ahead_s)
+        if out is None:
           pop.abandon(ident)
           return None
-        if len(inds) < c.population_size:
-          genome, born = self._initial(ident, key)
+        if out is not _RETRY:
+          genome, born = out
           break
-        alive = [i for i in inds.values() if i.alive]
-        if len(alive) < c.sample_size:
-          if not wait:
-            pop.abandon(ident)
-            return None
-          if pop.in_flight():
-            time.sleep(self._poll_s)  # the first ones are still training
-            continue
-          # Too few left (checkpoints discarded) and nobody else trains:
-          # the population refills with initial individuals.
-          genome, born = self._initial(ident, key)
-          break
-        state = pop.selection_state(alive)
-        action = self.strategy.ask(keys.stream(key, keys.Stream.SELECT,
-                                               attempt), state)
-        parent, victim = int(action.parent), int(action.victim)
-        genome, prefix, weights, extra = self._recombine(key, inds, state,
-                                                         parent)
-        size = len(alive) + sum(1 for i in inds.values()
-                                if not i.trained and i.killed_t is None)
-        if size >= c.population_size:
-          # Keep the size (alive + in training): the loser dies.
-          if not pop.kill(victim, self.killed_event(victim, c.strategy,
-                                                    by=ident)):
-            continue  # another worker killed it first: ask again
-          if size - 1 >= c.population_size:
-            continue  # still too many (racing births): one more kill first
-        count = escape.mutations_for(ident, self._periods,
-                                     c.mutations_per_child)
-        genome, name = self.space.mutate(
-            genome, keys.stream(key, keys.Stream.GENOME), count=count,
-            weights=weights)
-        born = self.born_event(ident, genome, parent, prefix + name, **extra)
-        break
       else:
         raise RuntimeError(f"{self._who}no birth after 10000 tries")
       pop.birth(born)
     return Individual(id=ident, genome=genome, parent=born["parent"],
                       mutation=born["mutation"], born=born)
+
+  def _try_birth(self, ident, key, attempt, wait, ahead_s):
+    """One try: (genome, born event); None to give up (over the budget, or
+    too few trained and not `wait`); _RETRY to ask again."""
+    c, pop = self.config, self.population
+    inds = pop.individuals()
+    if self._budget_spent(ident, ahead_s):
+      return None
+    if len(inds) < c.population_size:
+      return self._initial(ident, key)
+    alive = [i for i in inds.values() if i.alive]
+    if len(alive) >= c.sample_size:
+      return self._child(ident, key, attempt, inds, alive)
+    if not wait:
+      return None
+    if pop.in_flight():
+      time.sleep(self._poll_s)  # the first ones are still training
+      return _RETRY
+    # Too few left (checkpoints discarded) and nobody else trains: the
+    # population refills with initial individuals.
+    return self._initial(ident, key)
+
+  def _child(self, ident, key, attempt, inds, alive):
+    """Selection, the kill that keeps the size, recombination, mutation:
+    (genome, born event), or _RETRY where a kill raced another birth."""
+    c, pop = self.config, self.population
+    state = pop.selection_state(alive)
+    action = self.strategy.ask(keys.stream(key, keys.Stream.SELECT, attempt),
+                               state)
+    parent, victim = int(action.parent), int(action.victim)
+    genome, prefix, weights, extra = self._recombine(key, inds, state, parent)
+    size = len(alive) + sum(1 for i in inds.values()
+                            if not i.trained and i.killed_t is None)
+    if size >= c.population_size:
+      # Keep the size (alive + in training): the loser dies.
+      if not pop.kill(victim, self.killed_event(victim, c.strategy,
+                                                by=ident)):
+        return _RETRY  # another worker killed it first: ask again
+      if size - 1 >= c.population_size:
+        return _RETRY  # still too many (racing births): one more kill first
+    count = escape.mutations_for(ident, self._periods, c.mutations_per_child)
+    genome, name = self.space.mutate(
+        genome, keys.stream(key, keys.Stream.GENOME), count=count,
+        weights=weights)
+    return genome, self.born_event(ident, genome, parent, prefix + name,
+                                   **extra)
 
   def reset_population(self):
     """Population-wide weight resets (Real et al. 2017, section 5): at each
