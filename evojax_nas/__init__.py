@@ -5,8 +5,8 @@ __version__ = "0.1.0"
 
 def load_model(workdir, individual=None):
   """The best model an experiment exported, or the exported individual of
-  that id (a Pareto front member); see `experiment.export.load_model`."""
-  from evojax_nas.experiment.export import load_model as _load  # pylint: disable=g-import-not-at-top
+  that id (a Pareto front member); see `model.exported.load_model`."""
+  from evojax_nas.model.exported import load_model as _load  # pylint: disable=g-import-not-at-top
   return _load(workdir, individual)
 
 

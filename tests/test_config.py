@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from evojax_nas import config as config_lib
-from evojax_nas.experiment.results import majority_vote
+from evojax_nas.model.vote import majority_vote
 
 CONFIGS = sorted((pathlib.Path(__file__).parents[1] / "configs").glob("*.py"))
 

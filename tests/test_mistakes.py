@@ -353,7 +353,7 @@ def test_a_log_written_twice_is_refused_then_repaired(cfg, tmp_path):
 def test_a_corrupt_model_is_one_error_and_can_be_exported_again(cfg,
                                                                 tmp_path):
   from evojax_nas import load_model  # pylint: disable=g-import-not-at-top
-  from evojax_nas.experiment.export import ModelError  # pylint: disable=g-import-not-at-top
+  from evojax_nas.model.exported import ModelError  # pylint: disable=g-import-not-at-top
   wd = tmp_path / "wd"
   assert cli(f"--config={cfg}", f"--workdir={wd}").returncode == 0
   for f in (wd / "model" / "weights").rglob("*"):

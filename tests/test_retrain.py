@@ -18,7 +18,7 @@ from conftest import write_cifar100_python
 from evojax_nas import config as config_lib
 from evojax_nas import run
 from evojax_nas.config import ConfigError, default_config
-from evojax_nas.experiment.export import load_model
+from evojax_nas.model.exported import load_model
 from evojax_nas.experiment.retrain import retrain, start_variables
 from evojax_nas.genomes.dna import conv_chain
 from evojax_nas.genomes.scaling import scale

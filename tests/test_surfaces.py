@@ -117,7 +117,7 @@ def test_repair_keeps_the_set_aside_record_consistent(wd):
 # --- 3. an export replaces its files as one set ---------------------------------
 def test_an_interrupted_export_leaves_the_previous_set_whole(wd, monkeypatch):
   from evojax_nas.commands import export as export_command  # pylint: disable=g-import-not-at-top
-  from evojax_nas.experiment import portable  # pylint: disable=g-import-not-at-top
+  from evojax_nas.model import portable  # pylint: disable=g-import-not-at-top
   out = wd.parent / "exports" / "m.jaxexport"
   assert export_command.main(["--workdir", str(wd), "--out", str(out)]) == 0
   before = checksums(out.parent)

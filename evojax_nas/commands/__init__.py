@@ -78,7 +78,7 @@ def user_errors() -> tuple[type[Exception], ...]:
   from evojax_nas.genomes.dna import GenomeError
   from evojax_nas.train.checkpoints import CheckpointError
   from evojax_nas.train.data import DataError
-  from evojax_nas.experiment.export import ModelError
+  from evojax_nas.model.exported import ModelError
   from evojax_nas.reports.report import ReportError
   return (ConfigError, DataError, CheckpointError, GenomeError, EventLogError,
           ModelError, ReportError)

@@ -2,7 +2,7 @@
 the found model as a portable `jax.export` artefact.
 
 Writes FILE (uint8 images), its float32 twin and FILE.json (the input
-contract, class names, accuracies): see experiment/portable.py. By default
+contract, class names, accuracies): see model/portable.py. By default
 the run's best model; `--individual ID` a Pareto front member or any
 individual whose checkpoint the run kept; `--ensemble` the run's top-k
 ensemble as one program. Load it anywhere with JAX alone:
@@ -74,8 +74,8 @@ def main(argv=None) -> int:
   # pylint: disable=g-import-not-at-top
   from evojax_nas.commands import guarded, log_to_stderr
   log_to_stderr(args.debug)
-  from evojax_nas.experiment.export import ModelError, load_model
-  from evojax_nas.experiment.portable import (export_portable, float_path,
+  from evojax_nas.model.exported import ModelError, load_model
+  from evojax_nas.model.portable import (export_portable, float_path,
                                               outputs)
 
   def export():

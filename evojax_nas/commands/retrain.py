@@ -32,7 +32,7 @@ def _ids(workdir: Path, ensemble: bool, front: bool, individual):
   if not (ensemble or front):
     return [individual]
   # pylint: disable-next=g-import-not-at-top
-  from evojax_nas.experiment.export import ModelError, exported_ids
+  from evojax_nas.model.exported import ModelError, exported_ids
   if front:
     if not exported_ids(workdir):
       raise ModelError(f"{workdir} exported no Pareto front (models/<id>): "

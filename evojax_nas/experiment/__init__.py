@@ -3,5 +3,6 @@ the log, workers, resumption and the end of a run.
 
 The package re-exports nothing, so that a light module of it loads without
 the loop: `evojax_nas.run` and `evojax_nas.load_model` are the entry points
-(dispatch.py, export.py), `runner.Experiment` the loop in one process.
+(dispatch.py; model/exported.py), `runner.Experiment` the loop in one
+process.
 """

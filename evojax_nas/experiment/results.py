@@ -22,20 +22,11 @@ import numpy as np
 from evojax_nas import files
 from evojax_nas.config import ConfigError
 from evojax_nas.experiment.events import time_split
-from evojax_nas.experiment.export import export_model
+from evojax_nas.model.exported import export_model
+from evojax_nas.model.vote import majority_vote
 from evojax_nas.train.checkpoints import CheckpointError
 
 log = logging.getLogger("evojax_nas")
-
-
-def majority_vote(probabilities: list[np.ndarray]) -> np.ndarray:
-  """Predicted classes from several models' (N, classes) probabilities."""
-  stacked = np.stack(probabilities)            # (models, N, classes)
-  votes = np.zeros(stacked.shape[1:])
-  for p in stacked:
-    votes[np.arange(len(p)), p.argmax(-1)] += 1.0
-  # Probabilities sum to at most k < 1 / 1e-3: they only break ties.
-  return (votes + 1e-3 * stacked.sum(0)).argmax(-1)
 
 
 def ranked(history) -> list[tuple[object, float]]:

@@ -44,7 +44,8 @@ from evojax_nas import config as config_lib
 from evojax_nas import files
 from evojax_nas.experiment import ownership
 from evojax_nas.experiment.events import parse, raw_lines
-from evojax_nas.experiment.export import ModelError, export_model, load_model
+from evojax_nas.model.exported import ModelError, export_model, load_model
+from evojax_nas.model.vote import majority_vote
 from evojax_nas.experiment.tensorboard import SummaryWriter
 from evojax_nas.genomes.scaling import scale
 from evojax_nas.train import trainer as trainer_lib
@@ -584,8 +585,6 @@ def final(config, workdir: str | Path, results: dict) -> dict:
 def ensemble(workdir: str | Path, retrained: list[dict], config) -> dict:
   """The retrained members' majority vote on the test set (as the search's
   top-k ensemble votes), written to `retrained/ensemble-<settings>.json`."""
-  # pylint: disable-next=g-import-not-at-top
-  from evojax_nas.experiment.results import majority_vote
   from evojax_nas.train import data as data_lib  # pylint: disable=g-import-not-at-top
   workdir = Path(workdir).absolute()
   d = training_config(config).data

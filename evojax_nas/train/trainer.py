@@ -340,19 +340,8 @@ class Trainer:
     net = self.cache.get(genome, count=True, mesh=lane.mesh)
 
     t0 = time.perf_counter()
-    variables = net.init(k_init)
-    report = {"inherited": [], "partial": [],
-              "fresh": sorted(variables["params"])}
-    if parent is not None and inherit and self.weight_inheritance:
-      parent_id, parent_genome = parent
-      parent_vars, _ = self.checkpoints.restore(
-          parent_id, self.cache.get(parent_genome).abstract_variables)
-      variables, report = inherit_weights(variables, parent_vars,
-                                          self.inheritance_mode)
-      if partner is not None:
-        partner_vars, _ = self.checkpoints.restore(
-            partner[0], self.cache.get(partner[1]).abstract_variables)
-        variables, report["blended"] = blend(variables, partner_vars)
+    variables, report = self._start_variables(
+        net, k_init, parent if inherit else None, partner)
     state = net.new_state(variables, seed=int(
         jax.random.bits(k_dropout, dtype=jnp.uint32)))
     seconds["restore"] = time.perf_counter() - t0
@@ -368,19 +357,8 @@ class Trainer:
     with lane.one_at_a_time:  # the device (XLA:CPU: one program at a time)
       seconds["wait"] = time.perf_counter() - t0
       t0 = time.perf_counter()
-      order = lane.batch_order(jnp.uint32(jax.random.bits(k_data,
-                                                          dtype=jnp.uint32)))
-      k_aug = jax.device_put(fast_key(k_aug), lane.replicated)
-      rates = self._rates(genome.learning_rate, lane)
-      for i, number in enumerate(lane.dispatch_numbers):
-        if self.cancel.is_set():
-          raise Cancelled(f"training of individual {individual} stopped")
-        state, metrics = net.train_dispatch(
-            state, d.train_images, d.train_labels, order, number, k_aug,
-            d.mean, d.std, rates[i])
-        if lane.block_each_dispatch:
-          jax.block_until_ready(metrics)
-      last = jax.device_get(metrics)  # the last chunk's mean loss, accuracy
+      state, last = self._train_steps(net, lane, state, genome, k_data,
+                                      k_aug, individual)
       seconds["train"] = time.perf_counter() - t0
       result = self._finish(individual, genome, net, state, last, report,
                             test_above, seconds, slot)
@@ -390,6 +368,43 @@ class Trainer:
     result.seconds["save"] = round(result.seconds["save"]
                                    + time.perf_counter() - t0, 4)
     return result
+
+  def _start_variables(self, net, key, parent, partner):
+    """Fresh weights, or `parent`'s where inheritance applies (averaged
+    with `partner`'s where given), and the report of what came from where."""
+    variables = net.init(key)
+    report = {"inherited": [], "partial": [],
+              "fresh": sorted(variables["params"])}
+    if parent is None or not self.weight_inheritance:
+      return variables, report
+    parent_vars, _ = self.checkpoints.restore(
+        parent[0], self.cache.get(parent[1]).abstract_variables)
+    variables, report = inherit_weights(variables, parent_vars,
+                                        self.inheritance_mode)
+    if partner is not None:
+      partner_vars, _ = self.checkpoints.restore(
+          partner[0], self.cache.get(partner[1]).abstract_variables)
+      variables, report["blended"] = blend(variables, partner_vars)
+    return variables, report
+
+  def _train_steps(self, net, lane, state, genome, k_data, k_aug,
+                   individual):
+    """The individual's SGD steps on `lane`: (state, the last chunk's mean
+    loss and accuracy)."""
+    d = lane.data
+    order = lane.batch_order(jnp.uint32(jax.random.bits(k_data,
+                                                        dtype=jnp.uint32)))
+    k_aug = jax.device_put(fast_key(k_aug), lane.replicated)
+    rates = self._rates(genome.learning_rate, lane)
+    for i, number in enumerate(lane.dispatch_numbers):
+      if self.cancel.is_set():
+        raise Cancelled(f"training of individual {individual} stopped")
+      state, metrics = net.train_dispatch(
+          state, d.train_images, d.train_labels, order, number, k_aug,
+          d.mean, d.std, rates[i])
+      if lane.block_each_dispatch:
+        jax.block_until_ready(metrics)
+    return state, jax.device_get(metrics)
 
   def _finish(self, individual, genome, net, state, last, report,
               test_above, seconds, slot) -> Result:

@@ -29,7 +29,7 @@ import numpy as np
 from jax import export as jax_export
 
 from evojax_nas import files
-from evojax_nas.experiment.export import Model
+from evojax_nas.model.exported import Model
 
 PLATFORMS = ("cpu", "cuda", "tpu")
 

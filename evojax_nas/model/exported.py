@@ -120,45 +120,37 @@ def _from_checkpoint(workdir: Path, individual: int) -> Model:
                meta["class_names"], meta["mean"], meta["std"], info)
 
 
-def load_model(workdir: str | Path, individual: int | None = None) -> Model:
-  """The model an experiment exported: its best (`<workdir>/model`, or that
-  folder), or the individual with id `individual`: exported (the best, a
-  Pareto front member in `<workdir>/models/<id>`) or with a checkpoint the
-  run kept (`<workdir>/checkpoints/<id>`: the alive and the top-k)."""
-  path = Path(workdir).absolute()
-  if individual is not None:
-    best = path / "model" / "model.json"
-    if (path / "models" / str(individual)).is_dir():
-      path = path / "models" / str(individual)
-    elif best.is_file() and json.loads(best.read_text()).get("id") == individual:
-      path = path / "model"
-    elif (path / "checkpoints" / str(individual)).is_dir() and _data_meta(
-        path) is not None:
-      try:
-        return _from_checkpoint(path, individual)
-      except CheckpointError as err:
-        raise ModelError(str(err)) from None
-    elif (path / "checkpoints" / str(individual)).is_dir():
-      raise FileNotFoundError(
-          f"individual {individual} of {path} has a checkpoint, but the run "
-          "recorded neither its data (data.json, written by this version at "
-          "the start) nor an exported model: run `evojax_nas resume "
-          f"--workdir {path}` for a moment (it records them), then export")
-    else:
-      raise FileNotFoundError(
-          f"individual {individual} of {path} was neither exported nor kept: "
-          f"the exported are the best (model/) and "
-          f"{exported_ids(path) or 'no others'} (a run that selects on costs "
-          "exports its Pareto front); kept checkpoints: the alive and the "
-          "top-k")
-  if (path / "model").is_dir():
-    path = path / "model"
-  meta_path = path / "model.json"
-  if not meta_path.is_file():
-    raise FileNotFoundError(f"no exported model at {path}: run the experiment "
-                            "to completion first (it writes <workdir>/model)")
+def _individual(path: Path, individual: int) -> Path | Model:
+  """Where individual `individual` of the run in `path` is: its exported
+  folder, or (a kept checkpoint) the model itself."""
+  best = path / "model" / "model.json"
+  kept = path / "checkpoints" / str(individual)
+  if (path / "models" / str(individual)).is_dir():
+    return path / "models" / str(individual)
+  if best.is_file() and json.loads(best.read_text()).get("id") == individual:
+    return path / "model"
+  if kept.is_dir() and _data_meta(path) is not None:
+    try:
+      return _from_checkpoint(path, individual)
+    except CheckpointError as err:
+      raise ModelError(str(err)) from None
+  if kept.is_dir():
+    raise FileNotFoundError(
+        f"individual {individual} of {path} has a checkpoint, but the run "
+        "recorded neither its data (data.json, written by this version at "
+        "the start) nor an exported model: run `evojax_nas resume "
+        f"--workdir {path}` for a moment (it records them), then export")
+  raise FileNotFoundError(
+      f"individual {individual} of {path} was neither exported nor kept: "
+      f"the exported are the best (model/) and "
+      f"{exported_ids(path) or 'no others'} (a run that selects on costs "
+      "exports its Pareto front); kept checkpoints: the alive and the top-k")
+
+
+def _read_exported(path: Path) -> Model:
+  """The model exported to `path` (model.json and weights/)."""
   try:
-    meta = json.loads(meta_path.read_text())
+    meta = json.loads((path / "model.json").read_text())
     genome = genome_from_json(meta["genome"])
     module = build_module(genome, len(meta["class_names"]))
     abstract = jax.eval_shape(
@@ -179,3 +171,21 @@ def load_model(workdir: str | Path, individual: int | None = None) -> Model:
           if k not in ("genome", "class_names", "mean", "std")}
   return Model(genome, variables, meta["class_names"], meta["mean"],
                meta["std"], info)
+
+
+def load_model(workdir: str | Path, individual: int | None = None) -> Model:
+  """The model an experiment exported: its best (`<workdir>/model`, or that
+  folder), or the individual with id `individual`: exported (the best, a
+  Pareto front member in `<workdir>/models/<id>`) or with a checkpoint the
+  run kept (`<workdir>/checkpoints/<id>`: the alive and the top-k)."""
+  path = Path(workdir).absolute()
+  if individual is not None:
+    path = _individual(path, individual)
+    if isinstance(path, Model):
+      return path
+  if (path / "model").is_dir():
+    path = path / "model"
+  if not (path / "model.json").is_file():
+    raise FileNotFoundError(f"no exported model at {path}: run the experiment "
+                            "to completion first (it writes <workdir>/model)")
+  return _read_exported(path)
