@@ -13,6 +13,64 @@ import os
 from pathlib import Path
 
 
+# --- the records, one constructor each (the log's format is here) ----------
+
+
+def born(ident: int, t: float, genome, parent, mutation: str,
+         **extra) -> dict:
+  """A birth: the genome (its JSON and signature), parent and mutations."""
+  return {"event": "born", "id": ident, "t": t, "parent": parent,
+          "mutation": mutation, "genome": genome.to_json(),
+          "signature": genome.signature_hash(), **extra}
+
+
+def killed(ident: int, t: float, reason: str, by=None) -> dict:
+  """A death: why (the strategy, "generation", "population_reset") and by
+  whose birth (or generation)."""
+  return {"event": "killed", "id": ident, "t": t, "reason": reason, "by": by}
+
+
+def trained(ident: int, genome, r, t: float, wall_s: float,
+            cache_stats: dict) -> dict:
+  """A trained individual from the trainer's result `r` (`failed`: why
+  its training failed, only where it did)."""
+  failed = {"failed": r.failed} if getattr(r, "failed", None) else {}
+  return {**failed, "event": "trained", "id": ident, "t": t,
+          "val_accuracy": r.val_accuracy, "test_accuracy": r.test_accuracy,
+          "train_loss": r.train_loss, "train_accuracy": r.train_accuracy,
+          "steps": r.steps, "flops": r.flops, "inherited": list(r.inherited),
+          "partial": list(r.partial), "fresh": list(r.fresh),
+          "blended": list(r.blended), "costs": dict(r.costs),
+          "seconds": r.seconds,
+          "wall_s": round(wall_s, 3), "signature": genome.signature_hash(),
+          "compile_cache": cache_stats}
+
+
+def generation(gen: int, t: float, ids: list[int], fitness: dict,
+               stats: dict) -> dict:
+  """The end of a generation (the genetic algorithm): members, fitness."""
+  return {"event": "generation", "generation": gen, "t": t, "ids": ids,
+          "fitness": fitness, "stats": stats}
+
+
+def population_reset(at: int, t: float) -> dict:
+  return {"event": "population_reset", "at": at, "t": t}
+
+
+def started(t: float, **fields) -> dict:
+  """A process began (or resumed) the run: `resumed`, `slots`, devices."""
+  return {"event": "started", "t": t, **fields}
+
+
+def finished(t: float) -> dict:
+  return {"event": "finished", "t": t}
+
+
+def recycled(t: float, reason: str, **fields) -> dict:
+  """A process handed the run to a fresh one (replay ignores it)."""
+  return {"event": "recycled", "t": t, "reason": reason, **fields}
+
+
 class EventLogError(ValueError):
   """The event log is not valid JSON lines."""
 

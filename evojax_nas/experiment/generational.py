@@ -19,7 +19,7 @@ import numpy as np
 
 from evojax_nas import config as config_lib
 from evojax_nas import stop
-from evojax_nas.experiment import keys
+from evojax_nas.experiment import events, keys
 from evojax_nas.experiment.history import Individual
 from evojax_nas.experiment.loop import Loop
 from evojax_nas.genomes import strings
@@ -54,7 +54,7 @@ class Generational(Loop):
     first = h.next_id
     ids = list(range(first, first + n))
     if gen == 0:
-      events = [self.born_event(i, self.space.initial(keys.stream(
+      births = [self.born_event(i, self.space.initial(keys.stream(
           keys.individual(self.root_key, i), keys.Stream.GENOME)), None,
                                 "initial", generation=0) for i in ids]
     else:
@@ -68,17 +68,17 @@ class Generational(Loop):
       children = np.asarray(strings.next_generation(
           keys.stream(key, keys.Stream.GENOME), plan, genes, g.q_mutation,
           g.q_crossover, lay.unit, lay.num_units, lay.alphabet))
-      events = []
+      births = []
       for k, i in enumerate(ids):
         extra = {"generation": gen}
         if plan.crossover[k]:
           name, extra["partner"] = "crossover", int(plan.parents[k ^ 1])
         else:
           name = "mutate" if plan.mutate[k] else "copy"
-        events.append(self.born_event(i, self.space.from_genes(children[k]),
+        births.append(self.born_event(i, self.space.from_genes(children[k]),
                                       int(plan.parents[k]), name, **extra))
     with self.population.atomic():
-      for e in events:
+      for e in births:
         self.population.birth(e)
     return [h.individuals[i] for i in ids]
 
@@ -109,10 +109,9 @@ class Generational(Loop):
         if i.generation is not None and i.generation < gen:
           self.population.kill(i.id, self.killed_event(i.id, "generation",
                                                        by=gen))
-      self.population.note({"event": "generation", "generation": gen,
-                            "t": self.population.now(),
-                            "ids": [i.id for i in members],
-                            "fitness": fitness, "stats": stats})
+      self.population.note(events.generation(
+          gen, self.population.now(), [i.id for i in members], fitness,
+          stats))
     log.info("generation %d: max %.4f min %.4f mean %.4f median %.4f std "
              "%.4f best %s", gen, stats["max"], stats["min"], stats["mean"],
              stats["median"], stats["std"], stats["best_genome"])

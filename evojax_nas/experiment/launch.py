@@ -35,6 +35,7 @@ from evojax_nas import config as config_lib
 from evojax_nas.experiment import ownership
 from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment.recycle import RecycleNeeded
+from evojax_nas.experiment import events
 from evojax_nas.experiment.events import EventLog
 from evojax_nas.experiment.history import replay
 from evojax_nas.experiment.loop import make_strategy
@@ -246,7 +247,7 @@ def finish(config: ml_collections.ConfigDict, workdir: Path) -> dict:
                                    history.elapsed)
   finally:
     trainer.close()
-  event_log.append({"event": "finished", "t": history.elapsed})
+  event_log.append(events.finished(history.elapsed))
   return summary
 
 

@@ -47,7 +47,7 @@ import jax
 
 from evojax_nas import config as config_lib
 from evojax_nas import stop, strategies
-from evojax_nas.experiment import keys
+from evojax_nas.experiment import events, keys
 from evojax_nas.experiment.history import Individual, front_of
 from evojax_nas.experiment.recycle import RecycleNeeded
 from evojax_nas.genomes import escape, recombination
@@ -88,22 +88,6 @@ def threshold_for_test(config, val_accuracies) -> float | None:
                                          max(val_accuracies, default=-1.0))
 
 
-def trained_event(ident, genome, r, t: float, wall_s: float,
-                  cache_stats: dict) -> dict:
-  """The record of a trained individual (`failed`: why its training
-  failed, only where it did)."""
-  failed = {"failed": r.failed} if getattr(r, "failed", None) else {}
-  return {**failed, "event": "trained", "id": ident, "t": t,
-          "val_accuracy": r.val_accuracy, "test_accuracy": r.test_accuracy,
-          "train_loss": r.train_loss, "train_accuracy": r.train_accuracy,
-          "steps": r.steps, "flops": r.flops, "inherited": list(r.inherited),
-          "partial": list(r.partial), "fresh": list(r.fresh),
-          "blended": list(r.blended), "costs": dict(r.costs),
-          "seconds": r.seconds,
-          "wall_s": round(wall_s, 3), "signature": genome.signature_hash(),
-          "compile_cache": cache_stats}
-
-
 @dataclasses.dataclass
 class InFlight:
   """A child training on a slot: its result arrives in `future`."""
@@ -137,14 +121,11 @@ class Loop:
 
   # --- records ----------------------------------------------------------------
   def born_event(self, ident, genome, parent, mutation, **extra) -> dict:
-    return {"event": "born", "id": ident, "t": self.population.now(),
-            "parent": parent, "mutation": mutation,
-            "genome": genome.to_json(), "signature": genome.signature_hash(),
-            **extra}
+    return events.born(ident, self.population.now(), genome, parent,
+                       mutation, **extra)
 
   def killed_event(self, ident, reason, by=None) -> dict:
-    return {"event": "killed", "id": ident, "t": self.population.now(),
-            "reason": reason, "by": by}
+    return events.killed(ident, self.population.now(), reason, by)
 
   # --- training ---------------------------------------------------------------
   def drop_alive_without_checkpoint(self):
@@ -201,7 +182,7 @@ class Loop:
       flight.claim.close()
     for ident in flight.discarded:  # unusable parents leave, logged here
       self._discard(ident)
-    event = trained_event(ind.id, ind.genome, r, self.population.now(),
+    event = events.trained(ind.id, ind.genome, r, self.population.now(),
                           time.perf_counter() - flight.t0,
                           self.trainer.cache.stats())
     event["slot"] = flight.slot
@@ -416,7 +397,7 @@ class SteadyState(Loop):
       alive = [i for i in inds.values() if i.alive]
       ident = max(inds, default=-1) + 1
       with pop.atomic():
-        pop.note({"event": "population_reset", "at": at, "t": pop.now()})
+        pop.note(events.population_reset(at, pop.now()))
         for ind in alive:
           pop.kill(ind.id, self.killed_event(ind.id, "population_reset",
                                              by=ident))

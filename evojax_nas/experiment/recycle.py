@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 from evojax_nas.compile import memory
-from evojax_nas.experiment import ownership
+from evojax_nas.experiment import events, ownership
 
 log = logging.getLogger("evojax_nas")
 
@@ -57,8 +57,9 @@ class Recycler:
 
   def event(self, reason: str, t: float) -> dict:
     """The `recycled` log record (replay ignores it)."""
-    return {"event": "recycled", "t": t, "reason": reason, "pid": os.getpid(),
-            "trained_in_process": self.trained, **self.watch.sample()}
+    return events.recycled(t, reason, pid=os.getpid(),
+                           trained_in_process=self.trained,
+                           **self.watch.sample())
 
 
 def command(*args: str) -> list[str]:

@@ -25,6 +25,7 @@ from evojax_nas import config as config_lib
 from evojax_nas.experiment import data_record
 from evojax_nas.experiment import ownership
 from evojax_nas.experiment import results as results_lib
+from evojax_nas.experiment import events
 from evojax_nas.experiment.events import EventLog
 from evojax_nas.experiment.generational import Generational
 from evojax_nas.experiment.loop import SteadyState, make_strategy
@@ -136,10 +137,9 @@ class Experiment:
     the results; `RecycleNeeded` at a safe point near the process's
     limits (the lock stays held for the fresh process)."""
     h = self.history
-    self.population.note({"event": "started", "t": self.now(),
-                          "resumed": bool(h.individuals),
-                          "slots": self.trainer.slots,
-                          "devices": [str(d) for d in jax.local_devices()]})
+    self.population.note(events.started(
+        self.now(), resumed=bool(h.individuals), slots=self.trainer.slots,
+        devices=[str(d) for d in jax.local_devices()]))
     log.info("%d slots on %s", self.trainer.slots,
              ", ".join(self.trainer.slot_devices()))
     if h.individuals:
@@ -155,7 +155,7 @@ class Experiment:
       raise
     summary = results_lib.finalize(self.config, self.workdir, self.history,
                                    self.trainer, self.now())
-    self.population.note({"event": "finished", "t": self.now()})
+    self.population.note(events.finished(self.now()))
     self.close()
     return summary
 

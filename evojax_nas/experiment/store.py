@@ -36,6 +36,8 @@ import socket
 import time
 from pathlib import Path
 
+from evojax_nas.experiment import events as event_format
+
 _EVENT_ORDER = {"started": 0, "born": 1, "trained": 2, "killed": 3}
 
 
@@ -193,7 +195,7 @@ class PopulationStore:
 
   def events(self) -> list[dict]:
     """Every record as an event of the log format, in time order."""
-    evs = [{"event": "started", "t": 0.0, "resumed": False, "workers": True}]
+    evs = [event_format.started(0.0, resumed=False, workers=True)]
     for rec in self.records().values():
       evs += [e for e in (rec.born, rec.trained, rec.killed) if e is not None]
     return sorted(evs, key=lambda e: (float(e.get("t", 0.0)),
