@@ -21,7 +21,7 @@ from evojax_nas import config as config_lib
 from evojax_nas import stop
 from evojax_nas.experiment import events, keys
 from evojax_nas.experiment.history import Individual
-from evojax_nas.experiment.loop import Loop
+from evojax_nas.experiment.loop import Loop, over_budget
 from evojax_nas.genomes import strings
 
 log = logging.getLogger("evojax_nas")
@@ -36,17 +36,13 @@ class Generational(Loop):
     return self.population.history
 
   def budget_left(self) -> bool:
-    """Whether a whole next generation fits the budget."""
+    """Whether a whole next generation fits the budget: the steady-state
+    rule (`over_budget`) for its last member, and `max_generations`."""
     c, h = self.config, self.history
     if c.max_generations and len(h.generations) > c.max_generations:
       return False  # generation 0 plus T generations done
-    n = len(h.trained) + c.population_size
-    if c.max_individuals and n > c.max_individuals:
-      return False
-    max_steps, time_budget_s = config_lib.search_budgets(c)
-    if max_steps and n * c.steps_per_individual > max_steps:
-      return False
-    return not (time_budget_s and self.population.now() >= time_budget_s)
+    last = len(h.trained) + c.population_size - 1  # counted before it
+    return not over_budget(c, last, self.population.now())
 
   def birth_generation(self, gen: int) -> list[Individual]:
     """Logs the births of generation `gen` in one append."""
