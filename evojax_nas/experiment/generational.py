@@ -17,7 +17,6 @@ import logging
 import jax
 import numpy as np
 
-from evojax_nas import config as config_lib
 from evojax_nas import stop
 from evojax_nas.experiment import events, keys
 from evojax_nas.experiment.history import Individual
