@@ -24,6 +24,7 @@ from evojax_nas.datasets import DATA_DIR_ENV, DATASETS
 from evojax_nas.errors import ConfigError  # config.ConfigError: the same class
 from evojax_nas.genomes.escape import parse_schedule
 from evojax_nas.genomes.names import INSERT_WIDTHS, MUTATION_NAMES
+from evojax_nas.workdir import CONFIG, SWEEP
 
 
 RUNNERS = ("local", "ray")
@@ -557,8 +558,8 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 def from_workdir(workdir) -> ml_collections.ConfigDict:
   """The validated config an experiment directory was started with."""
-  path = pathlib.Path(workdir) / "config.json"
-  if (path.parent / "sweep.json").is_file():
+  path = pathlib.Path(workdir) / CONFIG
+  if (path.parent / SWEEP).is_file():
     raise ConfigError(
         f"{path.parent} is a sweep's folder, not an experiment: run the "
         "sweep's command again to continue it, or give one of its "

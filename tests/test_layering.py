@@ -37,6 +37,7 @@ ROOT = PACKAGE.name
 
 LAYERS = (
     ("files", "stop", "errors", "datasets"),
+    ("workdir",),
     ("genomes",),
     ("compile",),
     ("train",),
@@ -208,4 +209,4 @@ def test_the_planted_file_is_found(tmp_path):
   graph = {n: imports_of(p.read_text(), n, p.name == "__init__.py",
                          set(names)) for n, p in names.items()}
   assert violations(graph) == [
-      "evojax_nas.genomes.dna -> evojax_nas.config (layer 2 -> 8)"]
+      "evojax_nas.genomes.dna -> evojax_nas.config (layer 3 -> 9)"]

@@ -11,20 +11,18 @@ ensemble as one program. Load it anywhere with JAX alone:
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from absl import flags
 
 from evojax_nas.commands import cli
-from evojax_nas.experiment.workdir import refuse_owned
+from evojax_nas.workdir import read_results, refuse_owned
 
 
 def _accuracies(workdir: Path, ids: list[int], ensemble: bool) -> dict:
   """What results.json reports for the exported model."""
-  path = workdir / "results.json"
-  results = json.loads(path.read_text()) if path.is_file() else {}
+  results = read_results(workdir) or {}
   if ensemble:
     return {"test_accuracy": results.get("ensemble", {}).get("test_accuracy"),
             "vote": "majority"}
@@ -82,11 +80,11 @@ def main(argv=None) -> int:
     workdir = Path(args.workdir)
     _check_out(args.out, outputs, ModelError)
     if args.ensemble:
-      results = workdir / "results.json"
-      if not results.is_file():
+      results = read_results(workdir)
+      if results is None:
         raise ModelError(f"{workdir} has no results.json: finish the run "
                          f"first (evojax_nas resume --workdir {workdir})")
-      ids = json.loads(results.read_text())["ensemble"]["ids"]
+      ids = results["ensemble"]["ids"]
     else:
       ids = [args.individual]
     try:

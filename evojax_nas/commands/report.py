@@ -15,7 +15,7 @@ from pathlib import Path
 from absl import flags
 
 from evojax_nas.commands import cli, guarded
-from evojax_nas.experiment.workdir import refuse_owned
+from evojax_nas.workdir import SWEEP, refuse_owned
 from evojax_nas.reports import report
 from evojax_nas.reports import sweep as sweep_report
 
@@ -35,7 +35,7 @@ def main(argv=None) -> int:
       refuse_owned(fv.out, "--out", allow=("report",))
     try:
       first = Path(fv.workdir[0])
-      if (first / "sweep.json").is_file():
+      if (first / SWEEP).is_file():
         print(sweep_report.build(first, fv.out))
       else:
         print(report.build(fv.workdir, fv.out))

@@ -14,13 +14,13 @@ and TensorBoard curves.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from absl import flags
 
 from evojax_nas.commands import cli
+from evojax_nas.workdir import read_results
 
 # Besides retrain.*: what may differ from the recorded config (paths,
 # display), as on resume.
@@ -40,11 +40,10 @@ def _ids(workdir: Path, ensemble: bool, front: bool, individual):
                        "(objectives=('accuracy', 'flops'), ...); retrain "
                        "one with --individual ID")
     return exported_ids(workdir)
-  path = workdir / "results.json"
-  if not path.is_file():
+  results = read_results(workdir)
+  if results is None:
     raise ModelError(f"{workdir} has no results.json: finish the run first "
                      f"(evojax_nas resume --workdir {workdir})")
-  results = json.loads(path.read_text())
   return results["ensemble"]["ids"]
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from absl import flags
 
 from evojax_nas.commands import cli
+from evojax_nas.workdir import CONFIG
 
 
 def main(argv=None) -> int:
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
     changes = cli.overrides(fv)
     if changes:  # budgets and paths may change, the science may not
       config.update_from_flattened_dict(changes)
-      check_same_experiment(config, Path(workdir) / "config.json",
+      check_same_experiment(config, Path(workdir) / CONFIG,
                             record=False)
     if config.num_workers == 0:
       raise config_lib.ConfigError(

@@ -35,6 +35,7 @@ from evojax_nas.experiment.invariants import check_events
 from evojax_nas.experiment.loop import make_strategy
 from evojax_nas.experiment.store import read_events
 from evojax_nas.train import trainer as trainer_lib
+from evojax_nas.workdir import EVENTS, FAULTS, LOGS, POPULATION
 
 log = logging.getLogger("evojax_nas")
 
@@ -64,7 +65,7 @@ def _kill_local(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
       if code == 0:
         del procs[name]
       elif code is not None:  # died by itself: a bug, not an injected fault
-        tail = (workdir / "logs" / f"{name}.log").read_text(
+        tail = (workdir / LOGS / f"{name}.log").read_text(
             errors="replace").splitlines()[-15:]
         raise RuntimeError(f"worker {name} exited with {code}; the end of "
                            f"{workdir}/logs/{name}.log:\n" + "\n".join(tail))
@@ -99,7 +100,7 @@ def _kill_ray(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
   while runner.is_alive() and len(done) < kills:
     time.sleep(rng.uniform(*gap_s))
     claims = []
-    for claim in (workdir / "population").glob("*/claim"):
+    for claim in (workdir / POPULATION).glob("*/claim"):
       try:
         c = json.loads(claim.read_text())
       except (FileNotFoundError, json.JSONDecodeError):
@@ -126,10 +127,10 @@ def _kill_ray(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
 def check(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
   """The invariants above; AssertionError naming the first one broken."""
   workdir = Path(workdir)
-  found = check_events(read_events(workdir / "population"),
+  found = check_events(read_events(workdir / POPULATION),
                        config.population_size, config.num_workers,
                        config.max_individuals)
-  history = replay(EventLog(workdir / "events.jsonl").read(),
+  history = replay(EventLog(workdir / EVENTS).read(),
                    make_strategy(config))  # raises on doubles
   trainer = trainer_lib.build(config, workdir, for_training=False)
   restored = 0
@@ -143,7 +144,7 @@ def check(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
     trainer.close()
   del found["alive"]
   return {**found, "checkpoints_restored": restored,
-          "taken_back": len(list((workdir / "population").glob(
+          "taken_back": len(list((workdir / POPULATION).glob(
               "*/claim.taken-*")))}
 
 
@@ -167,5 +168,5 @@ def inject_faults(config: ml_collections.ConfigDict, workdir: str | Path,
                           "best_val": results["best"]["val_accuracy"]}}
   finally:
     ownership.release(workdir)
-  (workdir / "faults.json").write_text(json.dumps(report, indent=1))
+  (workdir / FAULTS).write_text(json.dumps(report, indent=1))
   return report

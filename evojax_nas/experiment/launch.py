@@ -40,7 +40,7 @@ from evojax_nas.experiment.events import EventLog
 from evojax_nas.experiment.history import replay
 from evojax_nas.experiment.loop import make_strategy
 from evojax_nas.experiment.recorded_config import check_same_experiment
-from evojax_nas.experiment.workdir import refuse_sweep
+from evojax_nas.workdir import CONFIG, EVENTS, LOGS, POPULATION, refuse_sweep
 from evojax_nas.experiment.store import PopulationStore, read_events
 from evojax_nas.experiment.worker import Worker
 from evojax_nas.train import trainer as trainer_lib
@@ -57,8 +57,8 @@ def start_worker(workdir: Path, name: str) -> subprocess.Popen:
   """A worker subprocess whose output goes to `<workdir>/logs/<name>.log`;
   it sees every device of the host (no per-worker device variables: its
   slots are placed on them, see train/trainer.py)."""
-  (workdir / "logs").mkdir(exist_ok=True)
-  out = open(workdir / "logs" / f"{name}.log", "ab")  # pylint: disable=consider-using-with
+  (workdir / LOGS).mkdir(exist_ok=True)
+  out = open(workdir / LOGS / f"{name}.log", "ab")  # pylint: disable=consider-using-with
   try:
     return subprocess.Popen(worker_command(workdir, name), stdout=out,
                             stderr=subprocess.STDOUT, env=dict(os.environ))
@@ -200,11 +200,11 @@ def run_ray(config, workdir: Path):
 
 def export_events(workdir: Path) -> int:
   """Writes `events.jsonl` from the population store; returns its length."""
-  events = read_events(workdir / "population")
+  events = read_events(workdir / POPULATION)
   tmp = workdir / "events.jsonl.tmp"
   tmp.write_text("".join(json.dumps(e, sort_keys=True) + "\n"
                          for e in events))
-  os.replace(tmp, workdir / "events.jsonl")
+  os.replace(tmp, workdir / EVENTS)
   return len(events)
 
 
@@ -219,15 +219,15 @@ def prepare_workdir(config: ml_collections.ConfigDict, workdir: str | Path
   workdir.mkdir(parents=True, exist_ok=True)
   ownership.acquire(workdir, f"the launcher of {config.num_workers} workers")
   try:
-    if (workdir / "events.jsonl").is_file() and not (
-        workdir / "population").is_dir():
+    if (workdir / EVENTS).is_file() and not (
+        workdir / POPULATION).is_dir():
       raise config_lib.ConfigError(
           f"{workdir} holds an experiment of the in-process loop; continue "
           "it with num_workers=0 or use a new --workdir")
-    check_same_experiment(config, workdir / "config.json")
+    check_same_experiment(config, workdir / CONFIG)
     # None of our workers runs yet: the downtime since the last record
     # does not count (unless another host's workers still hold claims).
-    PopulationStore(workdir / "population", "launcher").resume_clock()
+    PopulationStore(workdir / POPULATION, "launcher").resume_clock()
   except BaseException:
     ownership.release(workdir)
     raise
@@ -238,7 +238,7 @@ def finish(config: ml_collections.ConfigDict, workdir: Path) -> dict:
   """After the workers: `events.jsonl`, `results.json`, `model/` (the
   data's training split stays on the host: nothing trains)."""
   export_events(workdir)
-  event_log = EventLog(workdir / "events.jsonl")
+  event_log = EventLog(workdir / EVENTS)
   history = replay(event_log.read(), make_strategy(config),
                    str(event_log.path))
   trainer = trainer_lib.build(config, workdir, for_training=False)

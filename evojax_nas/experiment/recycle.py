@@ -30,6 +30,7 @@ from pathlib import Path
 
 from evojax_nas.compile import memory
 from evojax_nas.experiment import events, ownership
+from evojax_nas.workdir import RECYCLE_CONFIG, read_results
 
 log = logging.getLogger("evojax_nas")
 
@@ -82,7 +83,7 @@ def continue_in_child(config_flat: dict, workdir: str | Path) -> dict:
   """Runs the rest of the experiment in a child process (`evojax_nas
   resume`), relaying its output; returns its results.json."""
   workdir = Path(workdir)
-  path = workdir / "recycle_config.json"
+  path = workdir / RECYCLE_CONFIG
   tmp = path.with_suffix(".tmp")
   tmp.write_text(json.dumps(config_flat, indent=1, sort_keys=True))
   os.replace(tmp, path)
@@ -99,4 +100,4 @@ def continue_in_child(config_flat: dict, workdir: str | Path) -> dict:
   if code != 0:
     raise RuntimeError(f"the recycled run stopped with exit status {code}; "
                        f"run again on {workdir} to resume it")
-  return json.loads((workdir / "results.json").read_text())
+  return read_results(workdir)

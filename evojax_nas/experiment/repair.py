@@ -25,8 +25,10 @@ from evojax_nas.experiment import ownership
 from evojax_nas.experiment.events import parse, raw_lines
 from evojax_nas.experiment.history import first_damage, replay
 from evojax_nas.experiment.loop import make_strategy
+from evojax_nas.workdir import (CHECKPOINTS, EVENTS, MODEL, MODELS, POPULATION,
+                                 RESULTS)
 
-_RESULTS = ("results.json", "model", "models")
+_RESULTS = (RESULTS, MODEL, MODELS)
 
 
 def _ids_in(lines: list[bytes]) -> list[int]:
@@ -45,9 +47,9 @@ def _ids_in(lines: list[bytes]) -> list[int]:
 def _results_agree(workdir: Path, history) -> bool:
   """Whether results.json describes the kept log: as many individuals,
   its best and ensemble among those the kept log trained."""
-  path = workdir / "results.json"
+  path = workdir / RESULTS
   if not path.is_file():
-    return not (workdir / "model").exists()
+    return not (workdir / MODEL).exists()
   try:
     results = json.loads(path.read_text())
     ids = {results["best"]["id"], *results["ensemble"]["ids"]}
@@ -64,11 +66,11 @@ def _set_aside(workdir: Path, aside: Path, kept_lines, strategy) -> list[int]:
   history = replay([parse(l) for l in kept_lines if l.strip()], strategy)
   trained = {i.id for i in history.trained}
   moved = []
-  ckpts = workdir / "checkpoints"
+  ckpts = workdir / CHECKPOINTS
   for p in sorted(ckpts.iterdir()) if ckpts.is_dir() else ():
     if p.name.isdigit() and int(p.name) not in trained:
-      (aside / "checkpoints").mkdir(exist_ok=True)
-      os.replace(p, aside / "checkpoints" / p.name)
+      (aside / CHECKPOINTS).mkdir(exist_ok=True)
+      os.replace(p, aside / CHECKPOINTS / p.name)
       moved.append(int(p.name))
   if not _results_agree(workdir, history):
     for name in _RESULTS:
@@ -83,11 +85,11 @@ def repair(workdir: str | Path) -> dict:
   individuals the set-aside lines name, trained again on resume;
   checkpoints: those whose checkpoints were set aside)."""
   workdir = Path(workdir).absolute()
-  log_path = workdir / "events.jsonl"
+  log_path = workdir / EVENTS
   if not log_path.is_file():
     raise config_lib.ConfigError(f"{workdir} has no events.jsonl: nothing to "
                                  "repair")
-  if (workdir / "population").is_dir():
+  if (workdir / POPULATION).is_dir():
     raise config_lib.ConfigError(
         f"{workdir} is a workers' experiment: its record is population/, "
         "whose records are each atomic; events.jsonl is rewritten from it "
@@ -107,7 +109,7 @@ def repair(workdir: str | Path) -> dict:
     aside.mkdir()
     # First the lines (nothing is ever lost), then what they produced, then
     # the log: a crash in between leaves a log that repair finds again.
-    files.write_atomic(aside / "events.jsonl", b"".join(lines[line - 1:]),
+    files.write_atomic(aside / EVENTS, b"".join(lines[line - 1:]),
                        fsync=True)
     moved = _set_aside(workdir, aside, lines[:line - 1], strategy)
     files.write_atomic(log_path, b"".join(lines[:line - 1]), fsync=True)

@@ -11,7 +11,6 @@ top-k by the same order, combining their test predictions by majority vote
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from pathlib import Path
@@ -19,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from evojax_nas import files
 from evojax_nas.config import ConfigError
 from evojax_nas.experiment.events import time_split
 from evojax_nas.model.exported import export_model
 from evojax_nas.model.vote import majority_vote
 from evojax_nas.train.checkpoints import CheckpointError
+from evojax_nas.workdir import MODEL, MODELS, write_results
 
 log = logging.getLogger("evojax_nas")
 
@@ -161,15 +160,14 @@ def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
                "train": int(len(d.train_labels)),
                "val": int(len(d.val_labels)), "test": int(len(labels))},
   }
-  export_model(Path(workdir) / "model", best.genome, variables,
+  export_model(Path(workdir) / MODEL, best.genome, variables,
                d.class_names, d.mean, d.std,
                {"id": best.id, "val_accuracy": best.val_accuracy,
                 "test_accuracy": best_test, "data": d.name,
                 "image_shape": list(d.train_images.shape[1:])})
   # A run that selected on costs answers with its front, exported too.
   results["pareto_front"] = pareto_front(
-      config, h, trainer, Path(workdir) / "models"
+      config, h, trainer, Path(workdir) / MODELS
       if tuple(config.objectives)[1:] else None)
-  files.write_atomic(Path(workdir) / "results.json",
-                     json.dumps(results, indent=1))
+  write_results(workdir, results)
   return results

@@ -53,10 +53,11 @@ from evojax_nas.train.checkpoints import (CheckpointError, CheckpointStore,
                                           weights_digest)
 from evojax_nas.train.data import DataError
 from evojax_nas.train.inheritance import inherit
+from evojax_nas.workdir import (CHECKPOINTS, EVENTS, MODEL, RESULTS, RETRAINED,
+                                 TENSORBOARD, write_results)
 
 log = logging.getLogger("evojax_nas")
 
-RETRAINED = "retrained"
 # Settings that may change when a retraining resumes (paths, checkpoint
 # cadence, how often the curve is measured: none changes the weights);
 # every other retrain.* value names the retraining.
@@ -234,7 +235,7 @@ def retrain(workdir: str | Path, individual: int | None = None,
   config = config_lib.validate(config if config is not None
                                else config_lib.from_workdir(workdir))
   r = config.retrain
-  if individual is None and not (workdir / "model").is_dir():
+  if individual is None and not (workdir / MODEL).is_dir():
     individual = best_so_far(workdir)  # a run still going
   try:
     found = load_model(workdir, individual)
@@ -247,8 +248,8 @@ def retrain(workdir: str | Path, individual: int | None = None,
   ownership.acquire(out, "a retraining")
   try:
     _check_folder(out, _settings(r, ident, genome))
-    done = out / "results.json"
-    if done.is_file() and (out / "model").is_dir():
+    done = out / RESULTS
+    if done.is_file() and (out / MODEL).is_dir():
       log.info("retraining %s finished already: %s", out.name, done)
       return json.loads(done.read_text())
     log.info("retraining individual %s into %s: %s", ident, out,
@@ -263,8 +264,8 @@ def best_so_far(workdir: Path) -> int:
   those whose checkpoint it keeps (read without writing: the run's own
   process owns the log)."""
   trained = []
-  for line in raw_lines(workdir / "events.jsonl") if (
-      workdir / "events.jsonl").is_file() else ():
+  for line in raw_lines(workdir / EVENTS) if (
+      workdir / EVENTS).is_file() else ():
     try:
       e = parse(line)
     except ValueError:
@@ -272,7 +273,7 @@ def best_so_far(workdir: Path) -> int:
     if e.get("event") == "trained" and not e.get("failed"):
       trained.append(e)
   kept = [e for e in trained
-          if (workdir / "checkpoints" / str(e["id"])).is_dir()]
+          if (workdir / CHECKPOINTS / str(e["id"])).is_dir()]
   if not kept:
     raise ModelError(f"{workdir} has no trained individual with a kept "
                      "checkpoint yet: wait for the run, or give --individual")
@@ -333,12 +334,12 @@ class _Retraining:
       self.trainer.close()
       # The trainer's per-individual store: a retraining saves none.
       with contextlib.suppress(OSError):
-        (self.out / "checkpoints").rmdir()
+        (self.out / CHECKPOINTS).rmdir()
 
   def _run(self) -> dict:
     r, t, genome = self.r, self.trainer, self.genome
     lane = t.lane(0)
-    d, net = lane.data, t.cache.get(genome, mesh=lane.mesh)
+    net = t.cache.get(genome, mesh=lane.mesh)
     k_init, k_data, k_aug, k_dropout = jax.random.split(
         jax.random.key(r.seed), 4)
     variables, report = start_variables(
@@ -358,7 +359,7 @@ class _Retraining:
                self.steps)
     elif r.time_budget_s:
       self.steps = self._steps_that_fit(net, lane, state)
-    tb = (SummaryWriter(self.out / "tensorboard")
+    tb = (SummaryWriter(self.out / TENSORBOARD)
           if self.config.tensorboard else None)
     try:
       state, curve, seconds = self._train(
@@ -465,7 +466,7 @@ class _Retraining:
             "data": d.name, "image_shape": list(d.train_images.shape[1:]),
             "retrained": {"steps": self.steps, "init": r.init,
                           "width": r.width, "depth": r.depth}}
-    export_model(self.out / "model", self.genome, variables, d.class_names,
+    export_model(self.out / MODEL, self.genome, variables, d.class_names,
                  d.mean, d.std, info)
     results = {
         "individual": self.ident, "name": self.out.name,
@@ -496,8 +497,7 @@ class _Retraining:
         "best": {"id": self.ident, "val_accuracy": val,
                  "test_accuracy": test},
     }
-    path = self.out / "results.json"
-    _write_json(path, results)
+    path = write_results(self.out, results)
     shutil.rmtree(self.out / "state", ignore_errors=True)
     log.info("retrained %s: val %.4f, test %.4f (found: val %s, test %s), "
              "%d steps, %.0f s -> %s", self.out.name, val, test,
@@ -516,7 +516,7 @@ FINAL = "final"
 def _seconds_per_step(workdir: Path, ident: int) -> float | None:
   """The best's training seconds per step in the search (its `trained`
   event), to turn a time share into steps."""
-  path = workdir / "events.jsonl"
+  path = workdir / EVENTS
   if not path.is_file():
     return None
   for line in path.read_text().splitlines():
@@ -577,8 +577,8 @@ def final(config, workdir: str | Path, results: dict) -> dict:
       "retrain": {k: retrained[k] for k in (
           "name", "steps", "seconds", "val_accuracy", "test_accuracy",
           "found_val_accuracy", "found_test_accuracy")},
-      "model": str(workdir / RETRAINED / FINAL / "model")})
-  _write_json(workdir / "results.json", results)
+      "model": str(workdir / RETRAINED / FINAL / MODEL)})
+  write_results(workdir, results)
   return results
 
 

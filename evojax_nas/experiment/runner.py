@@ -34,7 +34,7 @@ from evojax_nas.experiment.recorded_config import check_same_experiment
 from evojax_nas.experiment.progress import Progress
 from evojax_nas.experiment.recycle import Recycler, RecycleNeeded
 from evojax_nas.experiment.tensorboard import SummaryWriter
-from evojax_nas.experiment.workdir import refuse_sweep
+from evojax_nas.workdir import CONFIG, EVENTS, TENSORBOARD, refuse_sweep
 from evojax_nas.genomes import spaces
 from evojax_nas.train import trainer as trainer_lib
 
@@ -58,22 +58,22 @@ class Experiment:
       raise
 
   def _set_up(self, config):
-    self.log = EventLog(self.workdir / "events.jsonl")
+    self.log = EventLog(self.workdir / EVENTS)
     self.space = spaces.make(config.search_space, config)
     self.strategy = make_strategy(config)
     self.population = LogPopulation(self.log, self.strategy)
     # Recorded only once the data has loaded: a failed first start (a
     # wrong data.name, a missing folder) leaves the workdir free for the
     # corrected command.
-    check_same_experiment(config, self.workdir / "config.json", record=False)
+    check_same_experiment(config, self.workdir / CONFIG, record=False)
     self.trainer = trainer_lib.build(config, self.workdir,
                                      slots=self._recorded_slots())
     data_record.check(self.workdir, self.trainer.dataset,
                       config.data.same_as_recorded, record=False)
-    check_same_experiment(config, self.workdir / "config.json")
+    check_same_experiment(config, self.workdir / CONFIG)
     data_record.check(self.workdir, self.trainer.dataset,
                       config.data.same_as_recorded)
-    self.tensorboard = (SummaryWriter(self.workdir / "tensorboard")
+    self.tensorboard = (SummaryWriter(self.workdir / TENSORBOARD)
                         if config.tensorboard else None)
     self.recycler = Recycler(config.resources)
     self.population.start_clock()

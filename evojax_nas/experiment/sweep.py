@@ -38,7 +38,7 @@ from evojax_nas import config as config_lib
 from evojax_nas import stop
 from evojax_nas.experiment import ownership
 from evojax_nas.experiment.recorded_config import check_same_experiment
-from evojax_nas.experiment.workdir import is_experiment
+from evojax_nas.workdir import CONFIG, RESULTS, RUN_LOG, SWEEP, is_experiment
 
 log = logging.getLogger("evojax_nas")
 PLAN = "sweep.json"
@@ -175,7 +175,7 @@ def _record(sweep: dict, root: Path):
 
 def refuse_experiment(root: Path) -> None:
   """A sweep's folder is not an experiment's: refused in one line."""
-  if (root / "sweep.json").is_file():
+  if (root / SWEEP).is_file():
     return
   if is_experiment(root):
     raise config_lib.ConfigError(
@@ -189,10 +189,10 @@ def statuses(sweep: dict, root: Path) -> list[str]:
   out = []
   for p in sweep["points"]:
     w = root / p["workdir"]
-    if (w / "config.json").is_file():
-      check_same_experiment(p["config"], w / "config.json", record=False)
-    out.append("finished" if (w / "results.json").is_file() else
-               "started" if (w / "config.json").is_file() else "new")
+    if (w / CONFIG).is_file():
+      check_same_experiment(p["config"], w / CONFIG, record=False)
+    out.append("finished" if (w / RESULTS).is_file() else
+               "started" if (w / CONFIG).is_file() else "new")
   return out
 
 
@@ -201,7 +201,7 @@ def _folder(point: dict, root: Path) -> Path:
   large grid writes nothing ahead of its experiments)."""
   w = root / point["workdir"]
   w.mkdir(parents=True, exist_ok=True)
-  check_same_experiment(point["config"], w / "config.json")
+  check_same_experiment(point["config"], w / CONFIG)
   return w
 
 
@@ -235,7 +235,7 @@ def run_point(workdir: str, wait_s: float = 600.0) -> int:
   Stopped (Ctrl-C reaches the whole process group; SIGTERM is passed on),
   it waits for the experiment to stop cleanly before it stops too."""
   who = _wait_while_held(Path(workdir), wait_s)
-  with open(Path(workdir) / "run.log", "ab") as out:
+  with open(Path(workdir) / RUN_LOG, "ab") as out:
     if who is not None:
       out.write(f"evojax_nas sweep: not started: {workdir} is still in use "
                 f"by {who} after {wait_s:.0f} s; stop that process (or let "
@@ -259,7 +259,7 @@ def run_point(workdir: str, wait_s: float = 600.0) -> int:
 
 def _last_line(workdir: Path) -> str:
   try:
-    lines = (workdir / "run.log").read_text(errors="replace").splitlines()
+    lines = (workdir / RUN_LOG).read_text(errors="replace").splitlines()
   except OSError:
     return ""
   return next((l for l in reversed(lines) if l.strip()), "")

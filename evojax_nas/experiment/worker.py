@@ -34,6 +34,7 @@ from evojax_nas.experiment.recycle import Recycler
 from evojax_nas.experiment.store import PopulationStore
 from evojax_nas.genomes import spaces
 from evojax_nas.train import trainer as trainer_lib
+from evojax_nas.workdir import POPULATION
 
 log = logging.getLogger("evojax_nas")
 
@@ -48,7 +49,7 @@ class Worker:
     self.workdir = Path(workdir).absolute()
     self.name = name
     w = config.workers
-    self.store = PopulationStore(self.workdir / "population", name,
+    self.store = PopulationStore(self.workdir / POPULATION, name,
                                  w.claim_timeout_s)
     # Joining a store nobody has worked on for a while (started by hand,
     # without the launcher): the downtime does not count.

@@ -22,6 +22,7 @@ from evojax_nas.compile import augment
 from evojax_nas.compile.modules import build_module
 from evojax_nas.genomes.spaces import genome_from_json
 from evojax_nas.train.checkpoints import CheckpointError, CheckpointStore
+from evojax_nas.workdir import CHECKPOINTS, DATA, MODEL, MODELS
 
 
 class Model:
@@ -87,7 +88,7 @@ class ModelError(ValueError):
 def exported_ids(workdir: str | Path) -> list[int]:
   """Ids of the individuals exported under `<workdir>/models/` (the Pareto
   front of a run that selects on costs)."""
-  root = Path(workdir) / "models"
+  root = Path(workdir) / MODELS
   return sorted(int(p.name) for p in root.iterdir()
                 if p.name.isdigit()) if root.is_dir() else []
 
@@ -95,10 +96,10 @@ def exported_ids(workdir: str | Path) -> list[int]:
 def _data_meta(workdir: Path) -> dict | None:
   """Class names and input statistics: the exported best's, else the
   experiment's data record (a run not finished yet)."""
-  best = workdir / "model" / "model.json"
+  best = workdir / MODEL / "model.json"
   if best.is_file():
     return json.loads(best.read_text())
-  recorded = workdir / "data.json"
+  recorded = workdir / DATA
   if recorded.is_file():
     d = json.loads(recorded.read_text())
     return dict(d, data=d["name"])
@@ -109,7 +110,7 @@ def _from_checkpoint(workdir: Path, individual: int) -> Model:
   """An individual whose checkpoint the run kept (the alive, the top-k),
   with the class names and input statistics of the experiment's data."""
   meta = _data_meta(workdir)
-  store = CheckpointStore(workdir / "checkpoints", async_save=False)
+  store = CheckpointStore(workdir / CHECKPOINTS, async_save=False)
   try:
     variables, saved = store.restore(individual)
   finally:
@@ -123,12 +124,12 @@ def _from_checkpoint(workdir: Path, individual: int) -> Model:
 def _individual(path: Path, individual: int) -> Path | Model:
   """Where individual `individual` of the run in `path` is: its exported
   folder, or (a kept checkpoint) the model itself."""
-  best = path / "model" / "model.json"
-  kept = path / "checkpoints" / str(individual)
-  if (path / "models" / str(individual)).is_dir():
-    return path / "models" / str(individual)
+  best = path / MODEL / "model.json"
+  kept = path / CHECKPOINTS / str(individual)
+  if (path / MODELS / str(individual)).is_dir():
+    return path / MODELS / str(individual)
   if best.is_file() and json.loads(best.read_text()).get("id") == individual:
-    return path / "model"
+    return path / MODEL
   if kept.is_dir() and _data_meta(path) is not None:
     try:
       return _from_checkpoint(path, individual)
@@ -183,8 +184,8 @@ def load_model(workdir: str | Path, individual: int | None = None) -> Model:
     path = _individual(path, individual)
     if isinstance(path, Model):
       return path
-  if (path / "model").is_dir():
-    path = path / "model"
+  if (path / MODEL).is_dir():
+    path = path / MODEL
   if not (path / "model.json").is_file():
     raise FileNotFoundError(f"no exported model at {path}: run the experiment "
                             "to completion first (it writes <workdir>/model)")

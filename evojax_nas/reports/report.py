@@ -39,6 +39,8 @@ from evojax_nas.experiment.events import parse, raw_lines, time_split
 from evojax_nas.genomes.spaces import genome_from_json
 from evojax_nas.reports import architecture
 from evojax_nas.strategies import non_dominated
+from evojax_nas.workdir import (CONFIG, EVENTS, POPULATION, REPORT, RESULTS,
+                                 RETRAINED, read_results)
 
 
 @dataclasses.dataclass
@@ -78,9 +80,9 @@ def _check_log(workdir: Path):
   from evojax_nas import config as config_lib
   from evojax_nas.experiment.history import first_damage, repair_hint
   from evojax_nas.experiment.loop import make_strategy
-  if not (workdir / "config.json").is_file():
+  if not (workdir / CONFIG).is_file():
     return
-  path = workdir / "events.jsonl"
+  path = workdir / EVENTS
   damage = first_damage(path, make_strategy(config_lib.from_workdir(workdir)))
   if damage is not None and damage[1] != "a torn last line":  # being written
     raise ReportError(f"{path}:{damage[0]}: {damage[1]}; "
@@ -90,12 +92,12 @@ def _check_log(workdir: Path):
 def read_run(workdir: str | Path) -> Run:
   """Reads a run without writing to it; a torn last line is ignored."""
   workdir = Path(workdir)
-  path = workdir / "events.jsonl"
-  if (workdir / "population").is_dir() and not (
-      workdir / "results.json").is_file():
+  path = workdir / EVENTS
+  if (workdir / POPULATION).is_dir() and not (
+      workdir / RESULTS).is_file():
     # Asynchronous workers still running: their records are the log.
     from evojax_nas.experiment.store import read_events  # pylint: disable=g-import-not-at-top
-    events = read_events(workdir / "population")
+    events = read_events(workdir / POPULATION)
   elif not path.is_file():
     raise FileNotFoundError(f"{workdir} has no events.jsonl: not an "
                             "experiment directory (or nothing ran yet)")
@@ -108,11 +110,9 @@ def read_run(workdir: str | Path) -> Run:
       except ValueError:
         continue  # a line being written right now
   config = {}
-  if (workdir / "config.json").is_file():
-    config = json.loads((workdir / "config.json").read_text())
-  results = None
-  if (workdir / "results.json").is_file():
-    results = json.loads((workdir / "results.json").read_text())
+  if (workdir / CONFIG).is_file():
+    config = json.loads((workdir / CONFIG).read_text())
+  results = read_results(workdir)
   return Run(workdir, config, events, results)
 
 
@@ -402,7 +402,7 @@ def build(workdirs, out_dir: str | Path | None = None) -> Path:
   plot) and returns the path of its index.html."""
   runs = [read_run(w) for w in workdirs]
   run = runs[0]
-  out = Path(out_dir) if out_dir else run.workdir / "report"
+  out = Path(out_dir) if out_dir else run.workdir / REPORT
   out.mkdir(parents=True, exist_ok=True)
   s = summary(run)
   parts = [f"<h1>evojax-nas report: {html.escape(str(run.workdir))}</h1>",
@@ -499,7 +499,7 @@ def _front_section(run: Run, cost: str, out: Path) -> str:
 
 def read_retrained(workdir: Path) -> list[dict]:
   """Every finished retraining of `workdir`, by name."""
-  root = Path(workdir) / "retrained"
+  root = Path(workdir) / RETRAINED
   found = []
   for path in sorted(root.glob("*/results.json")) if root.is_dir() else []:
     try:

@@ -27,6 +27,7 @@ import numpy as np
 from evojax_nas import files
 from evojax_nas.experiment import sweep as sweep_lib
 from evojax_nas.reports import report
+from evojax_nas.workdir import EVENTS, REPORT, SWEEP
 
 
 def points(root: Path, plan: dict) -> list[dict]:
@@ -38,7 +39,7 @@ def points(root: Path, plan: dict) -> list[dict]:
                                       "values": p["values"], "seeds": []})
     w = root / p["workdir"]
     run = None
-    if (w / "events.jsonl").is_file():
+    if (w / EVENTS).is_file():
       run = report.read_run(w)
       run.label = p["name"]
     row["seeds"].append({"seed": p["seed"], "run": run,
@@ -106,7 +107,7 @@ def plot_final(rows: list[dict], path: Path) -> Path:
 def build(root: str | Path, out_dir: str | Path | None = None) -> Path:
   """Writes `<root>/report/index.html` (or `out_dir`) for a sweep folder."""
   root = Path(root)
-  out = Path(out_dir) if out_dir else root / "report"
+  out = Path(out_dir) if out_dir else root / REPORT
   out.mkdir(parents=True, exist_ok=True)
   plan = sweep_lib.read_plan(root)
   if plan is None:
@@ -143,5 +144,5 @@ def build(root: str | Path, out_dir: str | Path | None = None) -> Path:
               ("test_std", "test accuracy (std)"),
               ("val_mean", "best validation (mean)"),
               ("individuals", "individuals (mean)")]))
-  (out / "sweep.json").write_text(json.dumps(stats, indent=1))
+  (out / SWEEP).write_text(json.dumps(stats, indent=1))
   return report.write_page(out, parts)

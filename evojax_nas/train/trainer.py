@@ -41,6 +41,7 @@ from evojax_nas.train.checkpoints import CheckpointError, CheckpointStore
 from evojax_nas.train.data import Dataset
 from evojax_nas.train.inheritance import blend
 from evojax_nas.train.inheritance import inherit as inherit_weights
+from evojax_nas.workdir import CHECKPOINTS, COMPILE_CACHE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -551,7 +552,7 @@ def build(config, workdir: Path, for_training: bool = True,
       loop=loop, chunks_per_dispatch=chunks, compute_dtype=t.compute_dtype,
       engine=engine_for(config), label_smoothing=label_smoothing)
   if config.persistent_compile_cache:
-    persistent_cache.enable(workdir / "compile_cache",
+    persistent_cache.enable(workdir / COMPILE_CACHE,
                             config.persistent_cache_min_compile_s)
   max_maps = memory.max_mappings()
   meshes = lane_meshes(t.batch_size, t.data_parallel)
@@ -559,7 +560,7 @@ def build(config, workdir: Path, for_training: bool = True,
                     max_networks=config.compiled_networks_in_memory,
                     max_mappings=max_maps and max(1, int(
                         config.resources.cache_map_fraction * max_maps)))
-  return Trainer(dataset, step_config, CheckpointStore(workdir / "checkpoints"),
+  return Trainer(dataset, step_config, CheckpointStore(workdir / CHECKPOINTS),
                  config.steps_per_individual, config.weight_inheritance,
                  config.inheritance_mode, cache, for_training=for_training,
                  lr_schedule=t.lr_schedule,
