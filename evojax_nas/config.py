@@ -268,6 +268,9 @@ def retrain_config() -> ml_collections.ConfigDict:
   r.init = "found"          # found (its weights; what fits) | scratch
   r.width = 1.0             # x every convolution's channels
   r.depth = 1               # x cells per stage (NAS-Bench-201 cells only)
+  # Every convolution at least this wide after `width` (0 = as scaled;
+  # beyond the papers: the search leaves narrow early layers behind).
+  r.min_channels = 0
   r.label_smoothing = 0.0
   r.weight_decay = 1e-4
   r.crop_padding = 4
@@ -306,6 +309,9 @@ def validate_retrain(c) -> None:
   need(r.init in ("found", "scratch"), f"retrain.init {r.init!r} unknown; "
        "valid choices: ['found', 'scratch']")
   need(r.width > 0, f"retrain.width must be positive, got {r.width}")
+  need(isinstance(r.min_channels, int) and r.min_channels >= 0,
+       f"retrain.min_channels must be an integer >= 0, got "
+       f"{r.min_channels!r}")
   need(isinstance(r.depth, int) and r.depth >= 1,
        f"retrain.depth must be a positive integer, got {r.depth!r}")
   need(0.0 <= r.label_smoothing < 1.0, "retrain.label_smoothing must be in "

@@ -153,6 +153,12 @@ def test_scaling_makes_new_genomes():
   cell = scale(Cell((1, 2, 3, 4, 0, 1), channels=16, cells_per_stage=5),
                0.5, 2)
   assert (cell.channels, cell.cells_per_stage) == (8, 10)
+  # min_channels lifts the narrow layers only, after the width.
+  assert [e.out_channels for e in scale(dna, 2.0, 1, 8).convolutions] == [
+      8, 10]
+  assert [e.out_channels for e in scale(dna, 1.0, 1, 4).convolutions] == [
+      4, 5]
+  assert scale(dna, 1.0, 1, 0) is dna
 
 
 def test_transfer_to_a_data_set_of_another_class_count(finished):

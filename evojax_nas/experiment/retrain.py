@@ -66,7 +66,8 @@ _RESUMABLE = ("checkpoint_every_s", "eval_points", "data.dir",
 
 
 # How a name spells a setting that is not its default.
-_SHORT = {"width": "w", "depth": "d", "label_smoothing": "ls",
+_SHORT = {"width": "w", "depth": "d", "min_channels": "min",
+          "label_smoothing": "ls",
           "weight_decay": "wd", "learning_rate": "lr", "warmup_fraction": "wu",
           "crop_padding": "crop", "seed": "seed"}
 _IN_NAME = ("name", "init", "schedule", "steps", "flip", "data.name",
@@ -242,7 +243,7 @@ def retrain(workdir: str | Path, individual: int | None = None,
   except FileNotFoundError as err:
     raise ModelError(str(err)) from None
   ident = found.info.get("id", individual)
-  genome = scale(found.genome, r.width, r.depth)
+  genome = scale(found.genome, r.width, r.depth, r.min_channels)
   out = workdir / RETRAINED / (r.name or folder_name(ident, r))
   out.mkdir(parents=True, exist_ok=True)
   ownership.acquire(out, "a retraining")
@@ -465,7 +466,8 @@ class _Retraining:
     info = {"id": self.ident, "val_accuracy": val, "test_accuracy": test,
             "data": d.name, "image_shape": list(d.train_images.shape[1:]),
             "retrained": {"steps": self.steps, "init": r.init,
-                          "width": r.width, "depth": r.depth}}
+                          "width": r.width, "depth": r.depth,
+                          "min_channels": r.min_channels}}
     export_model(self.out / MODEL, self.genome, variables, d.class_names,
                  d.mean, d.std, info)
     results = {

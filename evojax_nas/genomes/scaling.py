@@ -18,18 +18,21 @@ from evojax_nas.genomes.genetic_cnn import GeneticCNN
 from evojax_nas.genomes.nb201 import Cell
 
 
-def _times(n: int, width: float) -> int:
-  return max(1, int(round(n * width)))
+def _times(n: int, width: float, least: int = 1) -> int:
+  return max(least, int(round(n * width)))
 
 
-def scale(genome, width: float = 1.0, depth: int = 1):
-  """`genome` with `width` x channels and `depth` x repeated cells;
+def scale(genome, width: float = 1.0, depth: int = 1, min_channels: int = 0):
+  """`genome` with `width` x channels (and at least `min_channels` in every
+  convolution, beyond the papers: a narrow layer the search left behind
+  stops being the network's bottleneck) and `depth` x repeated cells;
   GenomeError where the space has no notion of depth."""
-  if width == 1.0 and depth == 1:
+  least = max(1, min_channels)
+  if width == 1.0 and depth == 1 and least == 1:
     return genome
   if isinstance(genome, Cell):
     return dataclasses.replace(
-        genome, channels=_times(genome.channels, width),
+        genome, channels=_times(genome.channels, width, least),
         cells_per_stage=genome.cells_per_stage * depth)
   if depth != 1:
     raise GenomeError(
@@ -40,9 +43,9 @@ def scale(genome, width: float = 1.0, depth: int = 1):
     # Stored channels are floats rounded when built: scale the effective
     # integer, so x2 doubles exactly what the network had.
     return genome.replace(edges=tuple(
-        e.replace(channels=float(_times(e.out_channels, width)))
+        e.replace(channels=float(_times(e.out_channels, width, least)))
         if e.kind == "conv" else e for e in genome.edges))
   if isinstance(genome, GeneticCNN):
     return dataclasses.replace(genome, widths=tuple(
-        _times(w, width) for w in genome.widths))
+        _times(w, width, least) for w in genome.widths))
   raise GenomeError(f"cannot scale a {type(genome).__name__} genome")
