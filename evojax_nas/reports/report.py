@@ -397,6 +397,76 @@ def html_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
   return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def best_parameters(run: Run, ident: int, genome) -> int:
+  """The individual's parameters as its `trained` event recorded them (the
+  run's classes and image shape); counted from the genome for a log from
+  before events carried costs (10 classes, 32x32)."""
+  for e in run.trained:
+    if e["id"] == ident and "params" in e.get("costs", {}):
+      return int(e["costs"]["params"])
+  return parameter_count(genome)
+
+
+def _summary_rows(run: Run, s: dict, genome) -> list[tuple[str, str, object]]:
+  """(html id, label, value) of the summary table."""
+  cache, split = s["compile_cache"], s["time"]
+  k = run.config.get("ensemble_size", 2)
+  rows = [("individuals", "individuals", s["individuals"]),
+          ("alive", "alive", s["alive"]),
+          ("best-id", "best individual", s["best_id"]),
+          ("best-val", "its validation accuracy", _fmt(s["best_val"])),
+          ("best-test", "its test accuracy", _fmt(s["best_test"])),
+          ("ensemble-test", f"top-{k} ensemble test accuracy",
+           _fmt(s["ensemble_test"])),
+          ("best-flops", "its train-step FLOPs (Ft)",
+           f"{s['best_train_step_flops']:.4g}"),
+          ("best-params", "its parameters",
+           best_parameters(run, s["best_id"], genome)),
+          ("total-flops", "total FLOPs (Σ Ft·Nt + Fv·Nv)",
+           f"{s['total_flops']:.4g}"),
+          ("wall-time", "wall time (s)", _fmt(float(s["wall_time_s"]), 1)),
+          ("cache-hit-rate", "compile-cache hit rate",
+           _fmt(float(cache.get("hit_rate", 0.0)), 3)),
+          ("compile-seconds", "compile seconds (all threads)",
+           _fmt(float(cache.get("compile_seconds", 0.0)), 1))]
+  return rows + [(f"time-{key}", f"{label} (s, share of wall time)",
+                  f"{split[key + '_s']:.1f} ({split['shares'][key]:.0%})")
+                 for key, label in (("compile", "compiling, all slots"),
+                                    ("train", "training"),
+                                    ("eval", "validating"), ("save", "saving"),
+                                    ("restore", "restoring"),
+                                    ("device_idle", "device idle"))]
+
+
+def _sections(runs: list[Run], s: dict, genome, out: Path) -> list[str]:
+  """The report's sections after its summary, for a run that trained."""
+  run = runs[0]
+  parts = [
+      "<h2>Progress</h2>" + img_tag(
+          plot_progress(run, out / "progress.png"), "progress"),
+      "<h2>Best so far</h2>" + img_tag(
+          plot_best_so_far(runs, out / "best_so_far.png"), "best so far"),
+      f"<h2>Best individual: {s['best_id']}</h2><p><code>"
+      f"{html.escape(genome.describe())}</code></p>" + img_tag(
+          architecture.draw(genome, out / "architecture.png",
+                            f"individual {s['best_id']}"), "architecture"),
+      "<h2>Lineage</h2>" + html_table(
+          lineage(run, s["best_id"]),
+          [("id", "id"), ("mutation", "mutation"), ("t", "born (s)"),
+           ("val_accuracy", "validation accuracy"),
+           ("description", "architecture")])]
+  cost = front_cost(run)
+  if cost:
+    parts.append(_front_section(run, cost, out))
+  parts.append("<h2>Statistics</h2>" + html_table(
+      window_stats(run),
+      [("window", "window"), ("max", "max"), ("min", "min"),
+       ("mean", "mean"), ("median", "median"), ("std", "std"),
+       ("best_genome", "best genome")]))
+  parts.append(retrained_section(run.workdir, run.results, out))
+  return parts
+
+
 def build(workdirs, out_dir: str | Path | None = None) -> Path:
   """Writes the report of `workdirs[0]` (with the others on the best-so-far
   plot) and returns the path of its index.html."""
@@ -408,64 +478,14 @@ def build(workdirs, out_dir: str | Path | None = None) -> Path:
   parts = [f"<h1>evojax-nas report: {html.escape(str(run.workdir))}</h1>",
            "<p>" + ("finished" if s.get("finished") else
                     "in progress (results.json not written yet)") + "</p>"]
-  if s["individuals"]:
-    best_event = run.born[s["best_id"]]
-    genome = genome_from_json(best_event["genome"])
-    cache = s["compile_cache"]
-    rows = [("individuals", "individuals", s["individuals"]),
-            ("alive", "alive", s["alive"]),
-            ("best-id", "best individual", s["best_id"]),
-            ("best-val", "its validation accuracy", _fmt(s["best_val"])),
-            ("best-test", "its test accuracy", _fmt(s["best_test"])),
-            ("ensemble-test", "top-2 ensemble test accuracy",
-             _fmt(s["ensemble_test"])),
-            ("best-flops", "its train-step FLOPs (Ft)",
-             f"{s['best_train_step_flops']:.4g}"),
-            ("best-params", "its parameters", parameter_count(genome)),
-            ("total-flops", "total FLOPs (Σ Ft·Nt + Fv·Nv)",
-             f"{s['total_flops']:.4g}"),
-            ("wall-time", "wall time (s)", _fmt(float(s["wall_time_s"]), 1)),
-            ("cache-hit-rate", "compile-cache hit rate",
-             _fmt(float(cache.get("hit_rate", 0.0)), 3)),
-            ("compile-seconds", "compile seconds (all threads)",
-             _fmt(float(cache.get("compile_seconds", 0.0)), 1))]
-    split = s["time"]
-    rows += [(f"time-{k}", f"{label} (s, share of wall time)",
-              f"{split[k + '_s']:.1f} ({split['shares'][k]:.0%})")
-             for k, label in (("compile", "compiling, all slots"),
-                              ("train", "training"), ("eval", "validating"),
-                              ("save", "saving"), ("restore", "restoring"),
-                              ("device_idle", "device idle"))]
-    parts.append("<h2>Summary</h2><table>" + "".join(
-        f'<tr><th>{html.escape(label)}</th><td id="{key}">'
-        f"{html.escape(str(value))}</td></tr>" for key, label, value in rows)
-                 + "</table>")
-    parts.append("<h2>Progress</h2>" + img_tag(
-        plot_progress(run, out / "progress.png"), "progress"))
-    parts.append("<h2>Best so far</h2>" + img_tag(
-        plot_best_so_far(runs, out / "best_so_far.png"), "best so far"))
-    parts.append(f"<h2>Best individual: {s['best_id']}</h2><p><code>"
-                 f"{html.escape(genome.describe())}</code></p>" + img_tag(
-                     architecture.draw(genome, out / "architecture.png",
-                                       f"individual {s['best_id']}"),
-                     "architecture"))
-    parts.append("<h2>Lineage</h2>" + html_table(
-        lineage(run, s["best_id"]),
-        [("id", "id"), ("mutation", "mutation"), ("t", "born (s)"),
-         ("val_accuracy", "validation accuracy"),
-         ("description", "architecture")]))
-    cost = front_cost(run)
-    if cost:
-      parts.append(_front_section(run, cost, out))
-    parts.append("<h2>Statistics</h2>" + html_table(
-        window_stats(run),
-        [("window", "window"), ("max", "max"), ("min", "min"),
-         ("mean", "mean"), ("median", "median"), ("std", "std"),
-         ("best_genome", "best genome")]))
-    parts.append(retrained_section(run.workdir, run.results, out))
-  else:
-    parts.append("<p>No individual trained yet.</p>")
-  return write_page(out, parts)
+  if not s["individuals"]:
+    return write_page(out, parts + ["<p>No individual trained yet.</p>"])
+  genome = genome_from_json(run.born[s["best_id"]]["genome"])
+  parts.append("<h2>Summary</h2><table>" + "".join(
+      f'<tr><th>{html.escape(label)}</th><td id="{key}">'
+      f"{html.escape(str(value))}</td></tr>"
+      for key, label, value in _summary_rows(run, s, genome)) + "</table>")
+  return write_page(out, parts + _sections(runs, s, genome, out))
 
 
 def _front_section(run: Run, cost: str, out: Path) -> str:
