@@ -439,11 +439,14 @@ def _validate_search(c, strategies, spaces) -> None:
         f"be 'exact' or 'overlap', got {c.inheritance_mode!r}")
   _need(c.evaluate_test in ("new_best", "all", "none"), "evaluate_test must "
         f"be one of 'new_best', 'all', 'none', got {c.evaluate_test!r}")
-  objectives = tuple(c.objectives)
+  _check_objectives(tuple(c.objectives))
+
+
+def _check_objectives(objectives: tuple) -> None:
   _need(objectives[:1] == ("accuracy",) and len(set(objectives)) == len(
       objectives) and set(objectives[1:]) <= set(COSTS),
         f"objectives must be 'accuracy' followed by distinct costs from "
-        f"{list(COSTS)}, e.g. ('accuracy', 'flops'); got {c.objectives!r}")
+        f"{list(COSTS)}, e.g. ('accuracy', 'flops'); got {objectives!r}")
 
 
 def _validate_variation(c, recombination_modes) -> None:

@@ -26,6 +26,27 @@ from evojax_nas.genomes import strings
 log = logging.getLogger("evojax_nas")
 
 
+def _moments(x) -> dict:
+  x = np.asarray(x, dtype=float)
+  return {"max": float(x.max()), "min": float(x.min()),
+          "mean": float(x.mean()), "median": float(np.median(x)),
+          "std": float(x.std())}
+
+
+def generation_stats(members: list[Individual], fitness: list[float]
+                     ) -> dict:
+  """Fitness statistics of a generation, its best, and the test accuracy's
+  where every member has one."""
+  best = members[int(np.argmax(fitness))]
+  stats = dict(_moments(fitness), best_id=best.id,
+               best_genome=best.genome.describe())
+  tests = [i.trained["test_accuracy"] for i in members
+           if i.trained.get("test_accuracy") is not None]
+  if len(tests) == len(members):
+    stats["test"] = _moments(tests)
+  return stats
+
+
 class Generational(Loop):
   """Generation after generation until `max_generations` (or another
   budget) is reached; the population backend is the event log."""
@@ -86,19 +107,7 @@ class Generational(Loop):
     """Logs the generation's fitness and statistics; its predecessors die."""
     h = self.history
     fitness = [self._mean_fitness(i) for i in members]
-    f = np.asarray(fitness)
-    best = members[int(np.argmax(f))]
-    tests = [i.trained["test_accuracy"] for i in members
-             if i.trained.get("test_accuracy") is not None]
-    stats = {"max": float(f.max()), "min": float(f.min()),
-             "mean": float(f.mean()), "median": float(np.median(f)),
-             "std": float(f.std()), "best_id": best.id,
-             "best_genome": best.genome.describe()}
-    if len(tests) == len(members):
-      stats["test"] = {"max": float(max(tests)), "min": float(min(tests)),
-                       "mean": float(np.mean(tests)),
-                       "median": float(np.median(tests)),
-                       "std": float(np.std(tests))}
+    stats = generation_stats(members, fitness)
     with self.population.atomic():
       for i in h.alive:
         if i.generation is not None and i.generation < gen:

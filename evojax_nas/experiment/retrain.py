@@ -145,15 +145,18 @@ def training_config(config) -> ml_collections.ConfigDict:
     # at least `eval_points` dispatches.
     c.train.chunks_per_dispatch = max(
         1, r.steps // c.train.chunk_steps // r.eval_points)
-  if r.data.name:
-    c.data.name = r.data.name
-    c.data.dir = r.data.dir or c.data.dir
-    c.data.url = ""
-  c.data.cache_dir = r.data.cache_dir or c.data.cache_dir
-  c.data.val_size = r.data.val_size or c.data.val_size
-  if r.data.name or r.data.train_size:
-    c.data.train_size = r.data.train_size
+  _retraining_data(c.data, r.data)
   return c
+
+
+def _retraining_data(d, r) -> None:
+  """`retrain.data.*` over the experiment's `data.*` ("" / 0: its own)."""
+  if r.name:
+    d.name, d.dir, d.url = r.name, r.dir or d.dir, ""
+  d.cache_dir = r.cache_dir or d.cache_dir
+  d.val_size = r.val_size or d.val_size
+  if r.name or r.train_size:
+    d.train_size = r.train_size
 
 
 def _same_data(found, dataset) -> bool:

@@ -22,6 +22,14 @@ def _times(n: int, width: float, least: int = 1) -> int:
   return max(least, int(round(n * width)))
 
 
+def _scale_dna(dna: DNA, width: float, least: int) -> DNA:
+  # Stored channels are floats rounded when built: scale the effective
+  # integer, so x2 doubles exactly what the network had.
+  return dna.replace(edges=tuple(
+      e.replace(channels=float(_times(e.out_channels, width, least)))
+      if e.kind == "conv" else e for e in dna.edges))
+
+
 def scale(genome, width: float = 1.0, depth: int = 1, min_channels: int = 0):
   """`genome` with `width` x channels (and at least `min_channels` in every
   convolution, beyond the papers: a narrow layer the search left behind
@@ -40,11 +48,7 @@ def scale(genome, width: float = 1.0, depth: int = 1, min_channels: int = 0):
         "repeated cell to stack (depth applies to NAS-Bench-201 cells); use "
         "retrain.width")
   if isinstance(genome, DNA):
-    # Stored channels are floats rounded when built: scale the effective
-    # integer, so x2 doubles exactly what the network had.
-    return genome.replace(edges=tuple(
-        e.replace(channels=float(_times(e.out_channels, width, least)))
-        if e.kind == "conv" else e for e in genome.edges))
+    return _scale_dna(genome, width, least)
   if isinstance(genome, GeneticCNN):
     return dataclasses.replace(genome, widths=tuple(
         _times(w, width, least) for w in genome.widths))

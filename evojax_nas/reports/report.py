@@ -458,13 +458,16 @@ def _sections(runs: list[Run], s: dict, genome, out: Path) -> list[str]:
   cost = front_cost(run)
   if cost:
     parts.append(_front_section(run, cost, out))
-  parts.append("<h2>Statistics</h2>" + html_table(
+  return parts + [_statistics_section(run),
+                  retrained_section(run.workdir, run.results, out)]
+
+
+def _statistics_section(run: Run) -> str:
+  return "<h2>Statistics</h2>" + html_table(
       window_stats(run),
       [("window", "window"), ("max", "max"), ("min", "min"),
        ("mean", "mean"), ("median", "median"), ("std", "std"),
-       ("best_genome", "best genome")]))
-  parts.append(retrained_section(run.workdir, run.results, out))
-  return parts
+       ("best_genome", "best genome")])
 
 
 def build(workdirs, out_dir: str | Path | None = None) -> Path:
