@@ -214,6 +214,6 @@ def fitness_from_signature(monkeypatch):
                                             "total": 10},
         inherited=("parent",) if parent else (), partial=(), fresh=(),
         seconds={}, costs=fake_costs(genome))
-  monkeypatch.setattr(trainer_lib.Trainer, "evaluate", evaluate)
+  monkeypatch.setattr(trainer_lib.Trainer, "train_and_validate", evaluate)
   monkeypatch.setattr(results_lib, "finalize", lambda *a, **k: {})
   yield calls

@@ -226,18 +226,18 @@ def test_a_stop_lost_in_native_code_stops_the_loop_at_the_next_individual(
   c.max_individuals, c.slots_per_device, c.tensorboard = 12, 1, False
   c.train.data_parallel = True  # one lane: S = 1
   from evojax_nas.train import trainer as trainer_lib  # pylint: disable=g-import-not-at-top
-  evaluate = trainer_lib.Trainer.evaluate
+  evaluate = trainer_lib.Trainer.train_and_validate
 
   def lose_a_stop_at_the_fourth(self, key, ident, *args, **kwargs):
     if len(calls) == 3:
       stop.request("SIGTERM")  # recorded; its exception lost
     return evaluate(self, key, ident, *args, **kwargs)
-  trainer_lib.Trainer.evaluate = lose_a_stop_at_the_fourth
+  trainer_lib.Trainer.train_and_validate = lose_a_stop_at_the_fourth
   try:
     with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
       run(c, tmp_path / "wd")
   finally:
-    trainer_lib.Trainer.evaluate = evaluate
+    trainer_lib.Trainer.train_and_validate = evaluate
     stop.clear()
   evs = [json.loads(l) for l in (tmp_path / "wd" / "events.jsonl")
          .read_text().splitlines()]

@@ -111,13 +111,13 @@ def test_an_individual_trains_to_the_same_weights_on_any_slot(
   def digest(ident):
     return trainer.checkpoints.restore(ident)[1]["weights_sha256"]
 
-  alone0 = trainer.evaluate(key, 0, genome, slot=0)
-  alone1 = trainer.evaluate(key, 1, genome, slot=1)
+  alone0 = trainer.train_and_validate(key, 0, genome, slot=0)
+  alone1 = trainer.train_and_validate(key, 1, genome, slot=1)
   # Beside others: two threads train at once, on both devices.
   results = {}
   threads = [threading.Thread(target=lambda i=i, g=g, s=s: results.__setitem__(
-      i, trainer.evaluate(key if g is genome else jax.random.key(3), i, g,
-                          slot=s)))
+      i, trainer.train_and_validate(
+          key if g is genome else jax.random.key(3), i, g, slot=s)))
              for i, g, s in ((2, genome, 1), (3, other, 0), (4, genome, 0),
                              (5, other, 1))]
   for t in threads:
@@ -139,14 +139,14 @@ def out_of_order(monkeypatch, fitness_from_signature):
   function of the id), so slots finish out of order, and leaves an empty
   checkpoint folder (a resumed run keeps the alive)."""
   calls = fitness_from_signature
-  evaluate = trainer_lib.Trainer.evaluate
+  evaluate = trainer_lib.Trainer.train_and_validate
   delays = [lambda ident: 0.0]
 
   def slow(self, key, ident, genome, parent, **kwargs):
     time.sleep(delays[0](ident))
     self.checkpoints.path(ident).mkdir(exist_ok=True)
-    return evaluate(self, key, ident, genome, parent, **kwargs)
-  monkeypatch.setattr(trainer_lib.Trainer, "evaluate", slow)
+    return evaluate(self, key, ident, genome, parent=parent, **kwargs)
+  monkeypatch.setattr(trainer_lib.Trainer, "train_and_validate", slow)
   return calls, delays
 
 
@@ -208,19 +208,19 @@ def test_a_run_with_four_slots_resumes_exactly(tiny_config, out_of_order,
   delays[0] = lambda i: 0.01 * (4 - i % 4)
   c = slots_config(tiny_config, 2)
   run(c, tmp_path / "whole")
-  evaluate = trainer_lib.Trainer.evaluate
+  evaluate = trainer_lib.Trainer.train_and_validate
 
   def stop_at_the_ninth(self, key, ident, *args, **kwargs):
     if len(calls) == 8:
       stop.request("SIGTERM")
     return evaluate(self, key, ident, *args, **kwargs)
   calls.clear()
-  trainer_lib.Trainer.evaluate = stop_at_the_ninth
+  trainer_lib.Trainer.train_and_validate = stop_at_the_ninth
   try:
     with pytest.raises(KeyboardInterrupt):
       run(c, tmp_path / "resumed")
   finally:
-    trainer_lib.Trainer.evaluate = evaluate
+    trainer_lib.Trainer.train_and_validate = evaluate
     stop.clear()
   evs = events(tmp_path / "resumed")
   assert 0 < sum(e["event"] == "trained" for e in evs) < 24

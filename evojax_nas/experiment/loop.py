@@ -8,7 +8,7 @@ One reproduction event, on a population backend (population.py):
   killed   -> population.kill(victim)    (a lost race: ask again)
   child    = space.mutate(parent.genome, GENOME key)       pure
   born     -> population.birth(child)    (with the kill: population.atomic)
-  result   = trainer.train(child, parent's checkpoint)    device, disk
+  result   = trainer.train_child(child, parent's weights)  device, disk
   trained  -> population.finish(child)
   garbage  = checkpoints no reader can need any more
 
@@ -167,9 +167,10 @@ class Loop:
     flight = InFlight(ind, slot, contextlib.ExitStack())
     flight.claim.enter_context(self.population.holding(ind.id))
     flight.future = pool.submit(
-        self.trainer.train, key, ind.id, ind.genome, parent, partner,
-        not self.space.inherits_nothing(ind.mutation), test_above,
-        lambda ident, err: flight.discarded.append(ident), slot)
+        self.trainer.train_child, key, ind.id, ind.genome, parent=parent,
+        partner=partner, inherit=not self.space.inherits_nothing(
+            ind.mutation), test_above=test_above,
+        discard=lambda ident, err: flight.discarded.append(ident), slot=slot)
     return flight
 
   def publish(self, flight: "InFlight") -> dict | None:

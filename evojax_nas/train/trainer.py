@@ -1,6 +1,6 @@
 """The trainer: compile, inherit, train, validate, checkpoint.
 
-`Trainer.evaluate(...)` turns a genome into a `Result` (fitness =
+`Trainer.train_and_validate(...)` turns a genome into a `Result` (fitness =
 validation accuracy; cost = FLOPs and seconds) and leaves the trained
 weights in the checkpoint store under the individual's id; `train(...)`
 does the same but trains without a parent (or partner) whose checkpoint is
@@ -219,7 +219,7 @@ def slot_lanes(slots: int, lanes: int) -> list[int]:
 class Trainer:
   """Trains individuals for `steps` SGD steps each, with weight inheritance,
   on `slots` slots spread round-robin over the lanes (`lane_meshes`);
-  `evaluate(..., slot=s)` is safe to call from one thread per slot."""
+  `train_and_validate(..., slot=s)` is safe to call from one thread per slot."""
 
   def __init__(self, dataset: Dataset, step_config: StepConfig,
                checkpoints: CheckpointStore, steps: int,
@@ -321,12 +321,12 @@ class Trainer:
     pred = self.predict(genome, variables, split, slot).argmax(-1)
     return float(np.mean(pred == labels))
 
-  def evaluate(self, key: jax.Array, individual: int, genome,
-               parent: tuple[int, Any] | None = None,
-               inherit: bool = True,
-               test_above: float | None = None,
-               partner: tuple[int, Any] | None = None,
-               slot: int = 0) -> Result:
+  def train_and_validate(self, key: jax.Array, individual: int, genome, *,
+                         parent: tuple[int, Any] | None = None,
+                         inherit: bool = True,
+                         test_above: float | None = None,
+                         partner: tuple[int, Any] | None = None,
+                         slot: int = 0) -> Result:
     """Trains `genome` on slot `slot`'s lane (from `parent`'s weights where
     inheritance applies, averaged with `partner`'s where given), validates
     it and saves its checkpoint as `individual`. The test accuracy is
@@ -409,7 +409,8 @@ class Trainer:
 
   def _finish(self, individual, genome, net, state, last, report,
               test_above, seconds, slot) -> Result:
-    """Checkpoint, validation (test), costs: the rest of `evaluate`."""
+    """Checkpoint, validation (test), costs: the rest of
+    `train_and_validate`."""
     d = self.lane(slot).data
 
     # The checkpoint is written (Orbax, asynchronously) while validation
@@ -446,19 +447,20 @@ class Trainer:
                   seconds={k: round(v, 4) for k, v in seconds.items()},
                   costs=costs, failed=failed)
 
-  def train(self, key: jax.Array, individual: int, genome,
-            parent: tuple[int, Any] | None, partner: tuple[int, Any] | None,
-            inherit: bool, test_above: float | None,
-            discard: Callable[[int, Exception], None],
-            slot: int = 0) -> Result:
-    """`evaluate`, except that a parent or partner whose checkpoint is
+  def train_child(self, key: jax.Array, individual: int, genome, *,
+                  parent: tuple[int, Any] | None,
+                  partner: tuple[int, Any] | None, inherit: bool,
+                  test_above: float | None,
+                  discard: Callable[[int, Exception], None],
+                  slot: int = 0) -> Result:
+    """`train_and_validate`, except that a parent or partner whose checkpoint is
     missing or corrupt is handed to `discard(id, error)` and the child
     trains without it (from fresh weights where it was the parent)."""
     while True:
       try:
-        return self.evaluate(key, individual, genome, parent,
-                             inherit=inherit, partner=partner,
-                             test_above=test_above, slot=slot)
+        return self.train_and_validate(
+            key, individual, genome, parent=parent, inherit=inherit,
+            partner=partner, test_above=test_above, slot=slot)
       except CheckpointError as err:
         if parent is not None and err.individual == parent[0]:
           parent = None
