@@ -258,14 +258,16 @@ class CompiledNetwork:
     compiled = self._compiled.get(name)
     if compiled is not None:
       return compiled
+    seconds = None
     with self._lock:
       compiled = self._compiled.get(name)
       if compiled is None:
         t0 = time.perf_counter()
         compiled = self._compiled[name] = jax.jit(
             fn, donate_argnums=donate).lower(*abstract_args()).compile()
-        self._cache._record_compile(time.perf_counter() - t0)
-    self._cache.bound_mappings()  # only after a compilation (a miss)
+        seconds = time.perf_counter() - t0
+    if seconds is not None:  # told after the lock: no lock inside another
+      self._cache.compiled(seconds)
     return compiled
 
   def init(self, key: jax.Array):
@@ -437,7 +439,7 @@ class StepCache:
     self._used: set[tuple] = set()
     self._persistent_start = persistent_cache.counts()
     # The per-unit programs of the "layers" engine, shared by every network.
-    self.shared = SharedPrograms(cfg, self._compiled_unit_program)
+    self.shared = SharedPrograms(cfg, self.compiled)
 
   def _layered(self, genome, mesh: Mesh) -> bool:
     """Whether `genome` trains through per-unit programs on `mesh`."""
@@ -500,14 +502,13 @@ class StepCache:
       self._networks.clear()
     gc.collect()
 
-  def _compiled_unit_program(self, seconds: float):
-    self._record_compile(seconds)
-    self.bound_mappings()
-
-  def _record_compile(self, seconds: float):
+  def compiled(self, seconds: float):
+    """A network (or a shared unit program) compiled a program in
+    `seconds`: counted, then mappings bounded (only after a miss)."""
     with self._lock:
       self.compiles += 1
       self.compile_seconds += seconds
+    self.bound_mappings()
 
   def stats(self) -> dict[str, float]:
     """In-process hits/misses by individual, programs compiled (or loaded
