@@ -135,10 +135,8 @@ def check(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
   trainer = trainer_lib.build(config, workdir, for_training=False)
   restored = 0
   try:
-    for ident in trainer.checkpoints.ids():
-      genome = history.individuals[ident].genome
-      trainer.checkpoints.restore(
-          ident, trainer.cache.get(genome).abstract_variables)
+    for ident in trainer.kept():
+      trainer.restore(ident, history.individuals[ident].genome)
       restored += 1
   finally:
     trainer.close()

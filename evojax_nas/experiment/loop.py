@@ -131,7 +131,7 @@ class Loop:
   def drop_alive_without_checkpoint(self):
     """Alive individuals whose checkpoint was removed (e.g. after a
     corruption report) leave the population, logged."""
-    saved = set(self.trainer.checkpoints.ids())
+    saved = self.trainer.kept()
     for ind in list(self.population.individuals().values()):
       if ind.alive and ind.id not in saved:
         log.warning("individual %d has no checkpoint; removing it from the "
@@ -144,7 +144,7 @@ class Loop:
     if self.population.individuals()[ident].killed_t is None:
       self.population.kill(ident, self.killed_event(ident,
                                                     "checkpoint_corrupt"))
-    self.trainer.checkpoints.delete(ident)
+    self.trainer.discard(ident)
 
   def start(self, ind: Individual, slot: int, pool) -> "InFlight":
     """Starts training `ind` (inheriting from its parent, and its partner's
@@ -154,7 +154,7 @@ class Loop:
     inds = self.population.individuals()
     key = keys.stream(keys.individual(self.root_key, ind.id),
                       keys.Stream.TRAIN)
-    saved = set(self.trainer.checkpoints.ids())
+    saved = self.trainer.kept()
     parent = partner = None
     if ind.parent is not None and ind.parent in saved:
       parent = (ind.parent, inds[ind.parent].genome)
@@ -185,7 +185,7 @@ class Loop:
       self._discard(ident)
     event = events.trained(ind.id, ind.genome, r, self.population.now(),
                           time.perf_counter() - flight.t0,
-                          self.trainer.cache.stats())
+                          self.trainer.compile_stats())
     event["slot"] = flight.slot
     self.recycler.count()
     if not self.population.finish(ind.id, event):
@@ -215,9 +215,8 @@ class Loop:
     try:
       yield pool
     finally:
-      self.trainer.cancel.set()
-      pool.shutdown(wait=True, cancel_futures=True)
-      self.trainer.cancel.clear()
+      with self.trainer.stopping_trainings():
+        pool.shutdown(wait=True, cancel_futures=True)
 
   def collect_garbage(self):
     """Deletes checkpoints of the dead, except the top-k ever (export and
@@ -240,11 +239,10 @@ class Loop:
           keep |= {i.parent, i.born.get("partner")}
       elif now - i.killed_t < self.population.gc_grace_s:
         keep.add(i.id)
-    for ident in self.trainer.checkpoints.ids():
+    for ident in self.trainer.kept():
       if ident in inds and ident not in keep:
-        self.trainer.checkpoints.delete(ident)
-    self.trainer.checkpoints.remove_temporaries(
-        self.config.workers.claim_timeout_s)
+        self.trainer.discard(ident)
+    self.trainer.remove_temporaries(self.config.workers.claim_timeout_s)
 
   def recycle_if_due(self, more_work: bool):
     """At a safe point (the last result published, nothing of this loop's
@@ -445,7 +443,7 @@ class SteadyState(Loop):
     flights: collections.deque[InFlight] = collections.deque()
     done = [i for i in pop.individuals().values() if i.trained]
     last_s = done[-1].trained["wall_s"] if done else 0.0  # a training's time
-    lanes = len(set(self.trainer.slot_lanes))
+    lanes = self.trainer.lanes
     with self.slot_pool() as pool:
       while True:
         stop.raise_if_requested()  # a Ctrl-C or SIGTERM that got lost

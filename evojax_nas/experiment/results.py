@@ -55,14 +55,13 @@ def pareto_front(config, history, trainer, export_to: Path | None = None
   (always for runs that select on costs), else None. With `export_to`,
   each member with a checkpoint is exported to `export_to/<id>`."""
   costs = front_costs(config)
-  kept = set(trainer.checkpoints.ids())
+  kept = trainer.kept()
   d, members = trainer.dataset, []
   for ind in history.front(costs):
     test, variables = ind.trained.get("test_accuracy"), None
     if ind.id in kept and (test is None or export_to is not None):
       try:
-        variables, _ = trainer.checkpoints.restore(
-            ind.id, trainer.cache.get(ind.genome).abstract_variables)
+        variables = trainer.restore(ind.id, ind.genome)
       except CheckpointError as err:
         log.warning("%s: front member %d is left without a test accuracy "
                     "or export", err, ind.id)
@@ -101,15 +100,14 @@ def _check_trained(h) -> None:
 def _top(config, h, trainer) -> list[tuple[Any, float, Any]]:
   """(individual, fitness, variables) of the best `ensemble_size` whose
   checkpoints are usable (kept: the top-k), best first."""
-  top, kept = [], set(trainer.checkpoints.ids())
+  top, kept = [], trainer.kept()
   for ind, fit in ranked(h):
     if len(top) == config.ensemble_size:
       break
     if ind.id not in kept:
       continue
     try:
-      variables, _ = trainer.checkpoints.restore(
-          ind.id, trainer.cache.get(ind.genome).abstract_variables)
+      variables = trainer.restore(ind.id, ind.genome)
     except CheckpointError as err:
       log.warning("%s: individual %d is left out of the results", err,
                   ind.id)
@@ -154,7 +152,7 @@ def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
       "generations": [dict(e["stats"], generation=e["generation"])
                       for e in h.generations],
       "weight_inheritance": config.weight_inheritance,
-      "compile_cache": trainer.cache.stats(),
+      "compile_cache": trainer.compile_stats(),
       "time": time_split([i.trained for i in h.trained], wall_time_s),
       "data": {"name": d.name, "source": d.source,
                "train": int(len(d.train_labels)),

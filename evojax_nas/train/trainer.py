@@ -472,6 +472,41 @@ class Trainer:
         log.warning("%s: individual %d is discarded; individual %d trains "
                     "without it", err, err.individual, individual)
 
+  # --- what the loop asks of the trainer's kept weights and threads -------
+  def kept(self) -> set[int]:
+    """Individuals whose checkpoints are kept."""
+    return set(self.checkpoints.ids())
+
+  def restore(self, individual: int, genome) -> Any:
+    """The kept weights of `individual` (CheckpointError if unusable)."""
+    variables, _ = self.checkpoints.restore(
+        individual, self.cache.get(genome).abstract_variables)
+    return variables
+
+  def discard(self, individual: int) -> None:
+    self.checkpoints.delete(individual)
+
+  def remove_temporaries(self, older_than_s: float) -> None:
+    """Checkpoint writes left by killed processes."""
+    self.checkpoints.remove_temporaries(older_than_s)
+
+  def compile_stats(self) -> dict[str, float]:
+    return self.cache.stats()
+
+  @property
+  def lanes(self) -> int:
+    """Device lanes the slots share (one per device, or one in all)."""
+    return len(set(self.slot_lanes))
+
+  @contextlib.contextmanager
+  def stopping_trainings(self):
+    """Trainings in flight stop at their next dispatch until this ends."""
+    self.cancel.set()
+    try:
+      yield
+    finally:
+      self.cancel.clear()
+
   def close(self):
     """Waits for checkpoint writes."""
     self.checkpoints.close()
