@@ -17,8 +17,8 @@ convolutional networks from the trivial start:
     (`inheritance_mode="overlap"`), so widening a layer costs little training.
 Beyond the paper, the last quarter of the budget retrains the best
 architecture (`final.fraction = 0.25`, docs/retraining.md):
-measured on a 2-core machine, the handed-back model went from 50.7 % (the
-search's answer as it was) to 68.1 % test in about the same wall time; set
+measured on a 2-core machine, the handed-back model went from 52.5 % (the
+search's answer as it was) to 69.5 % test in about the same wall time; set
 --config.final.fraction=0 for the paper's behaviour.
 Needs the data: --config.data.dir=FOLDER or $EVOJAX_NAS_DATA_DIR.
 """
