@@ -7,29 +7,33 @@ subpackages of `evojax_nas` in it):
 
   1. files, stop, errors, datasets: base utilities; plain Python, no JAX,
      nothing of the package (the config's error, data set names).
-  2. genomes: encodings and variation operators (names.py, escape.py:
+  2. workdir: an experiment folder's file names and results.json.
+  3. genomes: encodings and variation operators (names.py, escape.py:
      JAX-free, for the config).
-  3. compile: genome -> network -> compiled programs.
-  4. train: data, weight inheritance, checkpoints, the trainer.
-  5. strategies: selection (tournament, Pareto, generational).
-  6. nasbench: table fitness; its simulated searches use strategies.
-  7. config: defaults and validation over the registries below it.
-  8. experiment: the loop, the log, workers, results, TensorBoard writer.
-  9. reports: reading finished or running experiments.
-  10. commands: the console subcommands.
-  11. main (dispatches to commands) and the package itself
+  4. compile: genome -> network -> compiled programs.
+  5. train: data, weight inheritance, checkpoints, the trainer.
+  6. model: the exported model, its portable program, the ensemble vote.
+  7. strategies: selection (tournament, Pareto, generational).
+  8. nasbench: table fitness; its simulated searches use strategies.
+  9. config: defaults and validation over the registries below it.
+  10. experiment: the loop, the log, workers, results, TensorBoard writer.
+  11. reports: reading finished or running experiments.
+  12. commands: the console subcommands.
+  13. main (dispatches to commands) and the package itself
       (`evojax_nas.run`, `evojax_nas.load_model` call into experiment).
-  12. __main__: `python -m evojax_nas`, which runs main.
+  14. __main__: `python -m evojax_nas`, which runs main.
 
 Every import counts: at module level, inside functions, and
 `importlib.import_module("evojax_nas...")` with a literal or f-string
 prefix. No import is exempt (there is no allow-list). README.md's design
-notes give the same order.
+notes (docs/design.md) give the same order.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "evojax_nas"
@@ -210,3 +214,61 @@ def test_the_planted_file_is_found(tmp_path):
                          set(names)) for n, p in names.items()}
   assert violations(graph) == [
       "evojax_nas.genomes.dna -> evojax_nas.config (layer 3 -> 9)"]
+
+
+# --- no import cycle (the shared tool's rule, ../shared/tools/import_cycles.py:
+# a package importing its own submodules is not a cycle of interest) ---------
+
+
+def cycle_graph() -> dict[str, set[str]]:
+  names = module_names()
+  return {name: {t for t in targets if t != name and not (
+      names[name].name == "__init__.py" and t.startswith(name + "."))}
+          for name, targets in package_graph().items()}
+
+
+def find_cycle(graph):
+  """One import cycle as a list of modules, or None."""
+  state = {}
+
+  def visit(v, path):
+    state[v] = "open"
+    for w in sorted(graph[v]):
+      if state.get(w) == "open":
+        return path[path.index(w):] + [w]
+      if w not in state:
+        cycle = visit(w, path + [w])
+        if cycle:
+          return cycle
+    state[v] = "done"
+    return None
+
+  for v in sorted(graph):
+    if v not in state:
+      cycle = visit(v, [v])
+      if cycle:
+        return cycle
+  return None
+
+
+def test_the_walker_sees_imports_inside_functions():
+  graph = package_graph()
+  # commands/__init__.py imports these only inside its functions.
+  assert {"evojax_nas.genomes.dna", "evojax_nas.train.checkpoints"} <= graph[
+      "evojax_nas.commands"]
+  assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c",
+                                                              "a"]
+
+
+def test_no_import_cycle_in_the_package():
+  graph = cycle_graph()
+  assert len(graph) > 50
+  assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_the_config_loads_without_jax():
+  code = ("import sys, evojax_nas.config as c; c.default_config(); "
+          "assert 'jax' not in sys.modules, sorted(m for m in sys.modules "
+          "if m.startswith(('jax', 'flax')))")
+  subprocess.run([sys.executable, "-c", code], check=True,
+                 cwd=PACKAGE.parent)
