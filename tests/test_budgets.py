@@ -95,6 +95,7 @@ def _wait_for(predicate, proc, timeout_s=240):
     time.sleep(0.1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [0, 1])
 def test_downtime_between_sigkill_and_restart_does_not_count(
     workers, cifar10_dir, tmp_path):

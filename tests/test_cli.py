@@ -71,6 +71,7 @@ def test_flops_overrides_the_defaults(tmp_path, capsys):
   assert params["cifar100"] - params["cifar10"] == 90 * 4
 
 
+@pytest.mark.slow
 def test_resume_extends_a_finished_run_with_a_config_override(tiny_config,
                                                               tmp_path):
   tiny_config.tensorboard = False

@@ -199,6 +199,7 @@ def test_persistent_cache_serves_a_new_process_worth_of_programs(tmp_path):
   assert second.stats()["persistent_hits"] >= 2  # train chunk and predict
 
 
+@pytest.mark.slow
 def test_compiled_networks_are_bounded_and_their_memory_released():
   """Each XLA:CPU executable holds hundreds of memory mappings (~280 for a
   one-conv train chunk); without a bound a long run hits vm.max_map_count

@@ -172,6 +172,7 @@ def test_a_pickle_that_runs_code_is_refused(tmp_path, monkeypatch):
   assert not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (REAL_DATA / "cifar10-jpeg").is_dir(),
                     reason="the real CIFAR-10 copy (../shared/data) is absent")
 def test_real_cifar10_jpeg_archives(tmp_path_factory):

@@ -52,6 +52,7 @@ def test_perturbed_mutation_weights_stay_within_half_and_twice():
   assert all(0.5 * w[k] <= p[k] <= 2.0 * w[k] for k in w)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["mutation_probabilities", "weights",
                                   "side_by_side"])
 def test_recombination_runs_log_their_second_parent(tiny_config, tmp_path,
@@ -76,6 +77,7 @@ def test_recombination_runs_log_their_second_parent(tiny_config, tmp_path,
     assert any(e["blended"] for e in trained)
 
 
+@pytest.mark.slow
 def test_population_reset_retrains_everyone_from_fresh_weights(tiny_config,
                                                                tmp_path):
   c = tiny_config

@@ -33,6 +33,7 @@ def check_log_invariants(evs, population_size):
   return set(check_events(evs, population_size)["alive"])
 
 
+@pytest.mark.slow
 def test_tiny_run_learns_and_writes_everything(tiny_config, tmp_path):
   tiny_config.max_individuals = 8
   tiny_config.steps_per_individual = 30
@@ -71,6 +72,7 @@ def test_tiny_run_learns_and_writes_everything(tiny_config, tmp_path):
   assert model.probabilities(ds.test_images[0]).shape == (10,)
 
 
+@pytest.mark.slow
 def test_resume_continues_without_redoing_anything(tiny_config, tmp_path):
   wd = tmp_path / "wd"
   tiny_config.max_individuals = 5
@@ -86,6 +88,7 @@ def test_resume_continues_without_redoing_anything(tiny_config, tmp_path):
   assert [e["resumed"] for e in evs if e["event"] == "started"] == [False, True]
 
 
+@pytest.mark.slow
 def test_same_seed_same_choices(tiny_config, tmp_path):
   lineage = []
   for name in ("a", "b"):
@@ -95,6 +98,7 @@ def test_same_seed_same_choices(tiny_config, tmp_path):
   assert lineage[0] == lineage[1]
 
 
+@pytest.mark.slow
 def test_interrupted_training_is_redone_once(tiny_config, tmp_path):
   """A crash between `born` and `trained`: the child is trained on resume."""
   wd = tmp_path / "wd"
@@ -110,6 +114,7 @@ def test_interrupted_training_is_redone_once(tiny_config, tmp_path):
   assert sum(e["event"] == "trained" for e in evs) == 6
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_finishes(cifar10_dir, tmp_path):
   cfg = write_cli_config(tmp_path / "cfg.py", cifar10_dir, tmp_path / "cache",
                          max_individuals=14)
@@ -172,6 +177,7 @@ def test_changed_config_on_resume_is_refused(tiny_config, tmp_path):
   assert (wd / "events.jsonl").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_is_detected_and_its_individual_discarded(
     tiny_config, tmp_path, caplog):
   wd = tmp_path / "wd"
@@ -242,6 +248,7 @@ def test_batch_larger_than_the_training_set_is_refused(tiny_config, tmp_path):
   assert not (tmp_path / "wd" / "config.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["tournament", "random", "aging"])
 def test_a_population_of_two_runs_and_resumes(strategy, tiny_config,
                                               tmp_path):

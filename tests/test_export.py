@@ -59,6 +59,7 @@ def finished(cifar10_dir, tmp_path_factory):
   return tmp, results
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["best", "ensemble"])
 def test_a_fresh_process_without_us_reproduces_the_test_accuracy(finished,
                                                                  which):

@@ -194,6 +194,7 @@ def test_plan_rates_match_p_crossover_and_p_mutation():
 
 
 # --- a generational run ------------------------------------------------------------
+@pytest.mark.slow
 def test_genetic_run_end_to_end_and_resume(tiny_genetic_config, tmp_path):
   c = tiny_genetic_config
   c.genetic.p_crossover = 0.5

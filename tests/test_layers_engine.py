@@ -71,6 +71,7 @@ def _max_diff(a, b):
              for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
+@pytest.mark.slow
 def test_layers_and_network_train_the_same_weights():
   genome = genome_from_json(GENOME)
   v_net, p_net, m_net, _, _ = _train("network", genome)

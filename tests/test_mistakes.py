@@ -154,6 +154,7 @@ def _lines(path: Path) -> list[dict]:
   return [json.loads(l) for l in path.open()] if path.exists() else []
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_with_one_line_and_the_run_resumes(cifar10_dir,
                                                         tmp_path):
   cfg = write_cli_config(tmp_path / "cfg.py", cifar10_dir,
@@ -248,6 +249,7 @@ def test_a_stop_lost_in_native_code_stops_the_loop_at_the_next_individual(
   check_events(evs, 3, max_individuals=12)
 
 
+@pytest.mark.slow
 def test_sigterm_to_the_launcher_stops_its_workers(cifar10_dir, tmp_path):
   cfg = write_cli_config(tmp_path / "cfg.py", cifar10_dir,
                          tmp_path / "cache", steps_per_individual=200,
@@ -275,6 +277,7 @@ def test_sigterm_to_the_launcher_stops_its_workers(cifar10_dir, tmp_path):
 
 
 # --- the disk ---------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["disk_full", "orbax_disk_full"])
 def test_a_full_disk_is_one_line_and_loses_nothing(how, cfg, tmp_path):
   wd = tmp_path / "wd"
@@ -289,6 +292,7 @@ def test_a_full_disk_is_one_line_and_loses_nothing(how, cfg, tmp_path):
   check_events(events(wd), 3, max_individuals=6)
 
 
+@pytest.mark.slow
 def test_a_read_only_workdir_is_one_line_and_changes_nothing(cfg, tmp_path):
   wd = tmp_path / "wd"
   assert cli(f"--config={cfg}", f"--workdir={wd}").returncode == 0
@@ -300,6 +304,7 @@ def test_a_read_only_workdir_is_one_line_and_changes_nothing(cfg, tmp_path):
   assert checksums(wd) == before
 
 
+@pytest.mark.slow
 def test_report_on_a_read_only_workdir(cfg, tmp_path, monkeypatch, capsys):
   from evojax_nas.commands import report as report_command  # pylint: disable=g-import-not-at-top
   wd = tmp_path / "wd"
@@ -318,6 +323,7 @@ def test_report_on_a_read_only_workdir(cfg, tmp_path, monkeypatch, capsys):
 
 
 # --- damaged files ------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_log_written_twice_is_refused_then_repaired(cfg, tmp_path):
   """What two concurrent writers used to leave (the lock now prevents it):
   refused with the line and the repair command; the repair keeps the
@@ -350,6 +356,7 @@ def test_a_log_written_twice_is_refused_then_repaired(cfg, tmp_path):
   check_events(events(wd), 3, max_individuals=6)
 
 
+@pytest.mark.slow
 def test_a_corrupt_model_is_one_error_and_can_be_exported_again(cfg,
                                                                 tmp_path):
   from evojax_nas import load_model  # pylint: disable=g-import-not-at-top
@@ -370,6 +377,7 @@ def test_a_corrupt_model_is_one_error_and_can_be_exported_again(cfg,
       (2, 32, 32, 3), "uint8")).shape == (2,)
 
 
+@pytest.mark.slow
 def test_a_torn_last_log_line_is_dropped_and_the_run_resumes(cfg, tmp_path):
   """A crash in the middle of a write leaves part of a line: it is dropped
   when the log opens, and nothing before it is touched."""
@@ -400,6 +408,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(where)], check=False)
 
 
+@pytest.mark.slow
 def test_a_really_full_disk_then_more_space_resumes(cifar10_dir, tmp_path,
                                                     small_disk):
   """Not simulated: Orbax and TensorStore fail inside their own threads;

@@ -39,6 +39,7 @@ time.sleep(120)
 """
 
 
+@pytest.mark.slow
 def test_second_start_is_refused_and_writes_nothing(tiny_config, tmp_path):
   wd = tmp_path / "wd"
   run(tiny_config, wd)
@@ -60,6 +61,7 @@ def test_second_start_is_refused_and_writes_nothing(tiny_config, tmp_path):
   assert run(tiny_config, wd)["individuals"] == 9
 
 
+@pytest.mark.slow
 def test_two_command_line_starts_one_refused_one_finishes(cifar10_dir,
                                                           tmp_path):
   cfg = write_cli_config(tmp_path / "cfg.py", cifar10_dir, tmp_path / "cache",
@@ -91,6 +93,7 @@ def test_two_command_line_starts_one_refused_one_finishes(cifar10_dir,
   assert "best individual" in out
 
 
+@pytest.mark.slow
 def test_worker_refuses_an_in_process_workdir(tiny_config, tmp_path):
   wd = tmp_path / "wd"
   run(tiny_config, wd)

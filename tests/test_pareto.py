@@ -147,6 +147,7 @@ def test_multi_objective_runs_are_deterministic(
   assert len(choices(tmp_path / "a")) == 20 + 16  # births, kills
 
 
+@pytest.mark.slow
 def test_a_pareto_run_resumes_exactly_and_answers_with_its_front(
     tiny_config, tmp_path):
   """Real training: an interrupted run makes the uninterrupted run's

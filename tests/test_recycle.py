@@ -38,6 +38,7 @@ def trajectory(workdir):
            if e["event"] == "trained"])
 
 
+@pytest.mark.slow
 def test_cache_evicts_by_mappings_not_by_count():
   """With room for 64 networks but a mapping budget a little above today's
   count, the cache keeps evicting (its two newest stay) and the process's
@@ -73,6 +74,7 @@ def _recycle_config(config):
   return config
 
 
+@pytest.mark.slow
 def test_recycled_run_makes_the_same_choices(tiny_config, tmp_path):
   """A threshold so low that every process recycles after one individual:
   a Python caller's run continues in child processes (`evojax_nas resume`,
@@ -97,6 +99,7 @@ def test_recycled_run_makes_the_same_choices(tiny_config, tmp_path):
   assert sum(e["event"] == "finished" for e in evs) == 1
 
 
+@pytest.mark.slow
 def test_command_line_run_reexecutes_itself(cifar10_dir, tmp_path):
   """`python -m evojax_nas.main` recycles by re-executing its own command:
   the same PID resumes from the log and finishes with one summary line."""
@@ -119,6 +122,7 @@ def test_command_line_run_reexecutes_itself(cifar10_dir, tmp_path):
                                                                      3]
 
 
+@pytest.mark.slow
 def test_workers_recycle_between_individuals_and_lose_nothing(tiny_config,
                                                               tmp_path):
   """Two local workers that recycle after every individual they train:
@@ -144,6 +148,7 @@ def test_workers_recycle_between_individuals_and_lose_nothing(tiny_config,
   assert "Traceback" not in logs
 
 
+@pytest.mark.slow
 def test_recycled_genetic_run_makes_the_same_generations(
     tiny_genetic_config, tmp_path):
   """The generational loop recycles between members of a generation; its

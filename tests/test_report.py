@@ -68,6 +68,7 @@ def test_architecture_drawing_shows_the_skip(tmp_path):
   assert _red_pixels(tmp_path / "plain.png") == 0
 
 
+@pytest.mark.slow
 def test_report_numbers_match_results(finished_run, tmp_path):
   index = report.build(finished_run, tmp_path / "out")
   page = index.read_text()
@@ -167,6 +168,7 @@ def test_report_renders_in_a_headless_browser(finished_run, tmp_path):
     browser.quit()
 
 
+@pytest.mark.slow
 def test_colab_quickstart_executes(cifar10_dir, tmp_path, monkeypatch):
   import nbformat
   from nbclient import NotebookClient

@@ -62,6 +62,7 @@ def settings(tmp, **retrain):
   return c
 
 
+@pytest.mark.slow
 def test_sigkill_midway_resumes_to_the_uninterrupted_weights(finished):
   tmp, _ = finished
   whole = retrain(tmp / "wd", None, settings(tmp, steps=120, name="whole"))
@@ -205,6 +206,7 @@ def test_the_exported_retrained_model_runs_without_evojax_nas(finished):
   assert got["ours_loaded"] == []
 
 
+@pytest.mark.slow
 def test_mistakes_end_in_one_line(finished):
   tmp, _ = finished
   wd = tmp / "wd"
@@ -242,6 +244,7 @@ def test_mistakes_end_in_one_line(finished):
     meta.write_text(saved)
 
 
+@pytest.mark.slow
 def test_final_fraction_retrains_the_best_with_its_share(cifar10_dir,
                                                          tmp_path):
   c = tiny(default_config(), tmp_path)
@@ -272,6 +275,7 @@ def test_the_report_shows_found_against_retrained(finished):
   assert "<td>for-report</td>" in page
 
 
+@pytest.mark.slow
 def test_ensemble_retrains_each_member_and_votes(finished):
   tmp, results = finished
   done = cli("retrain", f"--workdir={tmp / 'wd'}", "--ensemble",
@@ -324,6 +328,7 @@ def test_final_fraction_splits_a_time_budget(tmp_path):
     config_lib.validate(c)
 
 
+@pytest.mark.slow
 def test_a_time_budget_trains_the_steps_that_fit(finished):
   """retrain.time_budget_s: the steps are timed here, then trained as if
   given: the same weights as a retraining told that many steps."""
@@ -354,6 +359,7 @@ def test_different_settings_get_different_folders():
   assert folder_name(87, r) != other
 
 
+@pytest.mark.slow
 def test_sigterm_stops_with_one_line_and_a_whole_saved_state(finished):
   tmp, _ = finished
   state = tmp / "wd" / "retrained" / "stopped" / "state"

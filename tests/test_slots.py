@@ -97,6 +97,7 @@ def test_a_run_places_its_slots_on_both_devices(tiny_config, tmp_path):
 
 
 # --- the same weights on any device, alone or beside others ---------------------
+@pytest.mark.slow
 def test_an_individual_trains_to_the_same_weights_on_any_slot(
     tiny_config, tmp_path):
   c = tiny_config
@@ -276,6 +277,7 @@ def _train(loop: str, chunks: int, dtype: str = "float32", steps: int = 6,
   return state, metrics
 
 
+@pytest.mark.slow
 def test_scan_and_unrolled_loops_compute_the_same_steps():
   """Six steps: three unrolled dispatches of one chunk, one dispatch of
   three unrolled chunks, one scan over three chunks. At rate 0 the batch
@@ -328,6 +330,7 @@ def test_bfloat16_compute_keeps_float32_weights_and_trains():
 
 
 # --- one process per host ------------------------------------------------------------
+@pytest.mark.slow
 def test_ray_places_one_worker_per_node():
   """A STRICT_SPREAD placement group: on this one-node cluster one worker
   fits, two are refused with one line naming the way out."""

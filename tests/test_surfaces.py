@@ -47,6 +47,7 @@ def command(*args, timeout=300):
 
 
 # --- 1. an output never lands on the experiment's own files ---------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["events.jsonl", "config", "results",
                                     "checkpoints/0/model.jaxexport",
                                     "model/x.jaxexport", "."])
@@ -81,6 +82,7 @@ def _trained_ids(lines):
   return [json.loads(l)["id"] for l in lines if '"trained"' in l]
 
 
+@pytest.mark.slow
 def test_repair_keeps_the_set_aside_record_consistent(wd):
   lines = (wd / "events.jsonl").read_text().splitlines(keepends=True)
   first_trained = next(i for i, l in enumerate(lines) if '"trained"' in l)
@@ -155,6 +157,7 @@ def test_signals_wait_while_a_set_of_files_is_replaced(tmp_path):
 
 
 # --- 4 and 10. numbers: finite, in range, checked before anything is written ---
+@pytest.mark.slow
 @pytest.mark.parametrize("override", [
     "train.momentum=nan", "train.momentum=1.5", "train.weight_decay=inf",
     "initial_learning_rate=inf", "cost_budget=nan", "time_budget_s=-inf",
@@ -210,6 +213,7 @@ def _swapped_copy(src: Path, dst: Path):
   del src
 
 
+@pytest.mark.slow
 def test_a_resume_on_other_data_is_refused(wd, tmp_path):
   recorded = json.loads((wd / "data.json").read_text())
   assert recorded["digest"] and recorded["class_names"]
@@ -241,6 +245,7 @@ def test_the_same_data_moved_is_taken(wd, tmp_path):
 
 
 # --- 6. any damage to the log -------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", [b"\xff\xfe{\"event\"\n", b"\x00" * 64 + b"\n",
                                     b"[1, 2]\n"])
 def test_any_damage_to_the_log_is_one_line_then_repaired(wd, damage):
@@ -310,6 +315,7 @@ def test_an_interrupted_cache_write_leaves_no_temporary(cifar10_dir, tmp_path,
 
 
 # --- 9. the sweep's driver killed ---------------------------------------------------------
+@pytest.mark.slow
 def test_a_killed_sweep_driver_leaves_no_experiment_running(cifar10_dir,
                                                             tmp_path):
   from evojax_nas.experiment import ownership  # pylint: disable=g-import-not-at-top

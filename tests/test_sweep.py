@@ -66,6 +66,7 @@ def _sweep(argv, cwd=ROOT):
                         timeout=600, check=False)
 
 
+@pytest.mark.slow
 def test_a_sweep_runs_resumes_and_is_reported(tmp_path, cifar10_dir):
   cfg = write_cli_config(tmp_path / "c.py", cifar10_dir, tmp_path / "cache",
                          max_individuals=4, steps_per_individual=8,
@@ -140,6 +141,7 @@ def test_a_sweep_folder_gains_values_and_seeds_not_keys(tmp_path,
       sweep._record(sweep.plan(str(cfg), grid, 1, overrides), root)  # pylint: disable=protected-access
 
 
+@pytest.mark.slow
 def test_a_failed_experiment_does_not_stop_the_others(tmp_path, cifar10_dir):
   cfg = write_cli_config(tmp_path / "c.py", cifar10_dir, tmp_path / "cache",
                          max_individuals=3, steps_per_individual=8,
@@ -153,6 +155,7 @@ def test_a_failed_experiment_does_not_stop_the_others(tmp_path, cifar10_dir):
   assert "exceeds the" in failed["line"]  # its one-line error, from run.log
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_sweep_and_its_experiment_cleanly(tmp_path,
                                                             cifar10_dir):
   """SIGTERM to the sweep is passed on to the running experiment, which

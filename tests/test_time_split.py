@@ -18,6 +18,7 @@ def test_the_split_sums_the_trained_events():
   assert time_split([], 0.0)["shares"]["train"] == 0.0
 
 
+@pytest.mark.slow
 def test_results_and_the_report_say_where_the_time_went(tiny_config,
                                                         tmp_path):
   from evojax_nas.commands import summary_line  # pylint: disable=g-import-not-at-top

@@ -92,6 +92,7 @@ def worker_config(tiny_config):
   return c
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objectives", [("accuracy",), ("accuracy", "flops")])
 def test_workers_evolve_one_population_and_finish_like_the_loop(
     objectives, worker_config, tmp_path):
@@ -126,6 +127,7 @@ def test_workers_refuse_generational_strategies(worker_config, tmp_path):
     run(worker_config, tmp_path / "wd")
 
 
+@pytest.mark.slow
 def test_sigkilled_workers_lose_nothing(worker_config, tmp_path):
   """The fault test at small scale: 3 workers, 10 SIGKILLs at random
   moments, each worker restarted."""
@@ -141,6 +143,7 @@ def test_sigkilled_workers_lose_nothing(worker_config, tmp_path):
   assert json.loads((tmp_path / "wd" / "faults.json").read_text()) == report
 
 
+@pytest.mark.slow
 def test_sigkilled_ray_workers_lose_nothing(worker_config, tmp_path):
   ray = pytest.importorskip("ray")
   worker_config.runner = "ray"
