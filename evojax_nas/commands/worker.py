@@ -39,7 +39,8 @@ def main(argv=None) -> int:
   log_to_stderr(fv.debug)  # before JAX starts: its probes log at INFO
   from evojax_nas import config as config_lib
   from evojax_nas.experiment.recorded_config import check_same_experiment
-  from evojax_nas.experiment.recycle import RecycleNeeded, reexec
+  from evojax_nas.experiment.loop import RecycleNeeded
+  from evojax_nas.experiment.recycle import reexec
   from evojax_nas.experiment.worker import Worker
   workdir, name = fv.workdir, fv.name
 

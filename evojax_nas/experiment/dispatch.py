@@ -16,7 +16,8 @@ import ml_collections
 from evojax_nas import config as config_lib
 from evojax_nas.experiment import ownership
 from evojax_nas.experiment.launch import run_workers
-from evojax_nas.experiment.recycle import RecycleNeeded, continue_in_child
+from evojax_nas.experiment.loop import RecycleNeeded
+from evojax_nas.experiment.recycle import continue_in_child
 from evojax_nas.experiment.runner import Experiment
 
 

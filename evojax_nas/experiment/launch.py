@@ -34,7 +34,7 @@ import ml_collections
 from evojax_nas import config as config_lib
 from evojax_nas.experiment import ownership
 from evojax_nas.experiment import results as results_lib
-from evojax_nas.experiment.recycle import RecycleNeeded
+from evojax_nas.experiment.loop import RecycleNeeded
 from evojax_nas.experiment import events
 from evojax_nas.experiment.events import EventLog
 from evojax_nas.experiment.history import replay

@@ -49,13 +49,19 @@ from evojax_nas import config as config_lib
 from evojax_nas import stop, strategies
 from evojax_nas.experiment import events, keys
 from evojax_nas.experiment.history import Individual, front_of
-from evojax_nas.experiment.recycle import RecycleNeeded
 from evojax_nas.genomes import escape, recombination
 
 log = logging.getLogger("evojax_nas")
 
 # What `_try_birth` returns when the birth must be tried again.
 _RETRY = object()
+
+
+class RecycleNeeded(Exception):
+  """This process should hand over to a fresh one (at a safe point).
+
+  Raised by `Loop.recycle_if_due` when the injected `recycler` says so;
+  whoever runs the loop starts the fresh process (recycle.py)."""
 
 
 def make_strategy(config):
@@ -103,7 +109,10 @@ class Loop:
   """The pieces of a reproduction loop on one population backend.
 
   `on_trained(event)` is called after each published result (the progress
-  bar, TensorBoard); `name` prefixes log lines (a worker's)."""
+  bar, TensorBoard); `name` prefixes log lines (a worker's). `recycler`
+  (recycle.Recycler, supplied by whoever runs the loop) counts trained
+  individuals (`count()`), says when the process should recycle (`due()`)
+  and makes its `recycled` record (`event(reason, t)`)."""
 
   def __init__(self, config, space, population, trainer, recycler,
                root_key: jax.Array, *, name: str = "", on_trained=(),

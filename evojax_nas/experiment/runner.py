@@ -28,11 +28,11 @@ from evojax_nas.experiment import results as results_lib
 from evojax_nas.experiment import events
 from evojax_nas.experiment.events import EventLog
 from evojax_nas.experiment.generational import Generational
-from evojax_nas.experiment.loop import SteadyState, make_strategy
+from evojax_nas.experiment.loop import RecycleNeeded, SteadyState, make_strategy
 from evojax_nas.experiment.population import LogPopulation
 from evojax_nas.experiment.recorded_config import check_same_experiment
 from evojax_nas.experiment.progress import Progress
-from evojax_nas.experiment.recycle import Recycler, RecycleNeeded
+from evojax_nas.experiment.recycle import Recycler
 from evojax_nas.experiment.tensorboard import SummaryWriter
 from evojax_nas.workdir import CONFIG, EVENTS, TENSORBOARD, refuse_sweep
 from evojax_nas.genomes import spaces
