@@ -40,7 +40,7 @@ from pathlib import Path
 import jax
 
 from evojax_nas import config as config_lib
-from evojax_nas.experiment import keys
+from evojax_nas.evolution import keys
 from evojax_nas.genomes import spaces
 from evojax_nas.genomes.spaces import genome_from_json
 from evojax_nas.train import trainer as trainer_lib

@@ -11,6 +11,6 @@ def load_model(workdir, individual=None):
 
 
 def run(config, workdir):
-  """Runs or resumes an experiment; see `experiment.dispatch.run`."""
-  from evojax_nas.experiment.dispatch import run as _run  # pylint: disable=g-import-not-at-top
+  """Runs or resumes an experiment; see `runs.dispatch.run`."""
+  from evojax_nas.runs.dispatch import run as _run  # pylint: disable=g-import-not-at-top
   return _run(config, workdir)

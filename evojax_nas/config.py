@@ -98,7 +98,7 @@ def _budgets(c: ml_collections.ConfigDict) -> None:
 def _process(c: ml_collections.ConfigDict) -> None:
   """Slots, compilation cache, memory limits, workers."""
   # Individuals in flight per device (each compiles while others train;
-  # experiment/loop.py). 0 = auto: 2 in all on CPU (one training, the next
+  # evolution/loop.py). 0 = auto: 2 in all on CPU (one training, the next
   # compiling), 4 per GPU or TPU. The in-process schedule depends on the
   # total S (child n sees the results of children <= n - S): a run records
   # its S and a resume keeps it.
@@ -117,7 +117,7 @@ def _process(c: ml_collections.ConfigDict) -> None:
   # vm.max_map_count; past `recycle_map_fraction` of it, or past
   # `recycle_memory_fraction` of the machine's (or cgroup's) memory, the
   # run recycles its process: a fresh one resumes from the log, with the
-  # same choices (see experiment/recycle.py).
+  # same choices (see runs/recycle.py).
   c.resources = ml_collections.ConfigDict(dict(
       cache_map_fraction=0.4,
       recycle_map_fraction=0.75,
@@ -246,7 +246,7 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 def retrain_config() -> ml_collections.ConfigDict:
-  """`evojax_nas retrain` (experiment/retrain.py): the found architecture
+  """`evojax_nas retrain` (runs/retrain.py): the found architecture
   trained longer, wider or on other data. Defaults measured on the CPU
   demo's answer (docs/retraining.md)."""
   r = ml_collections.ConfigDict()

@@ -200,7 +200,7 @@ def fitness_from_signature(monkeypatch):
   """Training replaced by `fake_fitness` (nothing compiles, no checkpoint,
   no results): the loop's choices alone, independent of the CPU's
   floating-point arithmetic. Yields the number of evaluations so far."""
-  from evojax_nas.experiment import results as results_lib
+  from evojax_nas.runs import results as results_lib
   from evojax_nas.train import trainer as trainer_lib
   calls = []
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from evojax_nas.experiment import launch
-from evojax_nas.experiment import ownership
-from evojax_nas.experiment.dispatch import run
-from evojax_nas.experiment.population import LogPopulation, StorePopulation
-from evojax_nas.experiment.store import read_events
-from evojax_nas.experiment.worker import Worker
+from evojax_nas.runs import launch
+from evojax_nas.runs import ownership
+from evojax_nas.runs.dispatch import run
+from evojax_nas.evolution.population import LogPopulation, StorePopulation
+from evojax_nas.evolution.store import read_events
+from evojax_nas.runs.worker import Worker
 
 from conftest import write_cli_config
 

@@ -80,7 +80,7 @@ def test_a_workdir_from_before_sample_replacement_keeps_its_samples(
   """A config.json recorded before `sample_replacement` existed drew its
   samples without replacement: resuming it goes on so, and a config that
   would change that (aging's new default) is refused."""
-  from evojax_nas.experiment.recorded_config import check_same_experiment
+  from evojax_nas.runs.recorded_config import check_same_experiment
   c = config_lib.default_config()
   c.strategy = strategy
   c.sample_size = 2
@@ -106,7 +106,7 @@ def test_a_workdir_from_before_slots_resumes_with_its_schedule(
   """A config.json recorded with `compile_ahead` (before slots) resumes:
   False was one slot, True the default (two on CPU); the recorded key is
   no difference from today's config."""
-  from evojax_nas.experiment.recorded_config import check_same_experiment
+  from evojax_nas.runs.recorded_config import check_same_experiment
   c = config_lib.validate(config_lib.default_config())
   flat = json.loads(json.dumps(config_lib.flatten(c)))
   del flat["slots_per_device"]

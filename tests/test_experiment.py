@@ -14,12 +14,12 @@ import pytest
 
 from evojax_nas import config as config_lib
 from evojax_nas import load_model, run
-from evojax_nas.experiment.runner import Experiment
+from evojax_nas.runs.runner import Experiment
 from evojax_nas.train.checkpoints import CheckpointError
 
 from conftest import write_cli_config
 
-from evojax_nas.experiment.invariants import check_events
+from evojax_nas.evolution.invariants import check_events
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ def events(workdir):
 
 
 def check_log_invariants(evs, population_size):
-  """The crash-safety promises (experiment/invariants.py); the alive ids."""
+  """The crash-safety promises (evolution/invariants.py); the alive ids."""
   return set(check_events(evs, population_size)["alive"])
 
 

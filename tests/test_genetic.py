@@ -12,8 +12,8 @@ from conftest import train_one_chunk
 
 from evojax_nas import config as config_lib
 from evojax_nas.compile.steps import StepCache, StepConfig
-from evojax_nas.experiment import runner
-from evojax_nas.experiment.dispatch import run
+from evojax_nas.runs import runner
+from evojax_nas.runs.dispatch import run
 from evojax_nas.genomes import strings
 from evojax_nas.genomes.dna import GenomeError
 from evojax_nas.genomes.genetic_cnn import GeneticCNN, Stage

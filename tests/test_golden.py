@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from evojax_nas.experiment.dispatch import run
+from evojax_nas.runs.dispatch import run
 
 GOLDEN = Path(__file__).parent / "golden"
 

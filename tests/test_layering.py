@@ -16,12 +16,16 @@ subpackages of `evojax_nas` in it):
   7. strategies: selection (tournament, Pareto, generational).
   8. nasbench: table fitness; its simulated searches use strategies.
   9. config: defaults and validation over the registries below it.
-  10. experiment: the loop, the log, workers, results, TensorBoard writer.
-  11. reports: reading finished or running experiments.
-  12. commands: the console subcommands.
-  13. main (dispatches to commands) and the package itself
-      (`evojax_nas.run`, `evojax_nas.load_model` call into experiment).
-  14. __main__: `python -m evojax_nas`, which runs main.
+  10. evolution: the algorithm: the loop, the log and the store, replay,
+      keys (no subprocesses, signals, Ray or workdir lock).
+  11. runs: process control and a run's files: the in-process run,
+      workers and Ray, recycling, the workdir lock, sweeps, results,
+      TensorBoard writer, retraining.
+  12. reports: reading finished or running experiments.
+  13. commands: the console subcommands.
+  14. main (dispatches to commands) and the package itself
+      (`evojax_nas.run`, `evojax_nas.load_model` call into runs).
+  15. __main__: `python -m evojax_nas`, which runs main.
 
 Every import counts: at module level, inside functions, and
 `importlib.import_module("evojax_nas...")` with a literal or f-string
@@ -49,7 +53,8 @@ LAYERS = (
     ("strategies",),
     ("nasbench",),
     ("config",),
-    ("experiment",),
+    ("evolution",),
+    ("runs",),
     ("reports",),
     ("commands",),
     ("main", ""),  # "": the package's own __init__.py
@@ -169,12 +174,12 @@ def test_the_checker_reports_an_upward_import():
   """A planted upward import in each form is found, so the test can fail."""
   known = {"evojax_nas", "evojax_nas.files", "evojax_nas.config",
            "evojax_nas.genomes", "evojax_nas.genomes.dna",
-           "evojax_nas.experiment", "evojax_nas.experiment.loop",
+           "evojax_nas.evolution", "evojax_nas.evolution.loop",
            "evojax_nas.commands", "evojax_nas.commands.run"}
   sources = {
-      "top": "from evojax_nas.experiment.loop import make_strategy\n",
+      "top": "from evojax_nas.evolution.loop import make_strategy\n",
       "in_function": "def f():\n  from evojax_nas import config\n",
-      "relative": "from ..experiment import loop\n",
+      "relative": "from ..evolution import loop\n",
       "plain": "import evojax_nas.commands.run\n",
       "importlib": ("import importlib\n"
                    "importlib.import_module('evojax_nas.config')\n"),

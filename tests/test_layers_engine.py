@@ -118,7 +118,7 @@ def test_a_child_reuses_its_parents_unit_programs():
 
 
 def test_an_experiment_runs_on_the_layers_engine(tiny_config, tmp_path):
-  from evojax_nas.experiment.dispatch import run  # pylint: disable=g-import-not-at-top
+  from evojax_nas.runs.dispatch import run  # pylint: disable=g-import-not-at-top
   tiny_config.train.engine = "layers"
   tiny_config.slots_per_device = 1
   results = run(tiny_config, tmp_path / "wd")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from evojax_nas.experiment.invariants import check_events
+from evojax_nas.evolution.invariants import check_events
 
 from conftest import write_cli_config
 
@@ -26,7 +26,8 @@ ENV = dict(os.environ, PYTHONPATH=str(ROOT))
 # log appends into the run.
 INJECT = """
 import errno, os, sys
-from evojax_nas.experiment import events, ownership
+from evojax_nas.evolution import events
+from evojax_nas.runs import ownership
 fail, after = os.environ["FAIL"], int(os.environ.get("FAIL_AFTER", "0"))
 real_append, real_acquire = events.EventLog.append, ownership.acquire
 calls = [0]
@@ -221,7 +222,7 @@ def test_a_stop_lost_in_native_code_stops_the_loop_at_the_next_individual(
   without reaching sys.unraisablehook). The handler records the stop; the
   loop raises it before the next individual."""
   from evojax_nas import stop  # pylint: disable=g-import-not-at-top
-  from evojax_nas.experiment.dispatch import run  # pylint: disable=g-import-not-at-top
+  from evojax_nas.runs.dispatch import run  # pylint: disable=g-import-not-at-top
   calls = fitness_from_signature
   c = tiny_config
   c.max_individuals, c.slots_per_device, c.tensorboard = 12, 1, False
@@ -258,7 +259,7 @@ def test_sigterm_to_the_launcher_stops_its_workers(cifar10_dir, tmp_path):
   proc = _start(f"--config={cfg}", f"--workdir={wd}")
 
   def records():
-    from evojax_nas.experiment.store import read_events  # pylint: disable=g-import-not-at-top
+    from evojax_nas.evolution.store import read_events  # pylint: disable=g-import-not-at-top
     return read_events(wd / "population") if (wd / "population").is_dir() \
         else []
   _wait_for_trained(proc, records, 2)

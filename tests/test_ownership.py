@@ -32,7 +32,7 @@ def events(workdir):
 
 HOLD = """
 import sys, time
-from evojax_nas.experiment import ownership
+from evojax_nas.runs import ownership
 ownership.acquire(sys.argv[1], "an in-process run")
 print("held", flush=True)
 time.sleep(120)

@@ -11,7 +11,7 @@ import pytest
 
 from evojax_nas import config as config_lib
 from evojax_nas import strategies
-from evojax_nas.experiment.dispatch import run
+from evojax_nas.runs.dispatch import run
 
 # (accuracy, cost): A..E on the first front, F, G on the second, H third.
 POINTS = {"A": (0.9, 10.0), "B": (0.8, 5.0), "C": (0.7, 1.0),

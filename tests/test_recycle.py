@@ -14,7 +14,7 @@ from evojax_nas import config as config_lib
 from evojax_nas import run
 from evojax_nas.compile import memory
 from evojax_nas.compile.steps import StepCache, StepConfig
-from evojax_nas.experiment.faults import check
+from evojax_nas.runs.faults import check
 from evojax_nas.genomes.dna import conv_chain
 
 from conftest import write_cli_config

@@ -19,7 +19,7 @@ from evojax_nas import config as config_lib
 from evojax_nas import run
 from evojax_nas.config import ConfigError, default_config
 from evojax_nas.model.exported import load_model
-from evojax_nas.experiment.retrain import retrain, start_variables
+from evojax_nas.runs.retrain import retrain, start_variables
 from evojax_nas.genomes.dna import conv_chain
 from evojax_nas.genomes.scaling import scale
 from evojax_nas.train.data import DataError
@@ -303,8 +303,8 @@ def test_a_scan_loop_still_validates_and_saves_along_the_way(finished):
 
 
 def test_final_fraction_splits_a_time_budget(tmp_path):
-  from evojax_nas.experiment.loop import over_budget
-  from evojax_nas.experiment.retrain import final_seconds, final_steps
+  from evojax_nas.evolution.loop import over_budget
+  from evojax_nas.runs.retrain import final_seconds, final_steps
   c = default_config()
   c.time_budget_s, c.final.fraction, c.train.chunk_steps = 800.0, 0.25, 4
   c = config_lib.validate(c)
@@ -345,7 +345,7 @@ def test_a_time_budget_trains_the_steps_that_fit(finished):
 
 
 def test_different_settings_get_different_folders():
-  from evojax_nas.experiment.retrain import folder_name
+  from evojax_nas.runs.retrain import folder_name
   r = config_lib.retrain_config()
   assert folder_name(87, r) == "87-found-cosine-4500"
   r.eval_points = 3  # the curve, not the weights

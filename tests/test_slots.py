@@ -18,7 +18,7 @@ import pytest
 from evojax_nas import stop
 from evojax_nas.compile.steps import StepCache, StepConfig, batch_order
 from evojax_nas.config import ConfigError, validate
-from evojax_nas.experiment.dispatch import run
+from evojax_nas.runs.dispatch import run
 from evojax_nas.genomes.dna import conv_chain
 from evojax_nas.train import trainer as trainer_lib
 
@@ -336,7 +336,7 @@ def test_ray_places_one_worker_per_node():
   fits, two are refused with one line naming the way out."""
   ray = pytest.importorskip("ray")
   from evojax_nas.config import default_config
-  from evojax_nas.experiment import launch
+  from evojax_nas.runs import launch
   ray.init(include_dashboard=False, num_cpus=2, log_to_driver=False)
   try:
     c = default_config()
@@ -353,7 +353,7 @@ def test_ray_places_one_worker_per_node():
 def test_local_workers_see_every_device(tmp_path, monkeypatch):
   """No per-worker device variables: each worker drives all of the host's
   devices with its slots."""
-  from evojax_nas.experiment import launch
+  from evojax_nas.runs import launch
   seen = {}
 
   class Popen:

@@ -189,8 +189,8 @@ def test_a_training_that_diverges_is_a_failed_individual(cifar10_dir,
 
 
 def test_a_failed_individual_is_never_the_answer():
-  from evojax_nas.experiment.history import History, Individual  # pylint: disable=g-import-not-at-top
-  from evojax_nas.experiment.results import ranked  # pylint: disable=g-import-not-at-top
+  from evojax_nas.evolution.history import History, Individual  # pylint: disable=g-import-not-at-top
+  from evojax_nas.runs.results import ranked  # pylint: disable=g-import-not-at-top
   inds = {i: Individual(i, None, None, "", trained={"val_accuracy": v,
                                                      **extra})
           for i, (v, extra) in enumerate([(0.3, {}), (0.9, {"failed": "x"}),
@@ -318,7 +318,7 @@ def test_an_interrupted_cache_write_leaves_no_temporary(cifar10_dir, tmp_path,
 @pytest.mark.slow
 def test_a_killed_sweep_driver_leaves_no_experiment_running(cifar10_dir,
                                                             tmp_path):
-  from evojax_nas.experiment import ownership  # pylint: disable=g-import-not-at-top
+  from evojax_nas.runs import ownership  # pylint: disable=g-import-not-at-top
   cfg = write_cli_config(tmp_path / "cfg.py", cifar10_dir, tmp_path / "cache",
                          max_individuals=8)
   root = tmp_path / "sweep"
@@ -346,7 +346,7 @@ def test_a_killed_sweep_driver_leaves_no_experiment_running(cifar10_dir,
 
 
 def test_a_sweep_waits_for_an_experiment_still_stopping(tmp_path, monkeypatch):
-  from evojax_nas.experiment import ownership, sweep  # pylint: disable=g-import-not-at-top
+  from evojax_nas.runs import ownership, sweep  # pylint: disable=g-import-not-at-top
   held = iter(["pid 1", "pid 1", None])
   monkeypatch.setattr(ownership, "holder", lambda w: next(held))
   monkeypatch.setattr(time, "sleep", lambda s: None)
@@ -425,7 +425,7 @@ def test_sweeps_and_experiments_do_not_mix(wd, cifar10_dir, tmp_path):
 
 def test_a_sweep_plans_without_writing_and_makes_folders_as_it_goes(
     cifar10_dir, tmp_path, monkeypatch):
-  from evojax_nas.experiment import sweep  # pylint: disable=g-import-not-at-top
+  from evojax_nas.runs import sweep  # pylint: disable=g-import-not-at-top
   cfg = write_cli_config(tmp_path / "cfg.py", cifar10_dir, tmp_path / "cache",
                          **SMALL)
   root = tmp_path / "sweep"

@@ -13,8 +13,8 @@ import pytest
 from conftest import write_cli_config
 
 from evojax_nas.config import ConfigError
-from evojax_nas.experiment import sweep
-from evojax_nas.experiment.invariants import check_events
+from evojax_nas.runs import sweep
+from evojax_nas.evolution.invariants import check_events
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,7 @@ validating, saving and the device's idle time."""
 
 import pytest
 
-from evojax_nas.experiment.events import time_split
+from evojax_nas.evolution.events import time_split
 
 
 def test_the_split_sums_the_trained_events():
@@ -22,7 +22,7 @@ def test_the_split_sums_the_trained_events():
 def test_results_and_the_report_say_where_the_time_went(tiny_config,
                                                         tmp_path):
   from evojax_nas.commands import summary_line  # pylint: disable=g-import-not-at-top
-  from evojax_nas.experiment.dispatch import run  # pylint: disable=g-import-not-at-top
+  from evojax_nas.runs.dispatch import run  # pylint: disable=g-import-not-at-top
   from evojax_nas.reports import report  # pylint: disable=g-import-not-at-top
   results = run(tiny_config, tmp_path / "wd")
   t = results["time"]

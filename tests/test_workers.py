@@ -8,9 +8,9 @@ import time
 import pytest
 
 from evojax_nas import config as config_lib
-from evojax_nas.experiment.dispatch import run
-from evojax_nas.experiment.faults import check, inject_faults
-from evojax_nas.experiment.store import PopulationStore, read_events
+from evojax_nas.runs.dispatch import run
+from evojax_nas.runs.faults import check, inject_faults
+from evojax_nas.evolution.store import PopulationStore, read_events
 
 
 def _reserve_and_kill(root, name, victims, out):

@@ -74,7 +74,7 @@ def user_errors() -> tuple[type[Exception], ...]:
   one line on stderr and exit status 2, never a traceback."""
   # pylint: disable=g-import-not-at-top
   from evojax_nas.config import ConfigError
-  from evojax_nas.experiment.events import EventLogError
+  from evojax_nas.evolution.events import EventLogError
   from evojax_nas.genomes.dna import GenomeError
   from evojax_nas.train.checkpoints import CheckpointError
   from evojax_nas.train.data import DataError

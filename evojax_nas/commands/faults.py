@@ -36,7 +36,7 @@ def main(argv=None) -> int:
   # pylint: disable=g-import-not-at-top
   from evojax_nas import config as config_lib
   from evojax_nas.commands import log_to_stderr
-  from evojax_nas.experiment.faults import inject_faults
+  from evojax_nas.runs.faults import inject_faults
   log_to_stderr(fv.debug)
   try:
     report = inject_faults(fv["config"].value, fv.workdir, fv.kills,

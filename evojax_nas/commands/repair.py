@@ -20,7 +20,7 @@ def main(argv=None) -> int:
   # pylint: disable=g-import-not-at-top
   from evojax_nas.commands import guarded, log_to_stderr
   log_to_stderr(fv.debug)
-  from evojax_nas.experiment.repair import repair
+  from evojax_nas.runs.repair import repair
   workdir = fv.workdir
 
   def fix():

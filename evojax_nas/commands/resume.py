@@ -34,8 +34,8 @@ def main(argv=None) -> int:
                                    summary_line)
   log_to_stderr(fv.debug)  # before JAX starts: its probes log at INFO
   from evojax_nas import config as config_lib
-  from evojax_nas.experiment.dispatch import run
-  from evojax_nas.experiment.recycle import reexec
+  from evojax_nas.runs.dispatch import run
+  from evojax_nas.runs.recycle import reexec
 
   def resume():
     config = (config_lib.from_json_file(fv.config_json) if fv.config_json

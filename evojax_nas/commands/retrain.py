@@ -71,7 +71,7 @@ def main(argv=None) -> int:
   from evojax_nas.commands import log_to_stderr, run_to_the_end
   log_to_stderr(fv.debug)
   from evojax_nas import config as config_lib
-  from evojax_nas.experiment.retrain import ensemble, retrain
+  from evojax_nas.runs.retrain import ensemble, retrain
 
   def run():
     workdir = Path(fv.workdir)

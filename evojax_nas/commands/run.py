@@ -30,8 +30,8 @@ def main(argv=None) -> int:
   from evojax_nas.commands import (log_to_stderr, run_to_the_end,
                                    summary_line)
   log_to_stderr(fv.debug)  # before JAX starts: its probes log at INFO
-  from evojax_nas.experiment.dispatch import run
-  from evojax_nas.experiment.recycle import reexec
+  from evojax_nas.runs.dispatch import run
+  from evojax_nas.runs.recycle import reexec
   config, workdir = fv["config"].value, fv.workdir
 
   def experiment():

@@ -2,7 +2,7 @@
 a meta-parameter study, one experiment per grid point and seed.
 
 The grids' cartesian product × N seeds, each a resumable experiment in
-DIR/<point>/seed<S>/ (see experiment/sweep.py); `--config.KEY=VALUE`
+DIR/<point>/seed<S>/ (see runs/sweep.py); `--config.KEY=VALUE`
 overrides the config file for all of them. Locally the experiments run one
 after another, each in a fresh process; `--runner ray` makes each a Ray
 task. Run the same command again to resume; `evojax_nas report --workdir
@@ -39,7 +39,7 @@ def main(argv=None) -> int:
   cli.parse("evojax_nas sweep", __doc__, fv, argv)
   log_to_stderr(fv.debug)
   # pylint: disable=g-import-not-at-top
-  from evojax_nas.experiment import sweep
+  from evojax_nas.runs import sweep
   config_file = config_flags.get_config_filename(fv["config"])
   overrides = [f"{k}={v!r}" for k, v in cli.overrides(fv).items()]
 

@@ -38,10 +38,10 @@ def main(argv=None) -> int:
   from evojax_nas.commands import exit_now, guarded, log_to_stderr
   log_to_stderr(fv.debug)  # before JAX starts: its probes log at INFO
   from evojax_nas import config as config_lib
-  from evojax_nas.experiment.recorded_config import check_same_experiment
-  from evojax_nas.experiment.loop import RecycleNeeded
-  from evojax_nas.experiment.recycle import reexec
-  from evojax_nas.experiment.worker import Worker
+  from evojax_nas.runs.recorded_config import check_same_experiment
+  from evojax_nas.evolution.loop import RecycleNeeded
+  from evojax_nas.runs.recycle import reexec
+  from evojax_nas.runs.worker import Worker
   workdir, name = fv.workdir, fv.name
 
   def work():

@@ -7,7 +7,7 @@ The learning rate is a traced argument, so IDENTITY and ALTER-LEARNING-RATE
 children (same signature) never recompile. Steps are compiled ahead of time
 from abstract shapes (`lower(ShapeDtypeStruct...).compile()`), which lets the
 cache count and time every compilation and compile a child's programs on its
-slot's thread while other slots train (experiment/loop.py).
+slot's thread while other slots train (evolution/loop.py).
 
 Data parallelism: arrays live on a 1-D device mesh ("data"); the dataset and
 the train state are replicated, each batch is split across the mesh, and XLA

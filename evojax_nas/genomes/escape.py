@@ -1,6 +1,6 @@
 """Section 5 of Real et al. (2017), as the reproduction loop applies it: a
 period of raised mutation rate ("START-END:COUNT,...") and population-wide
-weight resets (experiment/loop.py). Plain Python in genomes, below the
+weight resets (evolution/loop.py). Plain Python in genomes, below the
 config, which validates schedules with it without importing JAX."""
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ population; all are options of the steady-state strategies, off by default:
     (possible when the two backbones align layer for layer);
 The two escapes of the same section (a period of raised mutation rate,
 population-wide weight resets) are the reproduction loop's: see
-genomes/escape.py (the schedule) and experiment/loop.py.
+genomes/escape.py (the schedule) and evolution/loop.py.
 """
 
 from __future__ import annotations

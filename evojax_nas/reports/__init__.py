@@ -1,2 +1,2 @@
 """Looking at runs: the HTML report, architecture drawings (the TensorBoard
-events are written by the experiment, experiment/tensorboard.py)."""
+events are written by the experiment, runs/tensorboard.py)."""

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from evojax_nas import files
-from evojax_nas.experiment.events import parse, raw_lines, time_split
+from evojax_nas.evolution.events import parse, raw_lines, time_split
 from evojax_nas.genomes.spaces import genome_from_json
 from evojax_nas.reports import architecture
 from evojax_nas.strategies import non_dominated
@@ -78,8 +78,8 @@ def _check_log(workdir: Path):
   the line and the repair command, not drawn as if it were sound."""
   # pylint: disable=g-import-not-at-top
   from evojax_nas import config as config_lib
-  from evojax_nas.experiment.history import first_damage, repair_hint
-  from evojax_nas.experiment.loop import make_strategy
+  from evojax_nas.evolution.history import first_damage, repair_hint
+  from evojax_nas.evolution.loop import make_strategy
   if not (workdir / CONFIG).is_file():
     return
   path = workdir / EVENTS
@@ -96,7 +96,7 @@ def read_run(workdir: str | Path) -> Run:
   if (workdir / POPULATION).is_dir() and not (
       workdir / RESULTS).is_file():
     # Asynchronous workers still running: their records are the log.
-    from evojax_nas.experiment.store import read_events  # pylint: disable=g-import-not-at-top
+    from evojax_nas.evolution.store import read_events  # pylint: disable=g-import-not-at-top
     events = read_events(workdir / POPULATION)
   elif not path.is_file():
     raise FileNotFoundError(f"{workdir} has no events.jsonl: not an "

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from evojax_nas import files
-from evojax_nas.experiment import sweep as sweep_lib
+from evojax_nas.runs import sweep as sweep_lib
 from evojax_nas.reports import report
 from evojax_nas.workdir import EVENTS, REPORT, SWEEP
 

@@ -17,7 +17,7 @@ import jax
 
 class SteadyState(abc.ABC):
   """Tournament-like selection over a population that changes one
-  individual at a time (the reproduction loop, experiment/loop.py)."""
+  individual at a time (the reproduction loop, evolution/loop.py)."""
 
   generational = False
 
@@ -45,7 +45,7 @@ class SteadyState(abc.ABC):
 
 class Generational(abc.ABC):
   """Selection that replaces the whole population at once (the
-  generational loop, experiment/generational.py)."""
+  generational loop, evolution/generational.py)."""
 
   generational = True
 

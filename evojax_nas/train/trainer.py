@@ -5,7 +5,7 @@ validation accuracy; cost = FLOPs and seconds) and leaves the trained
 weights in the checkpoint store under the individual's id; `train(...)`
 does the same but trains without a parent (or partner) whose checkpoint is
 unusable. It never decides who dies: the reproduction loop does
-(experiment/loop.py). `build(config, workdir)` assembles one from an
+(evolution/loop.py). `build(config, workdir)` assembles one from an
 experiment's config.
 
 Slots: the loop calls `train` from one thread per slot; slot s trains on

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from evojax_nas.config import ConfigError
-from evojax_nas.experiment.events import time_split
+from evojax_nas.evolution.events import time_split
 from evojax_nas.model.exported import export_model
 from evojax_nas.model.vote import majority_vote
 from evojax_nas.train.checkpoints import CheckpointError

@@ -32,17 +32,17 @@ from pathlib import Path
 import ml_collections
 
 from evojax_nas import config as config_lib
-from evojax_nas.experiment import ownership
-from evojax_nas.experiment import results as results_lib
-from evojax_nas.experiment.loop import RecycleNeeded
-from evojax_nas.experiment import events
-from evojax_nas.experiment.events import EventLog
-from evojax_nas.experiment.history import replay
-from evojax_nas.experiment.loop import make_strategy
-from evojax_nas.experiment.recorded_config import check_same_experiment
+from evojax_nas.runs import ownership
+from evojax_nas.runs import results as results_lib
+from evojax_nas.evolution.loop import RecycleNeeded
+from evojax_nas.evolution import events
+from evojax_nas.evolution.events import EventLog
+from evojax_nas.evolution.history import replay
+from evojax_nas.evolution.loop import make_strategy
+from evojax_nas.runs.recorded_config import check_same_experiment
 from evojax_nas.workdir import CONFIG, EVENTS, LOGS, POPULATION, refuse_sweep
-from evojax_nas.experiment.store import PopulationStore, read_events
-from evojax_nas.experiment.worker import Worker
+from evojax_nas.evolution.store import PopulationStore, read_events
+from evojax_nas.runs.worker import Worker
 from evojax_nas.train import trainer as trainer_lib
 
 log = logging.getLogger("evojax_nas")

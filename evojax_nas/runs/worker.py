@@ -1,5 +1,6 @@
 """One asynchronous worker of a shared population (Real et al. 2017, 3.1):
-the reproduction loop (loop.py) on the population store (population.py).
+the reproduction loop (evolution/loop.py) on the population store
+(evolution/population.py).
 
 Each worker repeats, without talking to the others: take back an individual
 whose trainer died (stale claim), or reproduce (reserve an id, ask the
@@ -27,11 +28,11 @@ from pathlib import Path
 import jax
 import ml_collections
 
-from evojax_nas.experiment import data_record
-from evojax_nas.experiment.loop import SteadyState, make_strategy
-from evojax_nas.experiment.population import StorePopulation
-from evojax_nas.experiment.recycle import Recycler
-from evojax_nas.experiment.store import PopulationStore
+from evojax_nas.runs import data_record
+from evojax_nas.evolution.loop import SteadyState, make_strategy
+from evojax_nas.evolution.population import StorePopulation
+from evojax_nas.runs.recycle import Recycler
+from evojax_nas.evolution.store import PopulationStore
 from evojax_nas.genomes import spaces
 from evojax_nas.train import trainer as trainer_lib
 from evojax_nas.workdir import POPULATION

@@ -21,10 +21,10 @@ from pathlib import Path
 
 from evojax_nas import config as config_lib
 from evojax_nas import files
-from evojax_nas.experiment import ownership
-from evojax_nas.experiment.events import parse, raw_lines
-from evojax_nas.experiment.history import first_damage, replay
-from evojax_nas.experiment.loop import make_strategy
+from evojax_nas.runs import ownership
+from evojax_nas.evolution.events import parse, raw_lines
+from evojax_nas.evolution.history import first_damage, replay
+from evojax_nas.evolution.loop import make_strategy
 from evojax_nas.workdir import (CHECKPOINTS, EVENTS, MODEL, MODELS, POPULATION,
                                  RESULTS)
 

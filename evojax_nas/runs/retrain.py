@@ -42,11 +42,11 @@ from tqdm.auto import tqdm
 
 from evojax_nas import config as config_lib
 from evojax_nas import files
-from evojax_nas.experiment import ownership
-from evojax_nas.experiment.events import parse, raw_lines
+from evojax_nas.runs import ownership
+from evojax_nas.evolution.events import parse, raw_lines
 from evojax_nas.model.exported import ModelError, export_model, load_model
 from evojax_nas.model.vote import majority_vote
-from evojax_nas.experiment.tensorboard import SummaryWriter
+from evojax_nas.runs.tensorboard import SummaryWriter
 from evojax_nas.genomes.scaling import scale
 from evojax_nas.train import trainer as trainer_lib
 from evojax_nas.train.checkpoints import (CheckpointError, CheckpointStore,

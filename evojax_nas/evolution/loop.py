@@ -47,8 +47,8 @@ import jax
 
 from evojax_nas import config as config_lib
 from evojax_nas import stop, strategies
-from evojax_nas.experiment import events, keys
-from evojax_nas.experiment.history import Individual, front_of
+from evojax_nas.evolution import events, keys
+from evojax_nas.evolution.history import Individual, front_of
 from evojax_nas.genomes import escape, recombination
 
 log = logging.getLogger("evojax_nas")
@@ -61,7 +61,7 @@ class RecycleNeeded(Exception):
   """This process should hand over to a fresh one (at a safe point).
 
   Raised by `Loop.recycle_if_due` when the injected `recycler` says so;
-  whoever runs the loop starts the fresh process (recycle.py)."""
+  whoever runs the loop starts the fresh process (runs/recycle.py)."""
 
 
 def make_strategy(config):

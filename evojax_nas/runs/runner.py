@@ -1,12 +1,13 @@
 """`Experiment(config, workdir).run()`: one in-process evolution experiment,
 resumable (`dispatch.run` chooses it, or the workers, and recycles it).
 
-The in-process run is the reproduction loop (loop.py) on the event-log
-population (population.py): the choices are a pure function of the seed,
-and running again on the same workdir replays the log and carries on (an
-individual that was mid-training is trained again from the same key).
+The in-process run is the reproduction loop (evolution/loop.py) on the
+event-log population (evolution/population.py): the choices are a pure
+function of the seed, and running again on the same workdir replays the log
+and carries on (an individual that was mid-training is trained again from
+the same key).
 Generational strategies (the genetic algorithm) run the generational loop
-(generational.py) on the same log.
+(evolution/generational.py) on the same log.
 
 Everything lives under `workdir`: `config.json`, `events.jsonl`,
 `checkpoints/<id>/`, and at the end `results.json` and `model/`.
@@ -22,18 +23,18 @@ import ml_collections
 import numpy as np
 
 from evojax_nas import config as config_lib
-from evojax_nas.experiment import data_record
-from evojax_nas.experiment import ownership
-from evojax_nas.experiment import results as results_lib
-from evojax_nas.experiment import events
-from evojax_nas.experiment.events import EventLog
-from evojax_nas.experiment.generational import Generational
-from evojax_nas.experiment.loop import RecycleNeeded, SteadyState, make_strategy
-from evojax_nas.experiment.population import LogPopulation
-from evojax_nas.experiment.recorded_config import check_same_experiment
-from evojax_nas.experiment.progress import Progress
-from evojax_nas.experiment.recycle import Recycler
-from evojax_nas.experiment.tensorboard import SummaryWriter
+from evojax_nas.runs import data_record
+from evojax_nas.runs import ownership
+from evojax_nas.runs import results as results_lib
+from evojax_nas.evolution import events
+from evojax_nas.evolution.events import EventLog
+from evojax_nas.evolution.generational import Generational
+from evojax_nas.evolution.loop import RecycleNeeded, SteadyState, make_strategy
+from evojax_nas.evolution.population import LogPopulation
+from evojax_nas.runs.recorded_config import check_same_experiment
+from evojax_nas.evolution.progress import Progress
+from evojax_nas.runs.recycle import Recycler
+from evojax_nas.runs.tensorboard import SummaryWriter
 from evojax_nas.workdir import CONFIG, EVENTS, TENSORBOARD, refuse_sweep
 from evojax_nas.genomes import spaces
 from evojax_nas.train import trainer as trainer_lib

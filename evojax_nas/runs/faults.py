@@ -28,12 +28,12 @@ from pathlib import Path
 
 import ml_collections
 
-from evojax_nas.experiment import launch, ownership
-from evojax_nas.experiment.events import EventLog
-from evojax_nas.experiment.history import replay
-from evojax_nas.experiment.invariants import check_events
-from evojax_nas.experiment.loop import make_strategy
-from evojax_nas.experiment.store import read_events
+from evojax_nas.runs import launch, ownership
+from evojax_nas.evolution.events import EventLog
+from evojax_nas.evolution.history import replay
+from evojax_nas.evolution.invariants import check_events
+from evojax_nas.evolution.loop import make_strategy
+from evojax_nas.evolution.store import read_events
 from evojax_nas.train import trainer as trainer_lib
 from evojax_nas.workdir import EVENTS, FAULTS, LOGS, POPULATION
 

@@ -1,6 +1,6 @@
 """What crash safety promises of a finished steady-state run, checked on its
 events (the event log, or the population store's records as events): the
-one checker of the fault-injection command (faults.py) and the tests."""
+one checker of the fault-injection command (runs/faults.py) and the tests."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import jax
 
-from evojax_nas.experiment.events import EventLogError, parse, raw_lines
+from evojax_nas.evolution.events import EventLogError, parse, raw_lines
 from evojax_nas.genomes.dna import GenomeError
 from evojax_nas.genomes.spaces import genome_from_json
 from evojax_nas.strategies import non_dominated

@@ -14,11 +14,11 @@ from pathlib import Path
 import ml_collections
 
 from evojax_nas import config as config_lib
-from evojax_nas.experiment import ownership
-from evojax_nas.experiment.launch import run_workers
-from evojax_nas.experiment.loop import RecycleNeeded
-from evojax_nas.experiment.recycle import continue_in_child
-from evojax_nas.experiment.runner import Experiment
+from evojax_nas.runs import ownership
+from evojax_nas.runs.launch import run_workers
+from evojax_nas.evolution.loop import RecycleNeeded
+from evojax_nas.runs.recycle import continue_in_child
+from evojax_nas.runs.runner import Experiment
 
 
 def run(config: ml_collections.ConfigDict, workdir: str | Path,
@@ -35,7 +35,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path,
   results = _search(config, workdir, recycle)
   if config.final.fraction:
     # pylint: disable-next=g-import-not-at-top
-    from evojax_nas.experiment.retrain import final
+    from evojax_nas.runs.retrain import final
     results = final(config, workdir, results)
   return results
 

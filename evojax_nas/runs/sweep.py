@@ -36,8 +36,8 @@ import ml_collections
 
 from evojax_nas import config as config_lib
 from evojax_nas import stop
-from evojax_nas.experiment import ownership
-from evojax_nas.experiment.recorded_config import check_same_experiment
+from evojax_nas.runs import ownership
+from evojax_nas.runs.recorded_config import check_same_experiment
 from evojax_nas.workdir import CONFIG, RESULTS, RUN_LOG, SWEEP, is_experiment
 
 log = logging.getLogger("evojax_nas")

@@ -6,9 +6,9 @@ own (compile/memory.py); the compiled-network cache is bounded by them, and
 this is the safety net for whatever else grows over thousands of
 architectures: a loop checks `Recycler.due()` at a safe point (an
 individual's result is in the log or the store, nothing of its own is in
-training) and raises `RecycleNeeded` (loop.py: the loop knows only the
-`Recycler` handed to it, never this module); a fresh process then resumes
-from the log. A birth is a pure function of the seed and the log, so the
+training) and raises `RecycleNeeded` (evolution/loop.py: the loop knows
+only the `Recycler` handed to it, never this module); a fresh process then
+resumes from the log. A birth is a pure function of the seed and the log, so the
 run's choices do not change, and nothing is lost or trained twice.
 
 How the fresh process starts depends on who runs the loop:
@@ -30,7 +30,8 @@ import sys
 from pathlib import Path
 
 from evojax_nas.compile import memory
-from evojax_nas.experiment import events, ownership
+from evojax_nas.evolution import events
+from evojax_nas.runs import ownership
 from evojax_nas.workdir import RECYCLE_CONFIG, read_results
 
 log = logging.getLogger("evojax_nas")

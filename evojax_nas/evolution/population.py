@@ -33,10 +33,10 @@ import logging
 import threading
 import time
 
-from evojax_nas.experiment.events import EventLog
-from evojax_nas.experiment.history import (History, Individual, fitness_of,
+from evojax_nas.evolution.events import EventLog
+from evojax_nas.evolution.history import (History, Individual, fitness_of,
                                            replay)
-from evojax_nas.experiment.store import PopulationStore, Record
+from evojax_nas.evolution.store import PopulationStore, Record
 from evojax_nas.genomes.spaces import genome_from_json
 
 log = logging.getLogger("evojax_nas")

@@ -18,9 +18,9 @@ import jax
 import numpy as np
 
 from evojax_nas import stop
-from evojax_nas.experiment import events, keys
-from evojax_nas.experiment.history import Individual
-from evojax_nas.experiment.loop import Loop, over_budget
+from evojax_nas.evolution import events, keys
+from evojax_nas.evolution.history import Individual
+from evojax_nas.evolution.loop import Loop, over_budget
 from evojax_nas.genomes import strings
 
 log = logging.getLogger("evojax_nas")

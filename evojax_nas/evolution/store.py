@@ -36,7 +36,7 @@ import socket
 import time
 from pathlib import Path
 
-from evojax_nas.experiment import events as event_format
+from evojax_nas.evolution import events as event_format
 
 _EVENT_ORDER = {"started": 0, "born": 1, "trained": 2, "killed": 3}
 

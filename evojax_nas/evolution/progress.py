@@ -14,7 +14,7 @@ import sys
 from tqdm.auto import tqdm
 
 from evojax_nas import config as config_lib
-from evojax_nas.experiment.events import time_split
+from evojax_nas.evolution.events import time_split
 
 
 class Progress:
