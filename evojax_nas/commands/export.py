@@ -52,7 +52,7 @@ def _check_out(out: str, outputs, error) -> None:
       break
 
 
-def main(argv=None) -> int:
+def _flags():
   fv = cli.command()
   flags.DEFINE_string("workdir", None, "A finished experiment.",
                       flag_values=fv)
@@ -67,8 +67,38 @@ def main(argv=None) -> int:
       ["individual", "ensemble"],
       lambda f: f["individual"] is None or not f["ensemble"],
       "--individual and --ensemble exclude each other", flag_values=fv)
-  cli.parse("evojax_nas export", __doc__, fv, argv)
-  args = fv
+  return fv
+
+
+def _models(workdir: Path, individual, ensemble: bool, load_model, error):
+  """The exported individual, or the members of the run's ensemble."""
+  ids = [individual]
+  if ensemble:
+    results = read_results(workdir)
+    if results is None:
+      raise error(f"{workdir} has no results.json: finish the run "
+                  f"first (evojax_nas resume --workdir {workdir})")
+    ids = results["ensemble"]["ids"]
+  try:
+    return [load_model(workdir, i) for i in ids]
+  except FileNotFoundError as err:
+    raise error(str(err)) from None
+
+
+def _info(workdir: Path, models, ensemble: bool) -> dict:
+  """The contract's description of what was exported."""
+  ids = [m.info.get("id") for m in models]
+  first = models[0]
+  return {"individuals": ids,
+          "architectures": [m.genome.describe() for m in models],
+          "image_shape": list(first.info.get("image_shape", (32, 32, 3))),
+          "data": first.info.get("data"), "workdir": str(workdir.absolute()),
+          **_accuracies(workdir, ids, ensemble)}
+
+
+def main(argv=None) -> int:
+  args = _flags()
+  cli.parse("evojax_nas export", __doc__, args, argv)
   # pylint: disable=g-import-not-at-top
   from evojax_nas.commands import guarded, log_to_stderr
   log_to_stderr(args.debug)
@@ -79,27 +109,11 @@ def main(argv=None) -> int:
   def export():
     workdir = Path(args.workdir)
     _check_out(args.out, outputs, ModelError)
-    if args.ensemble:
-      results = read_results(workdir)
-      if results is None:
-        raise ModelError(f"{workdir} has no results.json: finish the run "
-                         f"first (evojax_nas resume --workdir {workdir})")
-      ids = results["ensemble"]["ids"]
-    else:
-      ids = [args.individual]
+    models = _models(workdir, args.individual, args.ensemble, load_model,
+                     ModelError)
     try:
-      models = [load_model(workdir, i) for i in ids]
-    except FileNotFoundError as err:
-      raise ModelError(str(err)) from None
-    first = models[0]
-    info = {"individuals": [m.info.get("id") for m in models],
-            "architectures": [m.genome.describe() for m in models],
-            "image_shape": list(first.info.get("image_shape", (32, 32, 3))),
-            "data": first.info.get("data"), "workdir": str(workdir.absolute()),
-            **_accuracies(workdir, [m.info.get("id") for m in models],
-                          args.ensemble)}
-    try:
-      contract = export_portable(models, args.out, info)
+      contract = export_portable(models, args.out,
+                                 _info(workdir, models, args.ensemble))
     except OSError as err:
       raise ModelError(
           f"cannot write {err.filename or args.out} ({err.strerror}): choose "

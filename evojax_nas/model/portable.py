@@ -70,25 +70,40 @@ def export_portable(models: Sequence[Model], out: str | Path, info: dict,
   program's SHA-256. Returns the contract's path."""
   out = Path(out)
   out.parent.mkdir(parents=True, exist_ok=True)
-  first = models[0]
-  h, w, c = info["image_shape"]
+  blobs = _programs(models, out, info["image_shape"], platforms)
+  contract = _contract(models, blobs, info, platforms)
+  contract_path = outputs(out)[2]
+  _write_together(
+      blobs + [(contract_path, json.dumps(contract, indent=1).encode())])
+  return contract_path
+
+
+def _programs(models, out: Path, image_shape, platforms) -> list:
+  """(path, serialized program) for the uint8 and the float32 input."""
+  h, w, c = image_shape
   (batch,) = jax_export.symbolic_shape("batch")
-  programs, digests, blobs = {}, {}, []
+  blobs = []
   for dtype, path in (("uint8", out), ("float32", float_path(out))):
     spec = jax.ShapeDtypeStruct((batch, h, w, c), jnp.dtype(dtype))
     exp = jax_export.export(jax.jit(lambda x: _scores(models, x)),
                             platforms=tuple(platforms))(spec)
-    blob = bytes(exp.serialize())
-    blobs.append((path, blob))
-    programs[dtype] = path.name
-    digests[dtype] = hashlib.sha256(blob).hexdigest()
-  contract = {
+    blobs.append((path, bytes(exp.serialize())))
+  return blobs
+
+
+def _contract(models, blobs, info: dict, platforms) -> dict:
+  """What a user needs to call the programs without this package."""
+  first = models[0]
+  h, w, c = info["image_shape"]
+  dtypes = ("uint8", "float32")
+  return {
       "format": "jax.export (StableHLO), weights folded in",
       "load": "jax.export.deserialize(open(FILE, 'rb').read()).call(images)",
       "requires": f"jax (written by {jax.__version__}) and flatbuffers; not "
                   "evojax-nas, not Flax",
-      "programs": programs,
-      "sha256": digests,
+      "programs": {d: path.name for d, (path, _) in zip(dtypes, blobs)},
+      "sha256": {d: hashlib.sha256(blob).hexdigest()
+                 for d, (_, blob) in zip(dtypes, blobs)},
       "platforms": list(platforms),
       "input": {"layout": "NHWC, RGB, any batch size",
                 "shape": ["batch", h, w, c],
@@ -103,8 +118,10 @@ def export_portable(models: Sequence[Model], out: str | Path, info: dict,
                         "note": "applied inside the program"},
       "jax_version": jax.__version__,
       **info}
-  contract_path = outputs(out)[2]
-  blobs.append((contract_path, json.dumps(contract, indent=1).encode()))
+
+
+def _write_together(blobs) -> None:
+  """Each (path, bytes) to a temporary, then all renamed at once."""
   temporaries = []
   try:
     for path, blob in blobs:
@@ -114,4 +131,3 @@ def export_portable(models: Sequence[Model], out: str | Path, info: dict,
   finally:
     for tmp, _ in temporaries:
       tmp.unlink(missing_ok=True)
-  return contract_path
