@@ -28,7 +28,7 @@ from pathlib import Path
 
 import ml_collections
 
-from evojax_nas.runs import launch, ownership
+from evojax_nas.runs import launch
 from evojax_nas.evolution.events import EventLog
 from evojax_nas.evolution.history import replay
 from evojax_nas.evolution.invariants import check_events
@@ -151,20 +151,19 @@ def inject_faults(config: ml_collections.ConfigDict, workdir: str | Path,
                   seed: int = 0) -> dict:
   """Runs the experiment under `kills` SIGKILLs; returns the kills, the
   check's findings and the results."""
-  config, workdir = launch.prepare_workdir(config, workdir)
+  run = launch.start(config, workdir)
+  config, workdir = run.config, run.workdir
   rng = random.Random(seed)
   t0 = time.time()
-  try:
+  with run:
     if config.runner == "ray":
       faults = _kill_ray(config, workdir, kills, gap_s, rng)
     else:
       faults = _kill_local(config, workdir, kills, gap_s, rng)
-    results = launch.finish(config, workdir)
+    results = launch.finish(run)
     report = {"kills": faults, "wall_s": round(time.time() - t0, 1),
               "check": check(config, workdir),
               "results": {"individuals": results["individuals"],
                           "best_val": results["best"]["val_accuracy"]}}
-  finally:
-    ownership.release(workdir)
   (workdir / FAULTS).write_text(json.dumps(report, indent=1))
   return report

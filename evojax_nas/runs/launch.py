@@ -32,16 +32,13 @@ from pathlib import Path
 import ml_collections
 
 from evojax_nas import config as config_lib
-from evojax_nas.runs import ownership
-from evojax_nas.runs import results as results_lib
 from evojax_nas.evolution.loop import RecycleNeeded
-from evojax_nas.evolution import events
 from evojax_nas.evolution.events import EventLog
 from evojax_nas.evolution.history import replay
 from evojax_nas.evolution.loop import make_strategy
-from evojax_nas.runs.recorded_config import check_same_experiment
-from evojax_nas.workdir import CONFIG, EVENTS, LOGS, POPULATION, refuse_sweep
+from evojax_nas.workdir import EVENTS, LOGS, POPULATION
 from evojax_nas.evolution.store import PopulationStore, read_events
+from evojax_nas.runs.run import Run
 from evojax_nas.runs.worker import Worker
 from evojax_nas.train import trainer as trainer_lib
 
@@ -208,59 +205,48 @@ def export_events(workdir: Path) -> int:
   return len(events)
 
 
-def prepare_workdir(config: ml_collections.ConfigDict, workdir: str | Path
-                    ) -> tuple[ml_collections.ConfigDict, Path]:
-  """Validates, records config.json (or checks it against the one there)
-  and creates the population store's folder, holding the workdir's lock
-  (release with `ownership.release`)."""
-  config = config_lib.validate(config)
-  workdir = Path(workdir).absolute()
-  refuse_sweep(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
-  ownership.acquire(workdir, f"the launcher of {config.num_workers} workers")
-  try:
-    if (workdir / EVENTS).is_file() and not (
-        workdir / POPULATION).is_dir():
+def start(config: ml_collections.ConfigDict, workdir: str | Path) -> Run:
+  """The launcher's start (run.py): validated, config.json recorded (or
+  checked against the one there), the population store's clock moved on,
+  the workdir's lock held until `with` the returned Run ends."""
+  run = Run(config, workdir,
+            f"the launcher of {config.num_workers} workers")
+  with run.starting():
+    if (run.workdir / EVENTS).is_file() and not (
+        run.workdir / POPULATION).is_dir():
       raise config_lib.ConfigError(
-          f"{workdir} holds an experiment of the in-process loop; continue "
-          "it with num_workers=0 or use a new --workdir")
-    check_same_experiment(config, workdir / CONFIG)
+          f"{run.workdir} holds an experiment of the in-process loop; "
+          "continue it with num_workers=0 or use a new --workdir")
+    run.record()
     # None of our workers runs yet: the downtime since the last record
     # does not count (unless another host's workers still hold claims).
-    PopulationStore(workdir / POPULATION, "launcher").resume_clock()
-  except BaseException:
-    ownership.release(workdir)
-    raise
-  return config, workdir
+    PopulationStore(run.workdir / POPULATION, "launcher").resume_clock()
+  return run
 
 
-def finish(config: ml_collections.ConfigDict, workdir: Path) -> dict:
-  """After the workers: `events.jsonl`, `results.json`, `model/` (the
-  data's training split stays on the host: nothing trains)."""
-  export_events(workdir)
-  event_log = EventLog(workdir / EVENTS)
-  history = replay(event_log.read(), make_strategy(config),
+def finish(run: Run) -> dict:
+  """After the workers: `events.jsonl`, then the run's finish (run.py):
+  `results.json`, `model/` (the data's training split stays on the host:
+  nothing trains), the `finished` event."""
+  export_events(run.workdir)
+  event_log = EventLog(run.workdir / EVENTS)
+  history = replay(event_log.read(), make_strategy(run.config),
                    str(event_log.path))
-  trainer = trainer_lib.build(config, workdir, for_training=False)
+  trainer = trainer_lib.build(run.config, run.workdir, for_training=False)
   try:
-    summary = results_lib.finalize(config, workdir, history, trainer,
-                                   history.elapsed)
+    return run.finish(history, trainer, now=lambda: history.elapsed,
+                      note=event_log.append)
   finally:
     trainer.close()
-  event_log.append(events.finished(history.elapsed))
-  return summary
 
 
 def run_workers(config: ml_collections.ConfigDict, workdir: str | Path
                 ) -> dict:
   """Runs the experiment with `config.num_workers` asynchronous workers;
   returns what `results.json` holds."""
-  config, workdir = prepare_workdir(config, workdir)
-  try:
-    if config.runner == "ray":
-      run_ray(config, workdir)
+  with start(config, workdir) as run:
+    if run.config.runner == "ray":
+      run_ray(run.config, run.workdir)
     else:
-      _run_local(config, workdir)
-    return finish(config, workdir)
-  finally:
-    ownership.release(workdir)
+      _run_local(run.config, run.workdir)
+    return finish(run)
