@@ -296,8 +296,7 @@ def run(sweep: dict, root: str | Path, runner: str = "local") -> list[dict]:
   root = Path(root).absolute()
   refuse_experiment(root)
   root.mkdir(parents=True, exist_ok=True)
-  ownership.acquire(root, "a sweep")
-  try:
+  with ownership.held(root, "a sweep"):
     _record(sweep, root)
     rows, todo = [], []
     for p, status in zip(sweep["points"], statuses(sweep, root)):
@@ -312,16 +311,20 @@ def run(sweep: dict, root: str | Path, runner: str = "local") -> list[dict]:
       codes = _run_ray([_folder(p, root) for p in todo],
                        sweep["points"][0]["config"].workers)
     else:
-      codes = {}
-      for k, p in enumerate(todo):
-        w = _folder(p, root)  # created when its turn comes
-        log.info("[%d/%d] %s", k + 1, len(todo), w.relative_to(root))
-        codes[w] = run_point(str(w))
-        if codes[w] in (130, 143):  # Ctrl-C or SIGTERM: the sweep stops
-          raise KeyboardInterrupt("SIGTERM" if codes[w] == 143 else "")
-        log.info("    %s", _last_line(w))
-    rows += [{"workdir": w, "code": c, "line": _last_line(w)}
-             for w, c in codes.items()]
-    return rows
-  finally:
-    ownership.release(root)
+      codes = _run_here(todo, root)
+    return rows + [{"workdir": w, "code": c, "line": _last_line(w)}
+                   for w, c in codes.items()]
+
+
+def _run_here(todo: list[dict], root: Path) -> dict[Path, int]:
+  """The experiments one after another on this machine; their exit
+  statuses. One stopped by Ctrl-C or SIGTERM stops the sweep."""
+  codes = {}
+  for k, p in enumerate(todo):
+    w = _folder(p, root)  # created when its turn comes
+    log.info("[%d/%d] %s", k + 1, len(todo), w.relative_to(root))
+    codes[w] = run_point(str(w))
+    if codes[w] in (130, 143):  # Ctrl-C or SIGTERM: the sweep stops
+      raise KeyboardInterrupt("SIGTERM" if codes[w] == 143 else "")
+    log.info("    %s", _last_line(w))
+  return codes
