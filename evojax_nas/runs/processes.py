@@ -63,8 +63,9 @@ def start(args: list[str], *, log_to: Path | None = None,
 
 
 def _relay(stream) -> None:
-  for line in stream:
-    sys.stderr.write(line)
+  with stream:
+    for line in stream:
+      sys.stderr.write(line)
 
 
 class Children:
