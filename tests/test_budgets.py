@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from evojax_nas.runs import launch
-from evojax_nas.runs import ownership
 from evojax_nas.runs.dispatch import run
 from evojax_nas.evolution.population import LogPopulation, StorePopulation
 from evojax_nas.evolution.store import read_events
@@ -56,11 +55,9 @@ def trained_in_process(config, workdir) -> int:
 
 def trained_by_one_worker(config, workdir) -> int:
   config.num_workers = 1
-  config, workdir = launch.prepare_workdir(config, workdir)
-  try:
-    Worker(config, workdir, "w0").run()  # in this process: same fake clock
-  finally:
-    ownership.release(workdir)
+  with launch.start(config, workdir) as started:
+    # In this process: the same fake clock.
+    Worker(started.config, started.workdir, "w0").run()
   return sum(e["event"] == "trained"
              for e in read_events(workdir / "population"))
 

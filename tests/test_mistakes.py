@@ -189,13 +189,14 @@ def test_a_stop_swallowed_by_a_gc_callback_is_delivered_again(signum, code,
   """Seen once in the Ctrl-C test above: the KeyboardInterrupt landed in
   XLA's garbage-collection callback, Python printed "Exception ignored" and
   the run went on to its end (exit 0)."""
-  from evojax_nas.commands import guarded, _sigterm  # pylint: disable=g-import-not-at-top
+  from evojax_nas.commands import guarded  # pylint: disable=g-import-not-at-top
+  from evojax_nas.stop import handle  # pylint: disable=g-import-not-at-top
 
   class SwallowsTheStop:
     def __del__(self):  # what the signal handler raises, where Python eats it
       if signum == signal.SIGINT:
         signal.default_int_handler(signum, None)
-      _sigterm(signum, None)
+      handle(signum, None)
 
   def work():
     SwallowsTheStop()

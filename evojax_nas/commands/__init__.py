@@ -7,7 +7,6 @@ import errno
 import logging
 import os
 import re
-import signal
 import sys
 import threading
 import traceback
@@ -117,36 +116,6 @@ def io_message(err: OSError, workdir) -> str:
           "report); nothing written before was changed")
 
 
-def _sigterm(signum, frame):
-  """Ctrl-C and SIGTERM: recorded (evojax_nas.stop, so a loop raises it
-  again if this exception gets lost), then raised here."""
-  del frame
-  how = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
-  stop.request(how)
-  raise stop.interrupt(how)
-
-
-def _stop_again(previous):
-  """An unraisable-exception hook: a Ctrl-C or SIGTERM whose
-  KeyboardInterrupt landed in a garbage-collection callback or a `__del__`
-  is swallowed by Python ("Exception ignored in ...": seen with XLA's gc
-  callback, and the run then went on to its end); the signal is sent again
-  a moment later, from a thread (sent from the hook, it would land in the
-  hook and be swallowed too), so that it lands elsewhere. Everything else
-  goes to `previous`."""
-
-  def hook(unraisable):
-    if isinstance(unraisable.exc_value, KeyboardInterrupt):
-      signum = (signal.SIGTERM if str(unraisable.exc_value) == "SIGTERM"
-                else signal.SIGINT)
-      again = threading.Timer(0.05, os.kill, (os.getpid(), signum))
-      again.daemon = True
-      again.start()
-      return
-    previous(unraisable)
-  return hook
-
-
 def exit_now(code: int):
   """Ends a command that ran an experiment: with XLA's, Orbax's and
   asyncio's threads alive the interpreter's teardown can abort or print
@@ -178,13 +147,12 @@ def guarded(prog: str, fn, workdir=None, debug: bool = False,
   command that ran an experiment), so its line is the last on stderr."""
   say = (_say_last if last_words and not debug
          else lambda line: print(line, file=sys.stderr))
-  unraisable = sys.unraisablehook
-  stop.clear()
-  if threading.current_thread() is threading.main_thread():
-    signal.signal(signal.SIGTERM, _sigterm)  # stop as Ctrl-C does
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-      signal.signal(signal.SIGINT, _sigterm)  # (an ignored SIGINT stays so)
-    sys.unraisablehook = _stop_again(unraisable)
+  with stop.handled():  # Ctrl-C and SIGTERM: KeyboardInterrupt, recorded
+    return _report(prog, fn, workdir=workdir, debug=debug, say=say)
+
+
+def _report(prog: str, fn, *, workdir, debug: bool, say) -> int:
+  """`guarded`'s work: runs `fn()`, saying in one line what stopped it."""
   try:
     fn()
     return 0
@@ -209,11 +177,6 @@ def guarded(prog: str, fn, workdir=None, debug: bool = False,
       traceback.print_exc()
     say(f"{prog}: error: {io_message(cause, workdir)}")
     return 2
-  finally:
-    sys.unraisablehook = unraisable
-    stop.clear()
-    if signal.getsignal(signal.SIGINT) is _sigterm:
-      signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def run_to_the_end(prog: str, fn, workdir, debug: bool) -> int:

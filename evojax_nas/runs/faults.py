@@ -28,7 +28,7 @@ from pathlib import Path
 
 import ml_collections
 
-from evojax_nas.runs import launch, ownership
+from evojax_nas.runs import launch, processes
 from evojax_nas.evolution.events import EventLog
 from evojax_nas.evolution.history import replay
 from evojax_nas.evolution.invariants import check_events
@@ -41,35 +41,44 @@ log = logging.getLogger("evojax_nas")
 
 
 def _kill_local(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
-  n = config.num_workers
-  procs = {f"w{i}": launch.start_worker(workdir, f"w{i}") for i in range(n)}
   done: list[dict] = []
   t0 = time.time()
-  while procs:
-    if len(done) < kills:
-      time.sleep(rng.uniform(*gap_s))
-      live = sorted(k for k, p in procs.items() if p.poll() is None)
-      if live:
-        name = rng.choice(live)
-        procs[name].send_signal(signal.SIGKILL)
-        procs[name].wait()
-        done.append({"t": round(time.time() - t0, 2), "worker": name,
-                     "pid": procs[name].pid})
-        log.info("fault %d: SIGKILL worker %s (pid %d); restarting it",
-                 len(done), name, procs[name].pid)
-        procs[name] = launch.start_worker(workdir, name)
-    else:
-      time.sleep(0.5)
-    for name, p in list(procs.items()):
-      code = p.poll()
-      if code == 0:
-        del procs[name]
-      elif code is not None:  # died by itself: a bug, not an injected fault
-        tail = (workdir / LOGS / f"{name}.log").read_text(
-            errors="replace").splitlines()[-15:]
-        raise RuntimeError(f"worker {name} exited with {code}; the end of "
-                           f"{workdir}/logs/{name}.log:\n" + "\n".join(tail))
+  with processes.watching() as workers:
+    for i in range(config.num_workers):
+      workers.add(f"w{i}", launch.start_worker(workdir, f"w{i}"))
+    while workers.procs:
+      if len(done) < kills:
+        time.sleep(rng.uniform(*gap_s))
+        killed = _kill_one(workers, workdir, rng)
+        if killed:
+          done.append({"t": round(time.time() - t0, 2), **killed})
+          log.info("fault %d: SIGKILL worker %s (pid %d); restarted it",
+                   len(done), killed["worker"], killed["pid"])
+      else:
+        time.sleep(0.5)
+      for name, code in workers.ended():
+        if code:  # died by itself: a bug, not an injected fault
+          tail = (workdir / LOGS / f"{name}.log").read_text(
+              errors="replace").splitlines()[-15:]
+          raise RuntimeError(f"worker {name} exited with {code}; the end of "
+                             f"{workdir}/logs/{name}.log:\n" +
+                             "\n".join(tail))
   return done
+
+
+def _kill_one(workers, workdir: Path, rng) -> dict | None:
+  """SIGKILLs a random running worker and starts it again at once under
+  the same name (a new process: its old claim is taken back); its name and
+  pid, or None if none was running."""
+  live = sorted(k for k, p in workers.procs.items() if p.poll() is None)
+  if not live:
+    return None
+  name = rng.choice(live)
+  proc = workers.procs[name]
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  workers.add(name, launch.start_worker(workdir, name))
+  return {"worker": name, "pid": proc.pid}
 
 
 def _running(pid) -> bool:
@@ -151,20 +160,19 @@ def inject_faults(config: ml_collections.ConfigDict, workdir: str | Path,
                   seed: int = 0) -> dict:
   """Runs the experiment under `kills` SIGKILLs; returns the kills, the
   check's findings and the results."""
-  config, workdir = launch.prepare_workdir(config, workdir)
+  run = launch.start(config, workdir)
+  config, workdir = run.config, run.workdir
   rng = random.Random(seed)
   t0 = time.time()
-  try:
+  with run:
     if config.runner == "ray":
       faults = _kill_ray(config, workdir, kills, gap_s, rng)
     else:
       faults = _kill_local(config, workdir, kills, gap_s, rng)
-    results = launch.finish(config, workdir)
+    results = launch.finish(run)
     report = {"kills": faults, "wall_s": round(time.time() - t0, 1),
               "check": check(config, workdir),
               "results": {"individuals": results["individuals"],
                           "best_val": results["best"]["val_accuracy"]}}
-  finally:
-    ownership.release(workdir)
   (workdir / FAULTS).write_text(json.dumps(report, indent=1))
   return report

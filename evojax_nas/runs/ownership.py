@@ -14,12 +14,14 @@ has handed it over and lets go.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import fcntl
 import json
 import os
 import socket
 from pathlib import Path
+from typing import Iterator
 
 from evojax_nas.config import ConfigError
 
@@ -72,6 +74,16 @@ def acquire(workdir: str | Path, role: str) -> None:
         "since": datetime.datetime.now().astimezone().isoformat(
             timespec="seconds")}).encode(), 0)
   _held[path] = [fd, 1]
+
+
+@contextlib.contextmanager
+def held(workdir: str | Path, role: str) -> Iterator[None]:
+  """The workdir's lock for the block (`acquire`, then `release`)."""
+  acquire(workdir, role)
+  try:
+    yield
+  finally:
+    release(workdir)
 
 
 def holder(workdir: str | Path) -> str | None:

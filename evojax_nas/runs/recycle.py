@@ -16,7 +16,8 @@ How the fresh process starts depends on who runs the loop:
     re-executes itself (`reexec`): same PID, same arguments;
   * a Python caller (`evojax_nas.run` in a notebook or a test)
     continues in a child process, `evojax_nas resume` (`continue_in_child`),
-    whose output it relays, and gets results.json back as usual;
+    whose output it relays and to which it passes a Ctrl-C or SIGTERM
+    (processes.py), and gets results.json back as usual;
   * a Ray worker task returns, and the driver starts a fresh task.
 """
 
@@ -25,13 +26,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 from evojax_nas.compile import memory
 from evojax_nas.evolution import events
-from evojax_nas.runs import ownership
+from evojax_nas.runs import ownership, processes
 from evojax_nas.workdir import RECYCLE_CONFIG, read_results
 
 log = logging.getLogger("evojax_nas")
@@ -61,11 +61,6 @@ class Recycler:
                            **self.watch.sample())
 
 
-def command(*args: str) -> list[str]:
-  """`python -m evojax_nas.main ARGS` with this interpreter."""
-  return [sys.executable, "-m", "evojax_nas.main", *args]
-
-
 def reexec(argv: list[str]):
   """Replaces this process by a fresh run of `evojax_nas.main argv`."""
   log.warning("recycling this process (pid %d): starting afresh to resume "
@@ -74,7 +69,7 @@ def reexec(argv: list[str]):
     stream.flush()
   _, env = ownership.hand_over()  # the workdir's lock stays with us
   os.environ.update(env)
-  os.execv(sys.executable, command(*argv))
+  os.execv(sys.executable, processes.command(*argv))
 
 
 def continue_in_child(config_flat: dict, workdir: str | Path) -> dict:
@@ -86,15 +81,11 @@ def continue_in_child(config_flat: dict, workdir: str | Path) -> dict:
   tmp.write_text(json.dumps(config_flat, indent=1, sort_keys=True))
   os.replace(tmp, path)
   log.warning("recycling: the run continues in a fresh process")
-  fds, env = ownership.hand_over()  # the child holds the workdir's lock
-  with subprocess.Popen(
-      command("resume", "--workdir", str(workdir), "--config_json",
-              str(path)), stdout=subprocess.PIPE,
-      stderr=subprocess.STDOUT, text=True, bufsize=1, pass_fds=fds,
-      env=dict(os.environ, **env)) as proc:
-    for line in proc.stdout:
-      sys.stderr.write(line)
-    code = proc.wait()
+  with processes.watching() as child:
+    child.add("resume", processes.start(
+        ["resume", "--workdir", str(workdir), "--config_json", str(path)],
+        hand_over=True))  # the child holds the workdir's lock
+    code = child.wait()
   if code != 0:
     raise RuntimeError(f"the recycled run stopped with exit status {code}; "
                        f"run again on {workdir} to resume it")

@@ -95,8 +95,7 @@ def repair(workdir: str | Path) -> dict:
         "whose records are each atomic; events.jsonl is rewritten from it "
         "when the workers finish")
   config = config_lib.from_workdir(workdir)
-  ownership.acquire(workdir, "a repair")
-  try:
+  with ownership.held(workdir, "a repair"):
     strategy = make_strategy(config)
     damage = first_damage(log_path, strategy)
     if damage is None:
@@ -116,5 +115,3 @@ def repair(workdir: str | Path) -> dict:
     return {"line": line, "reason": reason, "kept": line - 1,
             "moved": len(lines) - line + 1, "aside": str(aside),
             "ids": _ids_in(lines[line - 1:]), "checkpoints": moved}
-  finally:
-    ownership.release(workdir)

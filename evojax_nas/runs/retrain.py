@@ -249,8 +249,7 @@ def retrain(workdir: str | Path, individual: int | None = None,
   genome = scale(found.genome, r.width, r.depth, r.min_channels)
   out = workdir / RETRAINED / (r.name or folder_name(ident, r))
   out.mkdir(parents=True, exist_ok=True)
-  ownership.acquire(out, "a retraining")
-  try:
+  with ownership.held(out, "a retraining"):
     _check_folder(out, _settings(r, ident, genome))
     done = out / RESULTS
     if done.is_file() and (out / MODEL).is_dir():
@@ -259,8 +258,6 @@ def retrain(workdir: str | Path, individual: int | None = None,
     log.info("retraining individual %s into %s: %s", ident, out,
              genome.describe())
     return _Retraining(config, out, found, ident, genome).run()
-  finally:
-    ownership.release(out)
 
 
 def best_so_far(workdir: Path) -> int:

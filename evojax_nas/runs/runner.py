@@ -22,41 +22,30 @@ import jax
 import ml_collections
 import numpy as np
 
-from evojax_nas import config as config_lib
-from evojax_nas.runs import data_record
-from evojax_nas.runs import ownership
-from evojax_nas.runs import results as results_lib
 from evojax_nas.evolution import events
 from evojax_nas.evolution.events import EventLog
 from evojax_nas.evolution.generational import Generational
 from evojax_nas.evolution.loop import RecycleNeeded, SteadyState, make_strategy
 from evojax_nas.evolution.population import LogPopulation
-from evojax_nas.runs.recorded_config import check_same_experiment
 from evojax_nas.evolution.progress import Progress
 from evojax_nas.runs.recycle import Recycler
+from evojax_nas.runs.run import Run
 from evojax_nas.runs.tensorboard import SummaryWriter
-from evojax_nas.workdir import CONFIG, EVENTS, TENSORBOARD, refuse_sweep
+from evojax_nas.workdir import EVENTS, TENSORBOARD
 from evojax_nas.genomes import spaces
 from evojax_nas.train import trainer as trainer_lib
 
 log = logging.getLogger("evojax_nas")
 
-class Experiment:
-  """Holds the pieces of one run; `run()` drives it to its budget."""
+class Experiment(Run):
+  """Holds the pieces of one run (its start and finish: run.py); `run()`
+  drives it to its budget."""
 
   def __init__(self, config: ml_collections.ConfigDict, workdir: str | Path):
-    self.config = config = config_lib.validate(config)
-    self.workdir = Path(workdir).absolute()
-    refuse_sweep(self.workdir)
-    self.workdir.mkdir(parents=True, exist_ok=True)
-    # Before anything is written: a second start on this workdir is refused.
-    ownership.acquire(self.workdir, "an in-process run" if
-                      config.num_workers == 0 else "the workers' launcher")
-    try:
-      self._set_up(config)
-    except BaseException:
-      ownership.release(self.workdir)
-      raise
+    super().__init__(config, workdir, "an in-process run" if
+                     config.num_workers == 0 else "the workers' launcher")
+    with self.starting():
+      self._set_up(self.config)
 
   def _set_up(self, config):
     self.log = EventLog(self.workdir / EVENTS)
@@ -66,14 +55,10 @@ class Experiment:
     # Recorded only once the data has loaded: a failed first start (a
     # wrong data.name, a missing folder) leaves the workdir free for the
     # corrected command.
-    check_same_experiment(config, self.workdir / CONFIG, record=False)
+    self.record(write=False)
     self.trainer = trainer_lib.build(config, self.workdir,
                                      slots=self._recorded_slots())
-    data_record.check(self.workdir, self.trainer.dataset,
-                      config.data.same_as_recorded, record=False)
-    check_same_experiment(config, self.workdir / CONFIG)
-    data_record.check(self.workdir, self.trainer.dataset,
-                      config.data.same_as_recorded)
+    self.record(self.trainer.dataset)
     self.tensorboard = (SummaryWriter(self.workdir / TENSORBOARD)
                         if config.tensorboard else None)
     self.recycler = Recycler(config.resources)
@@ -154,9 +139,8 @@ class Experiment:
     except RecycleNeeded:
       self.close(release=False)
       raise
-    summary = results_lib.finalize(self.config, self.workdir, self.history,
-                                   self.trainer, self.now())
-    self.population.note(events.finished(self.now()))
+    summary = self.finish(self.history, self.trainer, now=self.now,
+                          note=self.population.note)
     self.close()
     return summary
 
@@ -178,4 +162,4 @@ class Experiment:
     if self.tensorboard is not None:
       self.tensorboard.close()
     if release:
-      ownership.release(self.workdir)
+      self.release()

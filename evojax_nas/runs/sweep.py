@@ -26,17 +26,13 @@ import json
 import logging
 import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import ml_collections
 
 from evojax_nas import config as config_lib
-from evojax_nas import stop
-from evojax_nas.runs import ownership
+from evojax_nas.runs import ownership, processes
 from evojax_nas.runs.recorded_config import check_same_experiment
 from evojax_nas.workdir import CONFIG, RESULTS, RUN_LOG, SWEEP, is_experiment
 
@@ -205,12 +201,6 @@ def _folder(point: dict, root: Path) -> Path:
   return w
 
 
-def command(workdir: Path) -> list[str]:
-  """The command that runs (or resumes) one experiment of the sweep."""
-  return [sys.executable, "-m", "evojax_nas", "resume", "--workdir",
-          str(workdir)]
-
-
 def _wait_while_held(workdir: Path, timeout_s: float) -> str | None:
   """Waits (up to `timeout_s`) for another process holding `workdir` to
   let go: the experiment of an earlier driver that was killed stops by
@@ -229,32 +219,24 @@ def _wait_while_held(workdir: Path, timeout_s: float) -> str | None:
 
 
 def run_point(workdir: str, wait_s: float = 600.0) -> int:
-  """Runs one experiment to its end in a fresh process, its output in
-  `workdir/run.log`; returns its exit status (also a Ray task). The
-  experiment stops (SIGTERM) if this process dies, even by SIGKILL.
-  Stopped (Ctrl-C reaches the whole process group; SIGTERM is passed on),
-  it waits for the experiment to stop cleanly before it stops too."""
+  """Runs one experiment to its end in a fresh process (`evojax_nas
+  resume`), its output in `workdir/run.log`; returns its exit status (also
+  a Ray task). The experiment stops (SIGTERM) if this process dies, even by
+  SIGKILL; stopped (Ctrl-C, SIGTERM), this process passes the stop on and
+  waits for the experiment to stop cleanly before it stops too
+  (processes.watching)."""
   who = _wait_while_held(Path(workdir), wait_s)
-  with open(Path(workdir) / RUN_LOG, "ab") as out:
-    if who is not None:
+  if who is not None:
+    with open(Path(workdir) / RUN_LOG, "ab") as out:
       out.write(f"evojax_nas sweep: not started: {workdir} is still in use "
                 f"by {who} after {wait_s:.0f} s; stop that process (or let "
                 "it finish), then run the sweep again\n".encode())
-      return 2
-    proc = subprocess.Popen(command(Path(workdir)), stdout=out,
-                            stderr=subprocess.STDOUT,
-                            preexec_fn=stop.with_parent())
-    try:
-      return proc.wait()
-    except KeyboardInterrupt as err:
-      if str(err) == "SIGTERM":
-        proc.send_signal(signal.SIGTERM)
-      try:
-        proc.wait(timeout=120)
-      except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-      raise
+    return 2
+  with processes.watching(grace_s=120.0) as children:
+    children.add("experiment", processes.start(
+        ["resume", "--workdir", str(workdir)],
+        log_to=Path(workdir) / RUN_LOG, with_parent=True))
+    return children.wait()
 
 
 def _last_line(workdir: Path) -> str:
@@ -266,23 +248,13 @@ def _last_line(workdir: Path) -> str:
 
 
 def _run_ray(todo: list[Path], workers) -> dict[Path, int]:
-  try:
-    import ray  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    raise config_lib.ConfigError(
-        "--runner ray needs Ray: pip install 'evojax-nas[ray]'") from None
-  if not ray.is_initialized():
-    ray.init(address=workers.ray_address or None, include_dashboard=False)
-  task = ray.remote(num_cpus=workers.ray_num_cpus,
-                    num_gpus=workers.ray_num_gpus,
-                    max_retries=workers.ray_max_retries)(run_point)
-  refs = {task.remote(str(w)): w for w in todo}
+  ray = processes.ray_started(workers, "--runner ray")
+  task = processes.ray_task(ray, workers, run_point)
   codes = {}
-  while refs:
-    ready, _ = ray.wait(list(refs), num_returns=1)
-    w = refs.pop(ready[0])
-    codes[w] = ray.get(ready[0])
-    log.info("%s: exit %d: %s", w, codes[w], _last_line(w))
+  for w, code in processes.ray_results(ray, {task.remote(str(w)): w
+                                             for w in todo}):
+    codes[w] = code
+    log.info("%s: exit %d: %s", w, code, _last_line(w))
   return codes
 
 
@@ -296,8 +268,7 @@ def run(sweep: dict, root: str | Path, runner: str = "local") -> list[dict]:
   root = Path(root).absolute()
   refuse_experiment(root)
   root.mkdir(parents=True, exist_ok=True)
-  ownership.acquire(root, "a sweep")
-  try:
+  with ownership.held(root, "a sweep"):
     _record(sweep, root)
     rows, todo = [], []
     for p, status in zip(sweep["points"], statuses(sweep, root)):
@@ -312,16 +283,20 @@ def run(sweep: dict, root: str | Path, runner: str = "local") -> list[dict]:
       codes = _run_ray([_folder(p, root) for p in todo],
                        sweep["points"][0]["config"].workers)
     else:
-      codes = {}
-      for k, p in enumerate(todo):
-        w = _folder(p, root)  # created when its turn comes
-        log.info("[%d/%d] %s", k + 1, len(todo), w.relative_to(root))
-        codes[w] = run_point(str(w))
-        if codes[w] in (130, 143):  # Ctrl-C or SIGTERM: the sweep stops
-          raise KeyboardInterrupt("SIGTERM" if codes[w] == 143 else "")
-        log.info("    %s", _last_line(w))
-    rows += [{"workdir": w, "code": c, "line": _last_line(w)}
-             for w, c in codes.items()]
-    return rows
-  finally:
-    ownership.release(root)
+      codes = _run_here(todo, root)
+    return rows + [{"workdir": w, "code": c, "line": _last_line(w)}
+                   for w, c in codes.items()]
+
+
+def _run_here(todo: list[dict], root: Path) -> dict[Path, int]:
+  """The experiments one after another on this machine; their exit
+  statuses. One stopped by Ctrl-C or SIGTERM stops the sweep."""
+  codes = {}
+  for k, p in enumerate(todo):
+    w = _folder(p, root)  # created when its turn comes
+    log.info("[%d/%d] %s", k + 1, len(todo), w.relative_to(root))
+    codes[w] = run_point(str(w))
+    if codes[w] in (130, 143):  # Ctrl-C or SIGTERM: the sweep stops
+      raise KeyboardInterrupt("SIGTERM" if codes[w] == 143 else "")
+    log.info("    %s", _last_line(w))
+  return codes
