@@ -19,7 +19,7 @@ import numpy as np
 
 from evojax_nas import stop
 from evojax_nas.evolution import events, keys
-from evojax_nas.evolution.history import Individual
+from evojax_nas.evolution.individual import Individual
 from evojax_nas.evolution.loop import Loop, over_budget
 from evojax_nas.genomes import strings
 

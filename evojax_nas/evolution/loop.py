@@ -48,7 +48,8 @@ import jax
 from evojax_nas import config as config_lib
 from evojax_nas import stop, strategies
 from evojax_nas.evolution import events, keys
-from evojax_nas.evolution.history import Individual, front_of
+from evojax_nas.evolution.history import front_of
+from evojax_nas.evolution.individual import Individual, with_genome
 from evojax_nas.genomes import escape, recombination
 
 log = logging.getLogger("evojax_nas")
@@ -340,8 +341,7 @@ class SteadyState(Loop):
       else:
         raise RuntimeError(f"{self._who}no birth after 10000 tries")
       pop.birth(born)
-    return Individual(id=ident, genome=genome, parent=born["parent"],
-                      mutation=born["mutation"], born=born)
+    return with_genome(Individual(ident, born=born), genome)
 
   def _try_birth(self, ident, key, attempt, wait, ahead_s):
     """One try: (genome, born event); None to give up (over the budget, or
