@@ -46,7 +46,7 @@ from typing import Any
 import jax
 
 from evojax_nas import config as config_lib
-from evojax_nas import stop, strategies
+from evojax_nas import stop
 from evojax_nas.evolution import events, keys
 from evojax_nas.evolution.history import front_of
 from evojax_nas.evolution.individual import Individual, with_genome
@@ -63,20 +63,6 @@ class RecycleNeeded(Exception):
 
   Raised by `Loop.recycle_if_due` when the injected `recycler` says so;
   whoever runs the loop starts the fresh process (runs/recycle.py)."""
-
-
-def make_strategy(config):
-  """The experiment's strategy. Slots of its state: the population size,
-  plus one per worker (asynchronous births may overshoot the size by one
-  each for a moment)."""
-  return strategies.make(config.strategy,
-                         config.population_size + config.num_workers,
-                         sample_size=config.sample_size,
-                         genetic=dict(config.genetic),
-                         sample_replacement=config.sample_replacement,
-                         costs=tuple(config.objectives)[1:],
-                         objective_mode=config.objective_mode,
-                         cost_budget=config.cost_budget)
 
 
 def over_budget(config, n: int, now: float, ahead_s: float = 0.0) -> bool:

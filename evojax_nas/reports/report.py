@@ -77,11 +77,11 @@ def _check_log(workdir: Path):
   # pylint: disable=g-import-not-at-top
   from evojax_nas import config as config_lib
   from evojax_nas.evolution.history import first_damage, repair_hint
-  from evojax_nas.evolution.loop import make_strategy
+  from evojax_nas.strategies import from_config
   if not (workdir / CONFIG).is_file():
     return
   path = workdir / EVENTS
-  damage = first_damage(path, make_strategy(config_lib.from_workdir(workdir)))
+  damage = first_damage(path, from_config(config_lib.from_workdir(workdir)))
   if damage is not None and damage[1] != "a torn last line":  # being written
     raise ReportError(f"{path}:{damage[0]}: {damage[1]}; "
                       f"{repair_hint(path)}")
@@ -167,17 +167,6 @@ def summary(run: Run) -> dict:
   }
   out["time"] = r.get("time") or time_split(trained, float(out["wall_time_s"]))
   return out
-
-
-def parameter_count(genome) -> int:
-  import jax  # pylint: disable=import-outside-toplevel
-  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
-  from evojax_nas.compile.flops import count_params  # pylint: disable=import-outside-toplevel
-  from evojax_nas.compile.modules import build_module  # pylint: disable=import-outside-toplevel
-  module = build_module(genome, 10)
-  shapes = jax.eval_shape(lambda k: module.init(
-      k, jnp.zeros((1, 32, 32, 3)), train=False), jax.random.key(0))
-  return count_params(shapes)
 
 
 def lineage(run: Run, ident: int) -> list[dict]:
@@ -391,17 +380,19 @@ def html_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
   return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def best_parameters(run: Run, ident: int, genome) -> int:
+NO_PARAMS = "not recorded (a log from before trained events carried costs)"
+
+
+def best_parameters(run: Run, ident: int) -> int | str:
   """The individual's parameters as its `trained` event recorded them (the
-  run's classes and image shape); counted from the genome for a log from
-  before events carried costs (10 classes, 32x32)."""
+  run's classes and image shape); a log from before events carried costs
+  does not say, and the report says so (counting them would load JAX and
+  build the network)."""
   costs = (run.individuals[ident].trained or {}).get("costs") or {}
-  if "params" in costs:
-    return int(costs["params"])
-  return parameter_count(genome)
+  return int(costs["params"]) if "params" in costs else NO_PARAMS
 
 
-def _summary_rows(run: Run, s: dict, genome) -> list[tuple[str, str, object]]:
+def _summary_rows(run: Run, s: dict) -> list[tuple[str, str, object]]:
   """(html id, label, value) of the summary table."""
   cache, split = s["compile_cache"], s["time"]
   k = run.config.get("ensemble_size", 2)
@@ -415,7 +406,7 @@ def _summary_rows(run: Run, s: dict, genome) -> list[tuple[str, str, object]]:
           ("best-flops", "its train-step FLOPs (Ft)",
            f"{s['best_train_step_flops']:.4g}"),
           ("best-params", "its parameters",
-           best_parameters(run, s["best_id"], genome)),
+           best_parameters(run, s["best_id"])),
           ("total-flops", "total FLOPs (Σ Ft·Nt + Fv·Nv)",
            f"{s['total_flops']:.4g}"),
           ("wall-time", "wall time (s)", _fmt(float(s["wall_time_s"]), 1)),
@@ -481,7 +472,7 @@ def build(workdirs, out_dir: str | Path | None = None) -> Path:
   parts.append("<h2>Summary</h2><table>" + "".join(
       f'<tr><th>{html.escape(label)}</th><td id="{key}">'
       f"{html.escape(str(value))}</td></tr>"
-      for key, label, value in _summary_rows(run, s, genome)) + "</table>")
+      for key, label, value in _summary_rows(run, s)) + "</table>")
   return write_page(out, parts + _sections(runs, s, genome, out))
 
 

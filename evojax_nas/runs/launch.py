@@ -38,7 +38,7 @@ from evojax_nas.evolution.loop import RecycleNeeded
 from evojax_nas.evolution import events
 from evojax_nas.evolution.events import EventLog
 from evojax_nas.evolution.history import replay
-from evojax_nas.evolution.loop import make_strategy
+from evojax_nas.strategies import from_config as make_strategy
 from evojax_nas.runs.recorded_config import check_same_experiment
 from evojax_nas.workdir import CONFIG, EVENTS, LOGS, POPULATION, refuse_sweep
 from evojax_nas.evolution.store import PopulationStore, read_events

@@ -29,7 +29,8 @@ from evojax_nas.runs import results as results_lib
 from evojax_nas.evolution import events
 from evojax_nas.evolution.events import EventLog
 from evojax_nas.evolution.generational import Generational
-from evojax_nas.evolution.loop import RecycleNeeded, SteadyState, make_strategy
+from evojax_nas.evolution.loop import RecycleNeeded, SteadyState
+from evojax_nas.strategies import from_config as make_strategy
 from evojax_nas.evolution.population import LogPopulation
 from evojax_nas.runs.recorded_config import check_same_experiment
 from evojax_nas.evolution.progress import Progress
