@@ -19,7 +19,7 @@ import numpy as np
 from evojax_nas import stop
 from evojax_nas.evolution import birth, events
 from evojax_nas.evolution.individual import Individual
-from evojax_nas.evolution.loop import Loop, over_budget
+from evojax_nas.evolution.loop import Loop
 
 log = logging.getLogger("evojax_nas")
 
@@ -55,12 +55,13 @@ class Generational(Loop):
 
   def budget_left(self) -> bool:
     """Whether a whole next generation fits the budget: the steady-state
-    rule (`over_budget`) for its last member, and `max_generations`."""
+    rule (`Loop.budget_spent`) for its last member, and
+    `max_generations`."""
     c, h = self.config, self.history
     if c.max_generations and len(h.generations) > c.max_generations:
       return False  # generation 0 plus T generations done
-    last = len(h.trained) + c.population_size - 1  # counted before it
-    return not over_budget(c, last, self.population.now())
+    counted = self.population.counted_before(h.next_id)  # all born so far
+    return not self.budget_spent(counted + c.population_size - 1)
 
   def birth_generation(self, gen: int) -> list[Individual]:
     """Logs the births of generation `gen` (birth.generation) in one

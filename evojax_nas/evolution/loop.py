@@ -123,6 +123,12 @@ class Loop:
     return birth.Snapshot(ident, pop.individuals(), pop.now(),
                           pop.selection_state, attempt)
 
+  def budget_spent(self, counted: int, ahead_s: float = 0.0) -> bool:
+    """The one budget rule of both loops (`over_budget` on this backend's
+    clock): whether an individual with `counted` individuals counted
+    before it, `ahead_s` seconds before it would train, exceeds it."""
+    return over_budget(self.config, counted, self.population.now(), ahead_s)
+
   def record(self, evs: list[dict]):
     """Publishes a birth's events in order (on the log, where no kill
     loses a race; SteadyState._birth handles the store's)."""
@@ -273,15 +279,12 @@ class SteadyState(Loop):
     self._poll_s = min(1.0, self.config.workers.heartbeat_s)
 
   # --- births -----------------------------------------------------------------
-  def _budget_spent(self, ident: int, ahead_s: float = 0.0) -> bool:
-    return over_budget(self.config, self.population.counted_before(ident),
-                       self.population.now(), ahead_s)
-
   def _more_work(self, flights) -> bool:
     """Whether anything is left to birth or train after this child."""
-    orphans = self.population.orphans()  # (a fresh view for the count)
+    pop = self.population
+    orphans = pop.orphans()  # (a fresh view for the count)
     return (bool(flights) or bool(orphans)
-            or not self._budget_spent(float("inf")))
+            or not self.budget_spent(pop.counted_before(float("inf"))))
 
   def reproduce(self, wait: bool, ahead_s: float = 0.0) -> Individual | None:
     """Births one child (birth.py), killing as needed; None if over the
@@ -307,7 +310,7 @@ class SteadyState(Loop):
     key, pop = keys.individual(self.root_key, ident), self.population
     for attempt in range(10_000):
       snap = self.snapshot(ident, attempt)  # (the store's budget count too)
-      if self._budget_spent(ident, ahead_s):
+      if self.budget_spent(pop.counted_before(ident), ahead_s):
         return None
       b = birth.birth(snap, self.strategy, self.space, key, self.config)
       if b is None and not wait:
