@@ -51,9 +51,8 @@ def detailed(workdir) -> dict:
 def check(name: str, got: dict):
   path = GOLDEN / f"births_{name}.json"
   if os.environ.get("EVOJAX_NAS_RECORD_GOLDEN"):
-    path.write_text("{\n" + ",\n".join(
-        f'"{k}": [\n' + ",\n".join(json.dumps(x) for x in v) + "\n]"
-        for k, v in got.items()) + "\n}\n")
+    path.write_text("{" + ",\n ".join(f"{json.dumps(k)}: {json.dumps(v)}"
+                                       for k, v in got.items()) + "}\n")
   assert got == json.loads(path.read_text())
 
 
