@@ -1,9 +1,10 @@
 """Every birth, as a function from a population snapshot to events.
 
-  birth(snapshot, strategy, space, key, config)    one child (steady state)
-  initial(snapshot, space, key, config)            a random initial one
-  population_reset(snapshot, at)                   section 5's weight reset
-  generation(snapshot, strategy, space, root, config, gen)   Genetic CNN's
+  birth(snapshot, strategy=, space=, key=, config=)    one child (steady state)
+  initial(snapshot, space=, key=, config=)             a random initial one
+  population_reset(snapshot, at)                       section 5's weight reset
+  generation(snapshot, strategy=, space=, root_key=, config=, gen=)
+                                                       Genetic CNN's
 
 Nothing here publishes, waits or reads a clock: the loop (loop.py,
 generational.py) takes the snapshot, publishes the events (a kill first:
@@ -48,7 +49,7 @@ class Birth:
   genome: Any = None                      # the child's, parsed
 
 
-def birth(snap: Snapshot, strategy, space, key, config) -> Birth | None:
+def birth(snap: Snapshot, *, strategy, space, key, config) -> Birth | None:
   """One reproduction event (Real et al. 2017, 3.1): the strategy's
   tournament names a parent and a victim; the victim dies if alive and
   in-training individuals fill the population; the child is the parent
@@ -57,7 +58,7 @@ def birth(snap: Snapshot, strategy, space, key, config) -> Birth | None:
   tournament sample (the loop waits for them, or calls `initial`)."""
   inds, cap = snap.individuals, config.population_size
   if len(inds) < cap:
-    return initial(snap, space, key, config)
+    return initial(snap, space=space, key=key, config=config)
   alive = [i for i in inds.values() if i.alive]
   if len(alive) < config.sample_size:
     return None
@@ -70,19 +71,20 @@ def birth(snap: Snapshot, strategy, space, key, config) -> Birth | None:
             if size >= cap else None)
   if size - 1 >= cap:  # racing births (workers): one more kill first
     return Birth(killed, None)
-  genome, born = child(snap, strategy, space, key, config, state=state,
-                       parent=parent)
+  genome, born = child(snap, strategy=strategy, space=space, key=key,
+                       config=config, state=state, parent=parent)
   return Birth(killed, born, genome)
 
 
-def child(snap: Snapshot, strategy, space, key, config, *, state,
+def child(snap: Snapshot, *, strategy, space, key, config, state,
           parent: int) -> tuple[Any, dict]:
   """(genome, born event) of `parent`'s child: recombined, then given
   its count of mutations (section 5's schedule, else
   `mutations_per_child`), each drawn again where it does not apply
   (genomes/mutations.py)."""
   genome, prefix, weights, extra = _recombine(
-      snap, strategy, key, config, state=state, parent=parent)
+      snap, strategy=strategy, key=key, config=config, state=state,
+      parent=parent)
   count = escape.mutations_for(
       snap.ident, escape.parse_schedule(config.escape.mutation_rate_schedule),
       config.mutations_per_child)
@@ -92,7 +94,7 @@ def child(snap: Snapshot, strategy, space, key, config, *, state,
                              prefix + name, **extra)
 
 
-def _partner(strategy, key, config, *, state, parent: int) -> int | None:
+def _partner(*, strategy, key, config, state, parent: int) -> int | None:
   """Section 5: a share `recombination.probability` of children get a
   second parent, the winner of a second tournament (not the first)."""
   rec = config.recombination
@@ -104,12 +106,13 @@ def _partner(strategy, key, config, *, state, parent: int) -> int | None:
   return other if other != parent else None
 
 
-def _recombine(snap: Snapshot, strategy, key, config, *, state, parent):
+def _recombine(snap: Snapshot, *, strategy, key, config, state, parent):
   """Section 5's recombination: (genome to mutate, prefix of the mutation's
   name, mutation weights or None, extra fields of the born event)."""
   inds, mode = snap.individuals, config.recombination.mode
   genome, prefix, extra = inds[parent].genome, "", {}
-  partner = _partner(strategy, key, config, state=state, parent=parent)
+  partner = _partner(strategy=strategy, key=key, config=config, state=state,
+                     parent=parent)
   if partner is not None:
     extra["partner"] = partner
     fused = mode == "side_by_side" and recombination.side_by_side(
@@ -124,7 +127,7 @@ def _recombine(snap: Snapshot, strategy, key, config, *, state, parent):
   return genome, prefix, weights, extra
 
 
-def initial(snap: Snapshot, space, key, config) -> Birth:
+def initial(snap: Snapshot, *, space, key, config) -> Birth:
   """A random initial individual: no parent, nobody dies."""
   extra = ({"mutation_weights": dict(config.mutations)}
            if config.recombination.mode == "mutation_probabilities" else {})
@@ -148,7 +151,7 @@ def population_reset(snap: Snapshot, at: int) -> list[dict]:
   return out
 
 
-def generation(snap: Snapshot, strategy, space, root_key, config, *,
+def generation(snap: Snapshot, *, strategy, space, root_key, config,
                gen: int) -> list[dict]:
   """The born events of Genetic CNN's generation `gen` (Xie & Yuille 2017,
   3.2), ids from `snap.ident` on: random strings for generation 0 (each
@@ -170,11 +173,11 @@ def generation(snap: Snapshot, strategy, space, root_key, config, *,
   children = np.asarray(strings.next_generation(
       keys.stream(key, keys.Stream.GENOME), plan, genes, g.q_mutation,
       g.q_crossover, lay.unit, lay.num_units, lay.alphabet))
-  return [_member(snap, space, plan, children, k=k, ident=i, gen=gen)
-          for k, i in enumerate(ids)]
+  return [_member(snap, space=space, plan=plan, children=children, k=k,
+                  ident=i, gen=gen) for k, i in enumerate(ids)]
 
 
-def _member(snap: Snapshot, space, plan, children, *, k: int, ident: int,
+def _member(snap: Snapshot, *, space, plan, children, k: int, ident: int,
             gen: int) -> dict:
   """The born event of the plan's k-th child."""
   extra = {"generation": gen}

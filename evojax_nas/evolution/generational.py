@@ -67,8 +67,9 @@ class Generational(Loop):
     """Logs the births of generation `gen` (birth.generation) in one
     append."""
     h = self.history
-    births = birth.generation(self.snapshot(h.next_id), self.strategy,
-                              self.space, self.root_key, self.config, gen=gen)
+    births = birth.generation(
+        self.snapshot(h.next_id), strategy=self.strategy, space=self.space,
+        root_key=self.root_key, config=self.config, gen=gen)
     with self.population.atomic():
       self.record(births)
     return [h.individuals[e["id"]] for e in births]

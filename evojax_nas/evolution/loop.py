@@ -120,8 +120,9 @@ class Loop:
   def snapshot(self, ident: int, attempt: int = 0) -> birth.Snapshot:
     """What a birth of `ident` reads of the population now."""
     pop = self.population
-    return birth.Snapshot(ident, pop.individuals(), pop.now(),
-                          pop.selection_state, attempt)
+    return birth.Snapshot(ident=ident, individuals=pop.individuals(),
+                          now=pop.now(), state=pop.selection_state,
+                          attempt=attempt)
 
   def budget_spent(self, counted: int, ahead_s: float = 0.0) -> bool:
     """The one budget rule of both loops (`over_budget` on this backend's
@@ -312,14 +313,15 @@ class SteadyState(Loop):
       snap = self.snapshot(ident, attempt)  # (the store's budget count too)
       if self.budget_spent(pop.counted_before(ident), ahead_s):
         return None
-      b = birth.birth(snap, self.strategy, self.space, key, self.config)
+      b = birth.birth(snap, strategy=self.strategy, space=self.space,
+                      key=key, config=self.config)
       if b is None and not wait:
         return None
       if b is None and pop.in_flight():
         time.sleep(self._poll_s)  # the first ones are still training
         continue
       if b is None:
-        b = birth.initial(snap, self.space, key, self.config)
+        b = birth.initial(snap, space=self.space, key=key, config=self.config)
       if b.killed is not None and not pop.kill(b.killed["id"], b.killed):
         continue  # another worker killed it first: ask again
       if b.born is not None:

@@ -97,5 +97,5 @@ __all__ = ["Action", "GenerationPlan", "Genetic", "KILL", "MULTI_OBJECTIVE",
            "MultiObjectiveTournament", "OBJECTIVE_MODES", "ObjectiveState",
            "PopulationState", "SAMPLE_REPLACEMENT", "STRATEGIES",
            "Tournament", "WITH_REPLACEMENT", "crowding_distance",
-           "draws_with_replacement", "from_config", "hypervolume", "make", "non_dominated",
-           "pareto_ranks", "roulette_probabilities"]
+           "draws_with_replacement", "from_config", "hypervolume", "make",
+           "non_dominated", "pareto_ranks", "roulette_probabilities"]
