@@ -161,8 +161,8 @@ def generation(snap: Snapshot, *, strategy, space, root_key, config,
   ids = range(snap.ident, snap.ident + config.population_size)
   if gen == 0:
     return [events.born(i, snap.now, space.initial(keys.stream(
-        keys.individual(root_key, i), keys.Stream.GENOME)), None, "initial",
-                        generation=0) for i in ids]
+        keys.individual(root_key, i), keys.Stream.GENOME)), None,
+                        "initial", generation=0) for i in ids]
   key = keys.stream(keys.individual(root_key, snap.ident),
                     keys.Stream.GENERATION)
   plan = jax.device_get(strategy.ask(keys.stream(key, keys.Stream.SELECT),

@@ -2,8 +2,9 @@
 
 The log's replay (history.py), the shared store's records (store.py: a
 `Record` is an Individual plus its claim) and the report
-(reports/report.py) all hold an individual as this. JAX-free: the genome
-is parsed from the `born` event on first use (or handed over parsed).
+(reports/report.py) all hold an individual as this. The module loads no
+JAX; the genome is parsed from the `born` event on first use (that loads
+the genomes, hence JAX), or handed over parsed (`with_genome`).
 """
 
 from __future__ import annotations
