@@ -533,7 +533,7 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   from evojax_nas.genomes.mutations import mutation_probabilities
   from evojax_nas.genomes.recombination import RECOMBINATION_MODES
   from evojax_nas.genomes.spaces import SPACES
-  from evojax_nas.strategies import STRATEGIES, make as make_strategy
+  from evojax_nas.strategies import STRATEGIES, from_config
   _check_keys(config, default_config())
   c = default_config()
   c.update_from_flattened_dict(dict(flatten(config)))
@@ -544,11 +544,7 @@ def validate(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   _validate_process(c)
   validate_retrain(c)
   try:
-    strategy = make_strategy(
-        c.strategy, c.population_size, sample_size=c.sample_size,
-        genetic=dict(c.genetic), sample_replacement=c.sample_replacement,
-        costs=tuple(c.objectives)[1:], objective_mode=c.objective_mode,
-        cost_budget=c.cost_budget)
+    strategy = from_config(c)
   except ValueError as err:
     raise ConfigError(str(err)) from None
   try:

@@ -78,6 +78,24 @@ def test_a_budget_trains_as_many_in_process_as_with_a_worker(
   assert in_process == worker == expected
 
 
+# Generations of 4 on the same clock: a generation is born only if its last
+# member fits (the steady-state rule), so generation 2 (ids 8-11) does not.
+GENERATION_BUDGETS = {"max_individuals": {"max_individuals": 11},
+                      "max_steps": {"max_steps": 95},
+                      "time_budget_s": {"time_budget_s": 8.0}}
+
+
+@pytest.mark.parametrize("kind", sorted(GENERATION_BUDGETS))
+def test_a_generation_is_born_only_if_it_fits_whole(
+    kind, tiny_genetic_config, one_second_per_individual, tmp_path):
+  del one_second_per_individual
+  c = tiny_genetic_config
+  c.max_generations, c.tensorboard = 0, False
+  for k, v in GENERATION_BUDGETS[kind].items():
+    setattr(c, k, v)
+  assert trained_in_process(c, tmp_path / "wd") == 8
+
+
 def _start(cmd) -> subprocess.Popen:
   return subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True,

@@ -5,6 +5,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +107,42 @@ def test_report_of_a_run_in_progress(finished_run, tmp_path):
   assert "in progress" in page
   assert re.search('id="individuals">4<', page)
   assert (partial / "events.jsonl").read_bytes() == before  # read only
+
+
+# What reading a log must not load: the loop, and what trains and compiles.
+# (JAX itself still comes with the genomes, whose DNA is a flax.struct
+# pytree, and with the strategy the log's replay check runs.)
+_NOT_FOR_A_REPORT = ("evojax_nas.evolution.loop", "evojax_nas.compile",
+                     "evojax_nas.train", "evojax_nas.runs", "optax",
+                     "orbax")
+
+
+def test_a_report_loads_neither_the_loop_nor_the_compiler(
+    tiny_config, fitness_from_signature, tmp_path):
+  """In a fresh process, the report of a run and of a log from before
+  trained events carried costs (it says the parameters were not
+  recorded rather than building the network to count them)."""
+  del fitness_from_signature
+  tiny_config.tensorboard = False
+  run(tiny_config, tmp_path / "wd")
+  old = tmp_path / "old"
+  old.mkdir()
+  shutil.copy(tmp_path / "wd" / "config.json", old)
+  lines = [json.loads(l) for l in
+           (tmp_path / "wd" / "events.jsonl").read_text().splitlines()]
+  (old / "events.jsonl").write_text("".join(
+      json.dumps({k: v for k, v in e.items() if k != "costs"}) + "\n"
+      for e in lines))
+  code = ("import sys; from evojax_nas.reports import report; "
+          "[report.build([w]) for w in sys.argv[1:]]; "
+          f"loaded = sorted(m for m in sys.modules if m.startswith("
+          f"{_NOT_FOR_A_REPORT!r})); assert not loaded, loaded")
+  subprocess.run([sys.executable, "-c", code, str(tmp_path / "wd"),
+                  str(old)], check=True, cwd=ROOT)
+  assert re.search(r'id="best-params">\d+<', (
+      tmp_path / "wd" / "report" / "index.html").read_text())
+  assert f'id="best-params">{report.NO_PARAMS}<' in (
+      old / "report" / "index.html").read_text()
 
 
 def test_tensorboard_scalars_are_readable(finished_run):

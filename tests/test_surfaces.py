@@ -189,10 +189,10 @@ def test_a_training_that_diverges_is_a_failed_individual(cifar10_dir,
 
 
 def test_a_failed_individual_is_never_the_answer():
-  from evojax_nas.evolution.history import History, Individual  # pylint: disable=g-import-not-at-top
+  from evojax_nas.evolution.history import History  # pylint: disable=g-import-not-at-top
+  from evojax_nas.evolution.individual import Individual  # pylint: disable=g-import-not-at-top
   from evojax_nas.runs.results import ranked  # pylint: disable=g-import-not-at-top
-  inds = {i: Individual(i, None, None, "", trained={"val_accuracy": v,
-                                                     **extra})
+  inds = {i: Individual(i, trained={"val_accuracy": v, **extra})
           for i, (v, extra) in enumerate([(0.3, {}), (0.9, {"failed": "x"}),
                                           (0.5, {})])}
   h = History(inds, state=None, elapsed=0.0)

@@ -14,14 +14,12 @@ from __future__ import annotations
 import collections
 import logging
 
-import jax
 import numpy as np
 
 from evojax_nas import stop
-from evojax_nas.evolution import events, keys
-from evojax_nas.evolution.history import Individual
-from evojax_nas.evolution.loop import Loop, over_budget
-from evojax_nas.genomes import strings
+from evojax_nas.evolution import birth, events
+from evojax_nas.evolution.individual import Individual
+from evojax_nas.evolution.loop import Loop
 
 log = logging.getLogger("evojax_nas")
 
@@ -57,46 +55,24 @@ class Generational(Loop):
 
   def budget_left(self) -> bool:
     """Whether a whole next generation fits the budget: the steady-state
-    rule (`over_budget`) for its last member, and `max_generations`."""
+    rule (`Loop.budget_spent`) for its last member, and
+    `max_generations`."""
     c, h = self.config, self.history
     if c.max_generations and len(h.generations) > c.max_generations:
       return False  # generation 0 plus T generations done
-    last = len(h.trained) + c.population_size - 1  # counted before it
-    return not over_budget(c, last, self.population.now())
+    counted = self.population.counted_before(h.next_id)  # all born so far
+    return not self.budget_spent(counted + c.population_size - 1)
 
   def birth_generation(self, gen: int) -> list[Individual]:
-    """Logs the births of generation `gen` in one append."""
-    h, n = self.history, self.config.population_size
-    first = h.next_id
-    ids = list(range(first, first + n))
-    if gen == 0:
-      births = [self.born_event(i, self.space.initial(keys.stream(
-          keys.individual(self.root_key, i), keys.Stream.GENOME)), None,
-                                "initial", generation=0) for i in ids]
-    else:
-      key = keys.stream(keys.individual(self.root_key, first),
-                        keys.Stream.GENERATION)
-      plan = jax.device_get(self.strategy.ask(
-          keys.stream(key, keys.Stream.SELECT), h.state))
-      lay, g = self.space.layout, self.config.genetic
-      genes = np.stack([self.space.genes(h.individuals[int(p)].genome)
-                        for p in plan.parents])
-      children = np.asarray(strings.next_generation(
-          keys.stream(key, keys.Stream.GENOME), plan, genes, g.q_mutation,
-          g.q_crossover, lay.unit, lay.num_units, lay.alphabet))
-      births = []
-      for k, i in enumerate(ids):
-        extra = {"generation": gen}
-        if plan.crossover[k]:
-          name, extra["partner"] = "crossover", int(plan.parents[k ^ 1])
-        else:
-          name = "mutate" if plan.mutate[k] else "copy"
-        births.append(self.born_event(i, self.space.from_genes(children[k]),
-                                      int(plan.parents[k]), name, **extra))
+    """Logs the births of generation `gen` (birth.generation) in one
+    append."""
+    h = self.history
+    births = birth.generation(
+        self.snapshot(h.next_id), strategy=self.strategy, space=self.space,
+        root_key=self.root_key, config=self.config, gen=gen)
     with self.population.atomic():
-      for e in births:
-        self.population.birth(e)
-    return [h.individuals[i] for i in ids]
+      self.record(births)
+    return [h.individuals[e["id"]] for e in births]
 
   def _mean_fitness(self, ind: Individual) -> float:
     """Validation accuracy averaged over every evaluation of the string."""

@@ -15,34 +15,10 @@ from typing import Any
 import jax
 
 from evojax_nas.evolution.events import EventLogError, parse, raw_lines
+from evojax_nas.evolution.individual import Individual, with_genome
 from evojax_nas.genomes.dna import GenomeError
 from evojax_nas.genomes.spaces import genome_from_json
 from evojax_nas.strategies import non_dominated
-
-
-@dataclasses.dataclass
-class Individual:
-  id: int
-  genome: Any
-  parent: int | None
-  mutation: str
-  generation: int | None = None  # generational strategies only
-  born: dict[str, Any] = dataclasses.field(default_factory=dict)  # its event
-  trained: dict[str, Any] | None = None  # the `trained` event
-  killed_t: float | None = None
-
-  @property
-  def alive(self) -> bool:
-    return self.trained is not None and self.killed_t is None
-
-  @property
-  def failed(self) -> bool:
-    """Its training diverged (NaN or infinite loss): never an answer."""
-    return bool(self.trained and self.trained.get("failed"))
-
-  @property
-  def val_accuracy(self) -> float:
-    return self.trained["val_accuracy"] if self.trained else float("nan")
 
 
 def fitness_of(strategy, trained: dict):
@@ -71,6 +47,13 @@ def front_of(individuals, costs: tuple[str, ...]) -> list[Individual]:
   return [inds[k] for k in non_dominated(points)] if inds else []
 
 
+def _require(e: dict, *fields: str):
+  """KeyError naming the first of `fields` that event `e` lacks."""
+  missing = [f for f in fields if f not in e]
+  if missing:
+    raise KeyError(missing[0])
+
+
 _NO_KEY = jax.random.key(0)  # tell() ignores its key for these strategies
 
 
@@ -90,8 +73,7 @@ class History:
   @property
   def pending(self) -> list[Individual]:
     """Born, not trained, not killed: interrupted mid-training."""
-    return [i for i in self.individuals.values()
-            if i.trained is None and i.killed_t is None]
+    return [i for i in self.individuals.values() if i.pending]
 
   @property
   def alive(self) -> list[Individual]:
@@ -122,10 +104,9 @@ class History:
     if kind == "born":
       if ident in self.individuals:
         raise ValueError(f"individual {ident} born twice")
-      self.individuals[ident] = Individual(
-          id=ident, genome=genome_from_json(e["genome"]), parent=e["parent"],
-          mutation=e["mutation"],
-          generation=e.get("generation"), born=e)
+      genome = genome_from_json(e["genome"])
+      _require(e, "parent", "mutation")
+      self.individuals[ident] = with_genome(Individual(ident, born=e), genome)
     elif kind == "trained":
       ind = self.individuals[ident]
       if ind.trained is not None:
@@ -136,9 +117,10 @@ class History:
                                       fitness_of(strategy, e))
     elif kind == "killed":
       ind = self.individuals[ident]
-      if ind.killed_t is not None:
+      if ind.killed is not None:
         raise ValueError(f"individual {ident} killed twice")
-      ind.killed_t = float(e["t"])
+      _require(e, "t")
+      ind.killed = e
       if not strategy.generational:
         self.state = strategy.remove(self.state, ident)
     elif kind == "generation":

@@ -2,15 +2,18 @@
 once, for the in-process run and for every worker.
 
 One reproduction event, on a population backend (population.py):
-  key      = keys.individual(root, id)                     a pure function
   id       = population.reserve()
-  action   = strategy.ask(SELECT key, selection_state)    parent, victim
-  killed   -> population.kill(victim)    (a lost race: ask again)
-  child    = space.mutate(parent.genome, GENOME key)       pure
+  key      = keys.individual(root, id)                     a pure function
+  birth    = birth.birth(snapshot, strategy, space, key)   pure (birth.py):
+             parent, victim, recombination, mutation -> killed, born
+  killed   -> population.kill(victim)    (a lost race: a fresh try)
   born     -> population.birth(child)    (with the kill: population.atomic)
   result   = trainer.train_child(child, parent's weights)  device, disk
   trained  -> population.finish(child)
   garbage  = checkpoints no reader can need any more
+The loop only schedules: the budget, slots and children in flight,
+polling for a sample, kill races, publishing in birth order, garbage
+collection and the recycle check.
 
 With S slots the loop keeps S children in flight, each compiling and
 training on its slot's device (train/trainer.py: lanes) while the others
@@ -28,8 +31,9 @@ born only if it fits whole. The clock is the backend's `now()`: downtime
 between restarts does not count on either backend.
 
 `Loop` holds what the steady-state loop and the generational loop
-(generational.py) share: training with inheritance and its log record,
-garbage collection, the recycle check and the event records.
+(generational.py) share: the snapshot a birth reads and the publishing of
+its events, training with inheritance and its log record, garbage
+collection and the recycle check.
 """
 
 from __future__ import annotations
@@ -41,41 +45,22 @@ import dataclasses
 import logging
 import math
 import time
-from typing import Any
 
 import jax
 
 from evojax_nas import config as config_lib
-from evojax_nas import stop, strategies
-from evojax_nas.evolution import events, keys
-from evojax_nas.evolution.history import Individual, front_of
-from evojax_nas.genomes import escape, recombination
+from evojax_nas import stop
+from evojax_nas.evolution import birth, events, keys
+from evojax_nas.evolution.history import front_of
+from evojax_nas.evolution.individual import Individual, with_genome
 
 log = logging.getLogger("evojax_nas")
-
-# What `_try_birth` returns when the birth must be tried again.
-_RETRY = object()
-
 
 class RecycleNeeded(Exception):
   """This process should hand over to a fresh one (at a safe point).
 
   Raised by `Loop.recycle_if_due` when the injected `recycler` says so;
   whoever runs the loop starts the fresh process (runs/recycle.py)."""
-
-
-def make_strategy(config):
-  """The experiment's strategy. Slots of its state: the population size,
-  plus one per worker (asynchronous births may overshoot the size by one
-  each for a moment)."""
-  return strategies.make(config.strategy,
-                         config.population_size + config.num_workers,
-                         sample_size=config.sample_size,
-                         genetic=dict(config.genetic),
-                         sample_replacement=config.sample_replacement,
-                         costs=tuple(config.objectives)[1:],
-                         objective_mode=config.objective_mode,
-                         cost_budget=config.cost_budget)
 
 
 def over_budget(config, n: int, now: float, ahead_s: float = 0.0) -> bool:
@@ -129,12 +114,32 @@ class Loop:
     self._on_trained = list(on_trained)
 
   # --- records ----------------------------------------------------------------
-  def born_event(self, ident, genome, parent, mutation, **extra) -> dict:
-    return events.born(ident, self.population.now(), genome, parent,
-                       mutation, **extra)
-
   def killed_event(self, ident, reason, by=None) -> dict:
     return events.killed(ident, self.population.now(), reason, by)
+
+  def snapshot(self, ident: int, attempt: int = 0) -> birth.Snapshot:
+    """What a birth of `ident` reads of the population now."""
+    pop = self.population
+    return birth.Snapshot(ident=ident, individuals=pop.individuals(),
+                          now=pop.now(), state=pop.selection_state,
+                          attempt=attempt)
+
+  def budget_spent(self, counted: int, ahead_s: float = 0.0) -> bool:
+    """The one budget rule of both loops (`over_budget` on this backend's
+    clock): whether an individual with `counted` individuals counted
+    before it, `ahead_s` seconds before it would train, exceeds it."""
+    return over_budget(self.config, counted, self.population.now(), ahead_s)
+
+  def record(self, evs: list[dict]):
+    """Publishes a birth's events in order (on the log, where no kill
+    loses a race; SteadyState._birth handles the store's)."""
+    for e in evs:
+      if e["event"] == "killed":
+        self.population.kill(e["id"], e)
+      elif e["event"] == "born":
+        self.population.birth(e)
+      else:
+        self.population.note(e)
 
   # --- training ---------------------------------------------------------------
   def drop_alive_without_checkpoint(self):
@@ -272,150 +277,74 @@ class SteadyState(Loop):
 
   def __init__(self, *args, **kwargs):
     super().__init__(*args, **kwargs)
-    self._periods = escape.parse_schedule(
-        self.config.escape.mutation_rate_schedule)
     self._poll_s = min(1.0, self.config.workers.heartbeat_s)
 
   # --- births -----------------------------------------------------------------
-  def _budget_spent(self, ident: int, ahead_s: float = 0.0) -> bool:
-    return over_budget(self.config, self.population.counted_before(ident),
-                       self.population.now(), ahead_s)
-
   def _more_work(self, flights) -> bool:
     """Whether anything is left to birth or train after this child."""
-    orphans = self.population.orphans()  # (a fresh view for the count)
+    pop = self.population
+    orphans = pop.orphans()  # (a fresh view for the count)
     return (bool(flights) or bool(orphans)
-            or not self._budget_spent(float("inf")))
-
-  def _recombine(self, key, inds, state, parent: int):
-    """Section 5's recombination: (genome, mutation prefix, mutation
-    weights or None, extra fields of the birth record)."""
-    c = self.config
-    genome, extra, prefix, partner = inds[parent].genome, {}, "", None
-    rec = c.recombination.mode
-    if rec != "none" and float(jax.random.uniform(
-        keys.stream(key, keys.Stream.RECOMBINE))) < c.recombination.probability:
-      # A second tournament picks the other parent.
-      other = int(self.strategy.ask(keys.stream(key, keys.Stream.PARTNER),
-                                    state).parent)
-      partner = other if other != parent else None
-    if partner is not None:
-      extra["partner"] = partner
-      if rec == "side_by_side":
-        fused = recombination.side_by_side(genome, inds[partner].genome)
-        genome, prefix = (fused, "side_by_side+") if fused else (genome, "")
-    weights = None
-    if rec == "mutation_probabilities":
-      source = inds[partner if partner is not None else parent]
-      weights = recombination.perturb_weights(
-          keys.stream(key, keys.Stream.MUTATION_WEIGHTS),
-          source.born["mutation_weights"])
-      extra["mutation_weights"] = weights
-    return genome, prefix, weights, extra
-
-  def _initial(self, ident, key) -> tuple[Any, dict]:
-    """A random initial genome and its birth record."""
-    extra = ({"mutation_weights": dict(self.config.mutations)}
-             if self.config.recombination.mode == "mutation_probabilities"
-             else {})
-    genome = self.space.initial(keys.stream(key, keys.Stream.GENOME))
-    return genome, self.born_event(ident, genome, None, "initial", **extra)
+            or not self.budget_spent(pop.counted_before(float("inf"))))
 
   def reproduce(self, wait: bool, ahead_s: float = 0.0) -> Individual | None:
-    """Births one child, killing as needed; None if over the budget, or if
-    fewer individuals than a tournament sample are trained and not `wait`
-    (a loop must not wait for its own child)."""
+    """Births one child (birth.py), killing as needed; None if over the
+    budget, or if fewer individuals than a tournament sample are trained
+    and not `wait` (a loop must not wait for its own child)."""
     pop = self.population
     ident = pop.reserve()
-    key = keys.individual(self.root_key, ident)
-    with pop.atomic():
-      for attempt in range(10_000):
-        out = self._try_birth(ident, key, attempt, wait, ahead_s)
-        if out is None:
-          pop.abandon(ident)
-          return None
-        if out is not _RETRY:
-          genome, born = out
-          break
-      else:
-        raise RuntimeError(f"{self._who}no birth after 10000 tries")
-      pop.birth(born)
-    return Individual(id=ident, genome=genome, parent=born["parent"],
-                      mutation=born["mutation"], born=born)
+    with pop.atomic():  # on the log: the kills and the birth in one write
+      b = self._birth(ident, wait, ahead_s)
+      if b is None:
+        pop.abandon(ident)
+        return None
+      pop.birth(b.born)
+    return with_genome(Individual(ident, born=b.born), b.genome)
 
-  def _try_birth(self, ident, key, attempt, wait, ahead_s):
-    """One try: (genome, born event); None to give up (over the budget, or
-    too few trained and not `wait`); _RETRY to ask again."""
-    c, pop = self.config, self.population
-    inds = pop.individuals()
-    if self._budget_spent(ident, ahead_s):
-      return None
-    if len(inds) < c.population_size:
-      return self._initial(ident, key)
-    alive = [i for i in inds.values() if i.alive]
-    if len(alive) >= c.sample_size:
-      return self._child(ident, key, attempt, inds, alive)
-    if not wait:
-      return None
-    if pop.in_flight():
-      time.sleep(self._poll_s)  # the first ones are still training
-      return _RETRY
-    # Too few left (checkpoints discarded) and nobody else trains: the
-    # population refills with initial individuals.
-    return self._initial(ident, key)
-
-  def _child(self, ident, key, attempt, inds, alive):
-    """Selection, the kill that keeps the size, recombination, mutation:
-    (genome, born event), or _RETRY where a kill raced another birth."""
-    c, pop = self.config, self.population
-    state = pop.selection_state(alive)
-    action = self.strategy.ask(keys.stream(key, keys.Stream.SELECT, attempt),
-                               state)
-    parent, victim = int(action.parent), int(action.victim)
-    genome, prefix, weights, extra = self._recombine(key, inds, state, parent)
-    size = len(alive) + sum(1 for i in inds.values()
-                            if not i.trained and i.killed_t is None)
-    if size >= c.population_size:
-      # Keep the size (alive + in training): the loser dies.
-      if not pop.kill(victim, self.killed_event(victim, c.strategy,
-                                                by=ident)):
-        return _RETRY  # another worker killed it first: ask again
-      if size - 1 >= c.population_size:
-        return _RETRY  # still too many (racing births): one more kill first
-    count = escape.mutations_for(ident, self._periods, c.mutations_per_child)
-    genome, name = self.space.mutate(
-        genome, keys.stream(key, keys.Stream.GENOME), count=count,
-        weights=weights)
-    return genome, self.born_event(ident, genome, parent, prefix + name,
-                                   **extra)
+  def _birth(self, ident: int, wait: bool, ahead_s: float
+             ) -> birth.Birth | None:
+    """Tries `birth.birth` until the child is born, publishing each try's
+    kill; a kill that lost its race, or left the population over its size,
+    means a fresh try (`attempt` + 1). Too few alive for a sample: None
+    unless `wait`; a poll while others train; else (checkpoints discarded,
+    nobody else trains) an initial individual refills the population."""
+    key, pop = keys.individual(self.root_key, ident), self.population
+    for attempt in range(10_000):
+      snap = self.snapshot(ident, attempt)  # (the store's budget count too)
+      if self.budget_spent(pop.counted_before(ident), ahead_s):
+        return None
+      b = birth.birth(snap, strategy=self.strategy, space=self.space,
+                      key=key, config=self.config)
+      if b is None and not wait:
+        return None
+      if b is None and pop.in_flight():
+        time.sleep(self._poll_s)  # the first ones are still training
+        continue
+      if b is None:
+        b = birth.initial(snap, space=self.space, key=key, config=self.config)
+      if b.killed is not None and not pop.kill(b.killed["id"], b.killed):
+        continue  # another worker killed it first: ask again
+      if b.born is not None:
+        return b
+    raise RuntimeError(f"{self._who}no birth after 10000 tries")
 
   def reset_population(self):
     """Population-wide weight resets (Real et al. 2017, section 5): at each
     configured count of trained individuals, every alive individual is
-    replaced by a copy of itself that trains from fresh weights."""
-    if not self.config.escape.reset_population_at:
-      return
+    replaced by a copy of itself that trains from fresh weights
+    (birth.population_reset)."""
     pop = self.population
-    inds = pop.individuals()
-    done = pop.resets()
-    trained = sum(1 for i in inds.values() if i.trained)
     for at in self.config.escape.reset_population_at:
-      if at in done or trained < at:
+      inds = pop.individuals()
+      if at in pop.resets() or sum(1 for i in inds.values()
+                                   if i.trained) < at:
         continue
-      alive = [i for i in inds.values() if i.alive]
-      ident = max(inds, default=-1) + 1
+      evs = birth.population_reset(self.snapshot(max(inds, default=-1) + 1),
+                                   at)
       with pop.atomic():
-        pop.note(events.population_reset(at, pop.now()))
-        for ind in alive:
-          pop.kill(ind.id, self.killed_event(ind.id, "population_reset",
-                                             by=ident))
-          extra = ({"mutation_weights": ind.born["mutation_weights"]}
-                   if "mutation_weights" in ind.born else {})
-          pop.birth(self.born_event(ident, ind.genome, ind.id,
-                                    "population_reset", **extra))
-          ident += 1
+        self.record(evs)
       log.info("population reset at %d trained individuals: %d retrain from "
-               "fresh weights", at, len(alive))
+               "fresh weights", at, (len(evs) - 1) // 2)
 
   def trim(self):
     """At the end, kills the surplus of racing births (two workers that

@@ -34,10 +34,9 @@ import threading
 import time
 
 from evojax_nas.evolution.events import EventLog
-from evojax_nas.evolution.history import (History, Individual, fitness_of,
-                                           replay)
+from evojax_nas.evolution.history import History, fitness_of, replay
+from evojax_nas.evolution.individual import Individual, with_genome
 from evojax_nas.evolution.store import PopulationStore, Record
-from evojax_nas.genomes.spaces import genome_from_json
 
 log = logging.getLogger("evojax_nas")
 
@@ -152,15 +151,6 @@ class LogPopulation:
     pass
 
 
-def _individual(rec: Record, genome) -> Individual:
-  return Individual(
-      id=rec.id, genome=genome, parent=rec.born["parent"],
-      mutation=rec.born["mutation"],
-      generation=rec.born.get("generation"), born=rec.born,
-      trained=rec.trained,
-      killed_t=None if rec.killed is None else float(rec.killed["t"]))
-
-
 class StorePopulation:
   """One worker's view of the shared population store.
 
@@ -196,14 +186,11 @@ class StorePopulation:
   # --- reading ------------------------------------------------------------------
   def individuals(self) -> dict[int, Individual]:
     self._records = self.store.records()
-    out = {}
     for ident, rec in self._records.items():
-      if rec.born is None:
-        continue
-      if ident not in self._genomes:
-        self._genomes[ident] = genome_from_json(rec.born["genome"])
-      out[ident] = _individual(rec, self._genomes[ident])
-    return out
+      if rec.born is not None and ident not in self._genomes:
+        self._genomes[ident] = rec.genome  # parsed once per worker
+    return {ident: with_genome(rec, self._genomes[ident])
+            for ident, rec in self._records.items() if rec.born is not None}
 
   def selection_state(self, alive: list[Individual]):
     return self.strategy.population([i.id for i in alive],
@@ -221,8 +208,7 @@ class StorePopulation:
   def orphans(self, exclude=()) -> list[Individual]:
     """Pending individuals whose trainer is gone or silent too long."""
     self.individuals()
-    return [_individual(r, self._genomes[r.id])
-            for r in self._records.values()
+    return [r for r in self._records.values()
             if r.pending and r.id not in exclude and r.id not in self._claimed
             and self.store.stale(r)]
 

@@ -37,30 +37,19 @@ import time
 from pathlib import Path
 
 from evojax_nas.evolution import events as event_format
+from evojax_nas.evolution.individual import Individual
 
 _EVENT_ORDER = {"started": 0, "born": 1, "trained": 2, "killed": 3}
 
 
 @dataclasses.dataclass
-class Record:
-  """What the store knows of one individual."""
-  id: int
-  born: dict | None = None
-  trained: dict | None = None
-  killed: dict | None = None
+class Record(Individual):
+  """An individual as the store holds it (`born` None while its id is only
+  reserved), with the state of its claim."""
   claim_age_s: float | None = None   # seconds since its last heartbeat
   claim: dict | None = None
   reserved_age_s: float = 0.0        # age of the directory
   abandoned: bool = False            # a reservation given up (over budget)
-
-  @property
-  def pending(self) -> bool:
-    return (self.born is not None and self.trained is None
-            and self.killed is None)
-
-  @property
-  def alive(self) -> bool:
-    return self.trained is not None and self.killed is None
 
   @property
   def reserved(self) -> bool:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import html
 import json
 import warnings
@@ -36,7 +37,7 @@ import numpy as np
 
 from evojax_nas import files
 from evojax_nas.evolution.events import parse, raw_lines, time_split
-from evojax_nas.genomes.spaces import genome_from_json
+from evojax_nas.evolution.individual import Individual, individuals
 from evojax_nas.reports import architecture
 from evojax_nas.strategies import non_dominated
 from evojax_nas.workdir import (CONFIG, EVENTS, POPULATION, REPORT, RESULTS,
@@ -58,15 +59,12 @@ class Run:
 
   @property
   def trained(self) -> list[dict]:
+    """The `trained` events, in the order they happened."""
     return [e for e in self.events if e.get("event") == "trained"]
 
-  @property
-  def born(self) -> dict[int, dict]:
-    return {e["id"]: e for e in self.events if e.get("event") == "born"}
-
-  @property
-  def killed(self) -> set[int]:
-    return {e["id"] for e in self.events if e.get("event") == "killed"}
+  @functools.cached_property
+  def individuals(self) -> dict[int, Individual]:
+    return individuals(self.events)
 
 
 class ReportError(ValueError):
@@ -79,11 +77,11 @@ def _check_log(workdir: Path):
   # pylint: disable=g-import-not-at-top
   from evojax_nas import config as config_lib
   from evojax_nas.evolution.history import first_damage, repair_hint
-  from evojax_nas.evolution.loop import make_strategy
+  from evojax_nas.strategies import from_config
   if not (workdir / CONFIG).is_file():
     return
   path = workdir / EVENTS
-  damage = first_damage(path, make_strategy(config_lib.from_workdir(workdir)))
+  damage = first_damage(path, from_config(config_lib.from_workdir(workdir)))
   if damage is not None and damage[1] != "a torn last line":  # being written
     raise ReportError(f"{path}:{damage[0]}: {damage[1]}; "
                       f"{repair_hint(path)}")
@@ -152,10 +150,9 @@ def summary(run: Run) -> dict:
   by_id = {e["id"]: e for e in trained}
   best = by_id.get(r.get("best", {}).get("id")) or max(
       trained, key=lambda e: (e["val_accuracy"], -e["id"]))
-  alive = {e["id"] for e in trained} - run.killed
   out = {
       "individuals": len(trained),
-      "alive": len(alive),
+      "alive": sum(i.alive for i in run.individuals.values()),
       "best_id": best["id"],
       "best_val": best["val_accuracy"],
       "best_test": (r["best"]["test_accuracy"] if r else
@@ -172,28 +169,15 @@ def summary(run: Run) -> dict:
   return out
 
 
-def parameter_count(genome) -> int:
-  import jax  # pylint: disable=import-outside-toplevel
-  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
-  from evojax_nas.compile.flops import count_params  # pylint: disable=import-outside-toplevel
-  from evojax_nas.compile.modules import build_module  # pylint: disable=import-outside-toplevel
-  module = build_module(genome, 10)
-  shapes = jax.eval_shape(lambda k: module.init(
-      k, jnp.zeros((1, 32, 32, 3)), train=False), jax.random.key(0))
-  return count_params(shapes)
-
-
 def lineage(run: Run, ident: int) -> list[dict]:
   """The individual and its ancestors, newest first."""
-  born = run.born
-  val = {e["id"]: e["val_accuracy"] for e in run.trained}
-  chain = []
-  while ident is not None and ident in born:
-    e = born[ident]
-    chain.append({"id": ident, "mutation": e["mutation"], "t": e["t"],
-                  "val_accuracy": val.get(ident),
-                  "description": genome_from_json(e["genome"]).describe()})
-    ident = e["parent"]
+  inds, chain = run.individuals, []
+  while ident in inds and inds[ident].born is not None:
+    ind = inds[ident]
+    chain.append({"id": ident, "mutation": ind.mutation, "t": ind.born["t"],
+                  "val_accuracy": ind.trained and ind.val_accuracy,
+                  "description": ind.genome.describe()})
+    ident = ind.parent
   return chain
 
 
@@ -205,7 +189,7 @@ def window_stats(run: Run) -> list[dict]:
     return [dict(g["stats"], window=f"generation {g['generation']}")
             for g in gens]
   size = max(1, int(run.config.get("population_size", 10)))
-  trained, born, out = run.trained, run.born, []
+  trained, inds, out = run.trained, run.individuals, []
   for start in range(0, len(trained), size):
     w = trained[start:start + size]
     v = np.asarray([e["val_accuracy"] for e in w])
@@ -214,8 +198,7 @@ def window_stats(run: Run) -> list[dict]:
                 "max": float(v.max()), "min": float(v.min()),
                 "mean": float(v.mean()), "median": float(np.median(v)),
                 "std": float(v.std()), "best_id": b["id"],
-                "best_genome": genome_from_json(
-                    born[b["id"]]["genome"]).describe()})
+                "best_genome": inds[b["id"]].genome.describe()})
   return out
 
 
@@ -264,12 +247,12 @@ def plot_progress(run: Run, path: Path, x: str = "t") -> Path:
   """Every individual a dot at (x, validation accuracy), alive and dead
   apart; the best-so-far test accuracy; section 5's interventions."""
   fig, ax = figure()
-  dead = run.killed
+  inds = run.individuals
   xs = progress_axis(run, x)
   for alive, colour, label in ((False, "#aaaaaa", "dead"),
                                (True, "#1f77b4", "alive")):
     pts = [(xi, e["val_accuracy"]) for xi, e in zip(xs, run.trained)
-           if (e["id"] not in dead) == alive]
+           if inds[e["id"]].alive == alive]
     if pts:
       t, v = zip(*pts)
       ax.scatter(t, v, s=12, c=colour, label=f"{label} (validation)",
@@ -397,17 +380,19 @@ def html_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
   return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def best_parameters(run: Run, ident: int, genome) -> int:
+NO_PARAMS = "not recorded (a log from before trained events carried costs)"
+
+
+def best_parameters(run: Run, ident: int) -> int | str:
   """The individual's parameters as its `trained` event recorded them (the
-  run's classes and image shape); counted from the genome for a log from
-  before events carried costs (10 classes, 32x32)."""
-  for e in run.trained:
-    if e["id"] == ident and "params" in e.get("costs", {}):
-      return int(e["costs"]["params"])
-  return parameter_count(genome)
+  run's classes and image shape); a log from before events carried costs
+  does not say, and the report says so (counting them would load JAX and
+  build the network)."""
+  costs = (run.individuals[ident].trained or {}).get("costs") or {}
+  return int(costs["params"]) if "params" in costs else NO_PARAMS
 
 
-def _summary_rows(run: Run, s: dict, genome) -> list[tuple[str, str, object]]:
+def _summary_rows(run: Run, s: dict) -> list[tuple[str, str, object]]:
   """(html id, label, value) of the summary table."""
   cache, split = s["compile_cache"], s["time"]
   k = run.config.get("ensemble_size", 2)
@@ -421,7 +406,7 @@ def _summary_rows(run: Run, s: dict, genome) -> list[tuple[str, str, object]]:
           ("best-flops", "its train-step FLOPs (Ft)",
            f"{s['best_train_step_flops']:.4g}"),
           ("best-params", "its parameters",
-           best_parameters(run, s["best_id"], genome)),
+           best_parameters(run, s["best_id"])),
           ("total-flops", "total FLOPs (Σ Ft·Nt + Fv·Nv)",
            f"{s['total_flops']:.4g}"),
           ("wall-time", "wall time (s)", _fmt(float(s["wall_time_s"]), 1)),
@@ -483,11 +468,11 @@ def build(workdirs, out_dir: str | Path | None = None) -> Path:
                     "in progress (results.json not written yet)") + "</p>"]
   if not s["individuals"]:
     return write_page(out, parts + ["<p>No individual trained yet.</p>"])
-  genome = genome_from_json(run.born[s["best_id"]]["genome"])
+  genome = run.individuals[s["best_id"]].genome
   parts.append("<h2>Summary</h2><table>" + "".join(
       f'<tr><th>{html.escape(label)}</th><td id="{key}">'
       f"{html.escape(str(value))}</td></tr>"
-      for key, label, value in _summary_rows(run, s, genome)) + "</table>")
+      for key, label, value in _summary_rows(run, s)) + "</table>")
   return write_page(out, parts + _sections(runs, s, genome, out))
 
 
@@ -498,8 +483,7 @@ def _front_section(run: Run, cost: str, out: Path) -> str:
   members = [{"id": e["id"], "val_accuracy": e["val_accuracy"],
               "test_accuracy": tests.get(e["id"], e.get("test_accuracy")),
               cost: e["costs"][cost],
-              "description": genome_from_json(
-                  run.born[e["id"]]["genome"]).describe()}
+              "description": run.individuals[e["id"]].genome.describe()}
              for e in pareto_front(run, cost)]
   columns = [("id", "id"), ("val_accuracy", "validation accuracy"),
              ("test_accuracy", "test accuracy"),

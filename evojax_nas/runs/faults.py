@@ -32,7 +32,7 @@ from evojax_nas.runs import launch, processes
 from evojax_nas.evolution.events import EventLog
 from evojax_nas.evolution.history import replay
 from evojax_nas.evolution.invariants import check_events
-from evojax_nas.evolution.loop import make_strategy
+from evojax_nas.strategies import from_config as make_strategy
 from evojax_nas.evolution.store import read_events
 from evojax_nas.train import trainer as trainer_lib
 from evojax_nas.workdir import EVENTS, FAULTS, LOGS, POPULATION

@@ -35,7 +35,7 @@ from evojax_nas import config as config_lib
 from evojax_nas.evolution.loop import RecycleNeeded
 from evojax_nas.evolution.events import EventLog
 from evojax_nas.evolution.history import replay
-from evojax_nas.evolution.loop import make_strategy
+from evojax_nas.strategies import from_config as make_strategy
 from evojax_nas.workdir import EVENTS, LOGS, POPULATION
 from evojax_nas.evolution.store import PopulationStore, read_events
 from evojax_nas.runs import processes

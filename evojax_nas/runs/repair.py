@@ -24,7 +24,7 @@ from evojax_nas import files
 from evojax_nas.runs import ownership
 from evojax_nas.evolution.events import parse, raw_lines
 from evojax_nas.evolution.history import first_damage, replay
-from evojax_nas.evolution.loop import make_strategy
+from evojax_nas.strategies import from_config as make_strategy
 from evojax_nas.workdir import (CHECKPOINTS, EVENTS, MODEL, MODELS, POPULATION,
                                  RESULTS)
 

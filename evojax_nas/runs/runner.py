@@ -25,7 +25,8 @@ import numpy as np
 from evojax_nas.evolution import events
 from evojax_nas.evolution.events import EventLog
 from evojax_nas.evolution.generational import Generational
-from evojax_nas.evolution.loop import RecycleNeeded, SteadyState, make_strategy
+from evojax_nas.evolution.loop import RecycleNeeded, SteadyState
+from evojax_nas.strategies import from_config as make_strategy
 from evojax_nas.evolution.population import LogPopulation
 from evojax_nas.evolution.progress import Progress
 from evojax_nas.runs.recycle import Recycler

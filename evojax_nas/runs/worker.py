@@ -29,7 +29,8 @@ import jax
 import ml_collections
 
 from evojax_nas.runs import data_record
-from evojax_nas.evolution.loop import SteadyState, make_strategy
+from evojax_nas.evolution.loop import SteadyState
+from evojax_nas.strategies import from_config as make_strategy
 from evojax_nas.evolution.population import StorePopulation
 from evojax_nas.runs.recycle import Recycler
 from evojax_nas.evolution.store import PopulationStore

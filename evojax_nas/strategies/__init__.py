@@ -81,9 +81,21 @@ def make(name: str, population_size: int, *, sample_size: int = 2,
                           draws_with_replacement(name, sample_replacement))
 
 
+def from_config(config):
+  """The strategy an experiment's config (evojax_nas/config.py) names.
+  Slots of its state: the population size, plus one per worker
+  (asynchronous births may overshoot the size by one each for a moment)."""
+  return make(config.strategy, config.population_size + config.num_workers,
+              sample_size=config.sample_size, genetic=dict(config.genetic),
+              sample_replacement=config.sample_replacement,
+              costs=tuple(config.objectives)[1:],
+              objective_mode=config.objective_mode,
+              cost_budget=config.cost_budget)
+
+
 __all__ = ["Action", "GenerationPlan", "Genetic", "KILL", "MULTI_OBJECTIVE",
            "MultiObjectiveTournament", "OBJECTIVE_MODES", "ObjectiveState",
            "PopulationState", "SAMPLE_REPLACEMENT", "STRATEGIES",
            "Tournament", "WITH_REPLACEMENT", "crowding_distance",
-           "draws_with_replacement", "hypervolume", "make", "non_dominated",
-           "pareto_ranks", "roulette_probabilities"]
+           "draws_with_replacement", "from_config", "hypervolume", "make",
+           "non_dominated", "pareto_ranks", "roulette_probabilities"]
