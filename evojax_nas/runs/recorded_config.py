@@ -38,21 +38,28 @@ def _effective(flat: dict) -> dict:
   return flat
 
 
+def recorded(path: Path, settings: dict, *, record: bool, fix: str):
+  """What `path` recorded (a dict), or None when there was nothing and
+  `settings` were recorded there now (if `record`)."""
+  if not path.exists():
+    if record:
+      files.write_atomic(path, json.dumps(settings, indent=1, sort_keys=True))
+    return None
+  try:
+    return json.loads(path.read_text())
+  except json.JSONDecodeError:
+    raise config_lib.ConfigError(f"{path} is not valid JSON; {fix}") from None
+
+
 def check_same_experiment(config, path: Path, record: bool = True):
   """Refuses to continue a workdir with a config that changes the science;
   records the config at `path` if there is none yet and `record`."""
   # Through JSON, so that tuples compare equal to the lists read back.
   new = json.loads(json.dumps(config_lib.flatten(config)))
-  if not path.exists():
-    if not record:
-      return
-    files.write_atomic(path, json.dumps(new, indent=1, sort_keys=True))
+  old = recorded(path, new, record=record,
+                 fix="restore it or start a new --workdir")
+  if old is None:
     return
-  try:
-    old = json.loads(path.read_text())
-  except json.JSONDecodeError:
-    raise config_lib.ConfigError(f"{path} is not valid JSON; restore it or "
-                                 "start a new --workdir") from None
   defaults = json.loads(json.dumps(config_lib.flatten(
       config_lib.default_config())))
   old = {**defaults, **config_lib.upgrade_recorded(old)}

@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 from evojax_nas import config as config_lib
 from evojax_nas import files
 from evojax_nas.runs import ownership
+from evojax_nas.runs.recorded_config import recorded
 from evojax_nas.evolution.events import parse, raw_lines
 from evojax_nas.model.exported import ModelError, export_model, load_model
 from evojax_nas.model.vote import majority_vote
@@ -111,14 +112,10 @@ def _check_folder(out: Path, settings: dict) -> None:
   """Records the settings in a new folder; refuses one that holds another
   retraining."""
   path = out / "retrain.json"
-  if not path.is_file():
-    _write_json(path, settings)
+  old = recorded(path, settings, record=True,
+                 fix=f"remove {out} to retrain from the start")
+  if old is None:
     return
-  try:
-    old = json.loads(path.read_text())
-  except json.JSONDecodeError:
-    raise config_lib.ConfigError(f"{path} is not valid JSON; remove {out} "
-                                 "to retrain from the start") from None
   for key in sorted(set(old) | set(settings)):
     if old.get(key) != settings.get(key):
       what = "another architecture" if key == "genome" else (
@@ -455,14 +452,24 @@ class _Retraining:
     return {"found_val": f.info.get("val_accuracy"),
             "found_test": f.info.get("test_accuracy")}
 
+  def _costs(self, net, n_curve: int) -> dict:
+    """FLOPs (per image, per step, in all: the steps and the curve's
+    validations) and parameters of the retrained network."""
+    t = self.trainer
+    f = net.flops()
+    n_evals = n_curve * -(-len(t.dataset.val_labels) // t.cfg.eval_batch_size)
+    return {"flops": {"per_image": t.costs(self.genome)["flops"],
+                      "train_step": f["train_step"],
+                      "total": f["train_step"] * self.steps
+                               + f["eval_batch"] * n_evals},
+            "params": t.costs(self.genome)["params"]}
+
   def _finish(self, net, state, curve, seconds, report) -> dict:
     t, r, d = self.trainer, self.r, self.trainer.dataset
     variables = jax.tree.map(np.asarray, state.variables())
     val = t.accuracy(self.genome, variables, "val")
     test = t.accuracy(self.genome, variables, "test")
     found = self._found_accuracies()
-    f = net.flops()
-    n_evals = len(curve) * -(-len(d.val_labels) // t.cfg.eval_batch_size)
     info = {"id": self.ident, "val_accuracy": val, "test_accuracy": test,
             "data": d.name, "image_shape": list(d.train_images.shape[1:]),
             "retrained": {"steps": self.steps, "init": r.init,
@@ -473,11 +480,7 @@ class _Retraining:
     results = {
         "individual": self.ident, "name": self.out.name,
         "val_accuracy": val, "test_accuracy": test, "steps": self.steps,
-        "flops": {"per_image": t.costs(self.genome)["flops"],
-                  "train_step": f["train_step"],
-                  "total": f["train_step"] * self.steps
-                           + f["eval_batch"] * n_evals},
-        "params": t.costs(self.genome)["params"],
+        **self._costs(net, n_curve=len(curve)),
         "seconds": round(seconds, 1),
         "found_val_accuracy": found["found_val"],
         "found_test_accuracy": found["found_test"],
