@@ -39,12 +39,12 @@ collection and the recycle check.
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import contextlib
 import dataclasses
 import logging
 import math
 import time
+from typing import Any
 
 import jax
 
@@ -85,7 +85,7 @@ class InFlight:
   individual: Individual
   slot: int
   claim: contextlib.ExitStack     # heartbeats its claim (store backend)
-  future: concurrent.futures.Future | None = None
+  future: Any = None          # its Result, from a slot's thread
   discarded: list = dataclasses.field(default_factory=list)
   t0: float = dataclasses.field(default_factory=time.perf_counter)
 
@@ -163,7 +163,7 @@ class Loop:
   def start(self, ind: Individual, slot: int, pool) -> "InFlight":
     """Starts training `ind` (inheriting from its parent, and its partner's
     weights where recombination averages them) on slot `slot` of the
-    thread pool `pool`; everything it reads of the population is read
+    trainer's open slots `pool`; everything it reads of the population is read
     here, on the loop's thread."""
     inds = self.population.individuals()
     key = keys.stream(keys.individual(self.root_key, ind.id),
@@ -180,8 +180,8 @@ class Loop:
         i.val_accuracy for i in inds.values() if i.trained])
     flight = InFlight(ind, slot, contextlib.ExitStack())
     flight.claim.enter_context(self.population.holding(ind.id))
-    flight.future = pool.submit(
-        self.trainer.train_child, key, ind.id, ind.genome, parent=parent,
+    flight.future = pool.train_child(
+        key, ind.id, ind.genome, parent=parent,
         partner=partner, inherit=not self.space.inherits_nothing(
             ind.mutation), test_above=test_above,
         discard=lambda ident, err: flight.discarded.append(ident), slot=slot)
@@ -219,18 +219,11 @@ class Loop:
     """The lowest slot no child in `flights` holds."""
     return min(set(range(self.slots)) - {f.slot for f in flights})
 
-  @contextlib.contextmanager
   def slot_pool(self):
-    """The slots' threads; on leaving, trainings still in flight (an
-    error, a stop, a recycle) stop at their next dispatch and are
-    dropped: their children stay pending in the population."""
-    pool = concurrent.futures.ThreadPoolExecutor(
-        self.slots, thread_name_prefix="evojax_nas-slot")
-    try:
-      yield pool
-    finally:
-      with self.trainer.stopping_trainings():
-        pool.shutdown(wait=True, cancel_futures=True)
+    """The trainer's slots (`Trainer.open_slots`): children train on their
+    threads; on leaving, trainings in flight are dropped and their
+    children stay pending in the population."""
+    return self.trainer.open_slots(self.slots)
 
   def collect_garbage(self):
     """Deletes checkpoints of the dead, except the top-k ever (export and

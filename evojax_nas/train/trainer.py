@@ -16,6 +16,7 @@ it uses. Nothing an individual computes depends on its slot.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import functools
@@ -507,9 +508,33 @@ class Trainer:
     finally:
       self.cancel.clear()
 
+  @contextlib.contextmanager
+  def open_slots(self, n: int):
+    """`n` slots, each a thread that trains one child at a time (the only
+    threads a loop uses). On leaving, trainings still in flight (an error,
+    a stop, a recycle) stop at their next dispatch and are dropped."""
+    pool = concurrent.futures.ThreadPoolExecutor(
+        n, thread_name_prefix="evojax_nas-slot")
+    try:
+      yield Slots(self, pool)
+    finally:
+      with self.stopping_trainings():
+        pool.shutdown(wait=True, cancel_futures=True)
+
   def close(self):
     """Waits for checkpoint writes."""
     self.checkpoints.close()
+
+
+@dataclasses.dataclass(frozen=True)
+class Slots:
+  """A trainer's slots, open: `train_child` runs on one of their threads."""
+  trainer: Trainer
+  pool: concurrent.futures.ThreadPoolExecutor
+
+  def train_child(self, *args, **kwargs) -> concurrent.futures.Future:
+    """`Trainer.train_child` on a slot's thread; its result in the future."""
+    return self.pool.submit(self.trainer.train_child, *args, **kwargs)
 
 
 def _effective_chunk(steps: int, chunk: int) -> int:
