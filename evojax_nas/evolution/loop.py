@@ -56,6 +56,7 @@ from evojax_nas.evolution.individual import Individual, with_genome
 
 log = logging.getLogger("evojax_nas")
 
+
 class RecycleNeeded(Exception):
   """This process should hand over to a fresh one (at a safe point).
 
