@@ -42,7 +42,7 @@ import jax
 from evojax_nas import config as config_lib
 from evojax_nas.evolution import keys
 from evojax_nas.genomes import spaces
-from evojax_nas.genomes.spaces import genome_from_json
+from evojax_nas.genomes.formats import genome_from_json
 from evojax_nas.train import trainer as trainer_lib
 
 

@@ -57,6 +57,19 @@ def read_results(folder: str | Path) -> dict | None:
   return json.loads(path.read_text()) if path.is_file() else None
 
 
+def read_sweep_plan(root: str | Path) -> dict | None:
+  """The plan a sweep recorded in `root/sweep.json` (None if there is
+  none); ConfigError if it does not parse."""
+  path = Path(root) / SWEEP
+  if not path.is_file():
+    return None
+  try:
+    return json.loads(path.read_text())
+  except json.JSONDecodeError:
+    raise ConfigError(f"{path} is not valid JSON; restore it or use a new "
+                      "--workdir") from None
+
+
 def is_experiment(folder: Path) -> bool:
   """Whether `folder` holds an experiment or a sweep."""
   return folder.is_dir() and any((folder / m).exists() for m in MARKERS)

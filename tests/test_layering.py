@@ -5,8 +5,9 @@ or one above.
 The declared order, lowest first (each layer: the top-level modules and
 subpackages of `evojax_nas` in it):
 
-  1. files, stop, errors, datasets: base utilities; plain Python, no JAX,
-     nothing of the package (the config's error, data set names).
+  1. files, stop, errors, datasets, fronts: base utilities; plain Python
+     (fronts: numpy), no JAX, nothing of the package (the config's and the
+     genomes' errors, data set names, Pareto fronts).
   2. workdir: an experiment folder's file names and results.json.
   3. genomes: encodings and variation operators (names.py, escape.py:
      JAX-free, for the config).
@@ -44,7 +45,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "evojax_nas"
 ROOT = PACKAGE.name
 
 LAYERS = (
-    ("files", "stop", "errors", "datasets"),
+    ("files", "stop", "errors", "datasets", "fronts"),
     ("workdir",),
     ("genomes",),
     ("compile",),

@@ -13,7 +13,7 @@ from jax.sharding import Mesh
 
 from evojax_nas.compile.steps import StepCache, StepConfig
 from evojax_nas.genomes.dna import DNA
-from evojax_nas.genomes.spaces import genome_from_json
+from evojax_nas.genomes.formats import genome_from_json
 
 from conftest import synthetic_images, train_one_chunk
 

@@ -14,7 +14,7 @@ import pytest
 
 from evojax_nas import run
 from evojax_nas.config import default_config
-from evojax_nas.genomes.dna import DNA, Edge, Vertex
+from evojax_nas.genomes.dna import DNA, Edge, Vertex, trivial
 from evojax_nas.reports import architecture, report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,15 +109,17 @@ def test_report_of_a_run_in_progress(finished_run, tmp_path):
   assert (partial / "events.jsonl").read_bytes() == before  # read only
 
 
-# What reading a log must not load: the loop, and what trains and compiles.
-# (JAX itself still comes with the genomes, whose DNA is a flax.struct
-# pytree, and with the strategy the log's replay check runs.)
-_NOT_FOR_A_REPORT = ("evojax_nas.evolution.loop", "evojax_nas.compile",
-                     "evojax_nas.train", "evojax_nas.runs", "optax",
-                     "orbax")
+# What reading a log must not load: the loop, the strategies, what trains
+# and compiles, JAX itself (genomes are plain Python, and the log's check
+# needs no strategy).
+_NOT_FOR_A_REPORT = ("evojax_nas.evolution.loop",
+                     "evojax_nas.evolution.history", "evojax_nas.strategies",
+                     "evojax_nas.compile",
+                     "evojax_nas.train", "evojax_nas.runs", "jax", "flax",
+                     "optax", "orbax")
 
 
-def test_a_report_loads_neither_the_loop_nor_the_compiler(
+def test_a_report_loads_neither_the_loop_nor_jax(
     tiny_config, fitness_from_signature, tmp_path):
   """In a fresh process, the report of a run and of a log from before
   trained events carried costs (it says the parameters were not
@@ -133,8 +135,8 @@ def test_a_report_loads_neither_the_loop_nor_the_compiler(
   (old / "events.jsonl").write_text("".join(
       json.dumps({k: v for k, v in e.items() if k != "costs"}) + "\n"
       for e in lines))
-  code = ("import sys; from evojax_nas.reports import report; "
-          "[report.build([w]) for w in sys.argv[1:]]; "
+  code = ("import sys; from evojax_nas.commands import report; "
+          "[report.main(['--workdir', w]) for w in sys.argv[1:]]; "
           f"loaded = sorted(m for m in sys.modules if m.startswith("
           f"{_NOT_FOR_A_REPORT!r})); assert not loaded, loaded")
   subprocess.run([sys.executable, "-c", code, str(tmp_path / "wd"),
@@ -143,6 +145,60 @@ def test_a_report_loads_neither_the_loop_nor_the_compiler(
       tmp_path / "wd" / "report" / "index.html").read_text())
   assert f'id="best-params">{report.NO_PARAMS}<' in (
       old / "report" / "index.html").read_text()
+
+
+# --- the report's check of a log: what the strategy's replay refuses -------------
+_GENOME = trivial().to_json()
+
+
+def _born(ident, **fields):
+  return {"event": "born", "id": ident, "t": float(ident), "parent": None,
+          "mutation": "initial", "genome": _GENOME, **fields}
+
+
+def _trained(ident, **fields):
+  return {"event": "trained", "id": ident, "t": ident + 0.5,
+          "val_accuracy": 0.1 * ident, "costs": {"flops": 10.0 * ident},
+          **fields}
+
+
+_SOUND = [_born(0), _born(1), _born(3), _trained(0), _trained(1),
+          {"event": "killed", "id": 0, "t": 2.0, "reason": "sample_worst"},
+          _born(2, parent=1), _trained(2)]  # 3 still training
+_BAD = dict(_GENOME, edges=[{"id": 5, "src": 0, "dst": 9}])
+_DAMAGE = {  # what goes in as line 7 (the rest shifts down)
+    "born twice": _born(1), "trained unknown": _trained(9),
+    "trained twice": _trained(1),
+    "killed twice": {"event": "killed", "id": 0, "t": 3.0},
+    "killed without t": {"event": "killed", "id": 1},
+    "born without parent": {k: v for k, v in _born(5).items()
+                            if k != "parent"},
+    "bad genome": _born(5, genome=_BAD), "unknown format": _born(
+        5, genome={"format": "x/1"}),
+    "trained without costs": {k: v for k, v in _trained(3).items()
+                              if k != "costs"},
+    "not JSON": "{oops", "not an object": [1, 2], "none": None}
+
+
+@pytest.mark.parametrize("costs", [(), ("flops",)])
+@pytest.mark.parametrize("damage", sorted(_DAMAGE))
+def test_the_reports_check_refuses_what_the_replay_refuses(tmp_path, damage,
+                                                           costs):
+  """Line for line and word for word, with no strategy (so no JAX)."""
+  from evojax_nas import strategies  # pylint: disable=g-import-not-at-top
+  from evojax_nas.evolution import events, history, individual  # pylint: disable=g-import-not-at-top
+  lines = [json.dumps(e) for e in _SOUND]
+  if _DAMAGE[damage] is not None:
+    bad = _DAMAGE[damage]
+    lines.insert(6, bad if isinstance(bad, str) else json.dumps(bad))
+  path = tmp_path / "events.jsonl"
+  path.write_text("".join(l + "\n" for l in lines))
+  strategy = strategies.make("tournament", 4, costs=costs)
+  expected = history.first_damage(path, strategy)
+  assert (expected is None) == (
+      damage == "none" or damage == "trained without costs" and not costs)
+  assert expected is None or expected[0] == 7
+  assert events.first_damage(path, individual.checker(costs)) == expected
 
 
 def test_tensorboard_scalars_are_readable(finished_run):

@@ -15,6 +15,7 @@ from conftest import write_cli_config
 from evojax_nas.config import ConfigError
 from evojax_nas.runs import sweep
 from evojax_nas.evolution.invariants import check_events
+from evojax_nas.workdir import read_sweep_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -128,7 +129,7 @@ def test_a_sweep_folder_gains_values_and_seeds_not_keys(tmp_path,
   root.mkdir()
   sweep._record(sweep.plan(str(cfg), ["population_size=2,4"], 1), root)  # pylint: disable=protected-access
   sweep._record(sweep.plan(str(cfg), ["population_size=4,8"], 2), root)  # pylint: disable=protected-access
-  plan = sweep.read_plan(root)
+  plan = read_sweep_plan(root)
   assert plan["grid"] == {"population_size": [2, 4, 8]}
   assert sorted(p["workdir"] for p in plan["points"]) == [
       "population_size=2/seed0", "population_size=4/seed0",

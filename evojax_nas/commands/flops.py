@@ -25,7 +25,7 @@ from evojax_nas.compile import augment
 from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile.steps import StepCache, StepConfig
 from evojax_nas.genomes.dna import GenomeError
-from evojax_nas.genomes.spaces import genome_from_json
+from evojax_nas.genomes.formats import genome_from_json
 
 
 def load_genome(path: str):

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
+from evojax_nas.errors import GenomeError
 
 # --- the records, one constructor each (the log's format is here) ----------
 
@@ -95,6 +97,48 @@ def parse(line: bytes) -> dict:
   return event
 
 
+def repair_hint(path) -> str:
+  return (f"`evojax_nas repair --workdir {Path(path).parent}` keeps the "
+          "lines before it and sets the rest aside")
+
+
+# What a fold of the log raises at an event that does not fit the events
+# before it (an unknown individual, a missing field, a bad genome...).
+FOLD_ERRORS = (GenomeError, KeyError, TypeError, ValueError, AttributeError)
+
+
+def explain(e: dict, err: Exception) -> str:
+  """What is wrong with event `e`, which a fold refused with `err`."""
+  if isinstance(err, GenomeError):
+    return f"genome of individual {e.get('id')}: {err}"
+  if isinstance(err, KeyError):
+    return (f"{e.get('event')} event names an unknown individual or lacks "
+            f"field {err}")
+  return str(err)
+
+
+def first_damage(path: str | Path,
+                 apply: Callable[[dict], None]) -> tuple[int, str] | None:
+  """(line number, what is wrong) of the first line of the log at `path`
+  that is not a JSON object (or not text) or that `apply` refuses (a fold
+  of the events: the replay through the strategy, or the report's check of
+  the individuals' lives); None for a sound log."""
+  for n, line in enumerate(raw_lines(path), 1):
+    if not line.strip():
+      continue
+    if not line.endswith(b"\n"):
+      return n, "a torn last line"
+    try:
+      e = parse(line)
+    except ValueError as err:
+      return n, str(err)
+    try:
+      apply(e)
+    except FOLD_ERRORS as err:
+      return n, explain(e, err)
+  return None
+
+
 class EventLog:
 
   def __init__(self, path: str | Path):
@@ -122,10 +166,8 @@ class EventLog:
       try:
         events.append(parse(line))
       except ValueError as err:
-        raise EventLogError(
-            f"{self.path}:{n}: {err}; restore that line, or "
-            f"`evojax_nas repair --workdir {self.path.parent}` keeps the "
-            "lines before it and sets the rest aside") from None
+        raise EventLogError(f"{self.path}:{n}: {err}; restore that line, "
+                            f"or {repair_hint(self.path)}") from None
     return events
 
   def append(self, *events: dict) -> None:

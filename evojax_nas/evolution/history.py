@@ -14,11 +14,10 @@ from typing import Any
 
 import jax
 
-from evojax_nas.evolution.events import EventLogError, parse, raw_lines
-from evojax_nas.evolution.individual import Individual, with_genome
-from evojax_nas.genomes.dna import GenomeError
-from evojax_nas.genomes.spaces import genome_from_json
-from evojax_nas.strategies import non_dominated
+from evojax_nas.evolution import events as events_lib
+from evojax_nas.evolution.events import EventLogError
+from evojax_nas.evolution.individual import Individual, costs_of, record
+from evojax_nas.fronts import non_dominated
 
 
 def fitness_of(strategy, trained: dict):
@@ -27,12 +26,7 @@ def fitness_of(strategy, trained: dict):
   names = getattr(strategy, "cost_names", ())
   if not names:
     return trained["val_accuracy"]
-  costs = trained.get("costs") or {}
-  missing = [n for n in names if n not in costs]
-  if missing:
-    raise ValueError(f"individual {trained.get('id')} has no {missing[0]} "
-                     "cost recorded: select on costs only in a new workdir")
-  return [trained["val_accuracy"], *(float(costs[n]) for n in names)]
+  return [trained["val_accuracy"], *costs_of(trained, names)]
 
 
 def front_of(individuals, costs: tuple[str, ...]) -> list[Individual]:
@@ -45,13 +39,6 @@ def front_of(individuals, costs: tuple[str, ...]) -> list[Individual]:
   points = [[-i.val_accuracy, *(i.trained["costs"][c] for c in costs)]
             for i in inds]
   return [inds[k] for k in non_dominated(points)] if inds else []
-
-
-def _require(e: dict, *fields: str):
-  """KeyError naming the first of `fields` that event `e` lacks."""
-  missing = [f for f in fields if f not in e]
-  if missing:
-    raise KeyError(missing[0])
 
 
 _NO_KEY = jax.random.key(0)  # tell() ignores its key for these strategies
@@ -101,26 +88,12 @@ class History:
     """Folds one event into the history and the strategy state."""
     kind, ident = e.get("event"), e.get("id")
     self.elapsed = max(self.elapsed, float(e.get("t", 0.0)))
-    if kind == "born":
-      if ident in self.individuals:
-        raise ValueError(f"individual {ident} born twice")
-      genome = genome_from_json(e["genome"])
-      _require(e, "parent", "mutation")
-      self.individuals[ident] = with_genome(Individual(ident, born=e), genome)
-    elif kind == "trained":
-      ind = self.individuals[ident]
-      if ind.trained is not None:
-        raise ValueError(f"individual {ident} trained twice")
-      ind.trained = e
+    ind = record(self.individuals, e)
+    if kind == "trained":
       if ind.killed_t is None and not strategy.generational:
         self.state, _ = strategy.tell(_NO_KEY, self.state, ident,
                                       fitness_of(strategy, e))
     elif kind == "killed":
-      ind = self.individuals[ident]
-      if ind.killed is not None:
-        raise ValueError(f"individual {ident} killed twice")
-      _require(e, "t")
-      ind.killed = e
       if not strategy.generational:
         self.state = strategy.remove(self.state, ident)
     elif kind == "generation":
@@ -134,23 +107,6 @@ class History:
       self.slots = int(e["slots"])  # the schedule's S, kept on resume
 
 
-def _explain(e: dict, err: Exception) -> str:
-  if isinstance(err, GenomeError):
-    return f"genome of individual {e.get('id')}: {err}"
-  if isinstance(err, KeyError):
-    return (f"{e.get('event')} event names an unknown individual or lacks "
-            f"field {err}")
-  return str(err)
-
-
-_ERRORS = (GenomeError, KeyError, TypeError, ValueError, AttributeError)
-
-
-def repair_hint(path) -> str:
-  return (f"`evojax_nas repair --workdir {Path(path).parent}` keeps the "
-          "lines before it and sets the rest aside")
-
-
 def replay(events: list[dict], strategy, path: str = "events.jsonl") -> History:
   """Rebuilds the history; EventLogError naming the bad event if the log is
   inconsistent (e.g. two processes wrote it, or it was hand-edited)."""
@@ -158,28 +114,13 @@ def replay(events: list[dict], strategy, path: str = "events.jsonl") -> History:
   for n, e in enumerate(events, 1):
     try:
       history.apply(e, strategy)
-    except _ERRORS as err:
-      raise EventLogError(f"{path}:{n}: {_explain(e, err)}; "
-                          f"{repair_hint(path)}") from None
+    except events_lib.FOLD_ERRORS as err:
+      raise EventLogError(f"{path}:{n}: {events_lib.explain(e, err)}; "
+                          f"{events_lib.repair_hint(path)}") from None
   return history
 
 
 def first_damage(path: Path, strategy) -> tuple[int, str] | None:
-  """(line number, what is wrong) of the first line of an event log that
-  is not valid JSON (or not text) or does not replay; None for a sound
-  log."""
+  """`events.first_damage` of the log replayed through `strategy`."""
   history = History(individuals={}, state=strategy.init(), elapsed=0.0)
-  for n, line in enumerate(raw_lines(path), 1):
-    if not line.strip():
-      continue
-    if not line.endswith(b"\n"):
-      return n, "a torn last line"
-    try:
-      e = parse(line)
-    except ValueError as err:
-      return n, str(err)
-    try:
-      history.apply(e, strategy)
-    except _ERRORS as err:
-      return n, _explain(e, err)
-  return None
+  return events_lib.first_damage(path, lambda e: history.apply(e, strategy))

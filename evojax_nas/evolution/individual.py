@@ -2,9 +2,9 @@
 
 The log's replay (history.py), the shared store's records (store.py: a
 `Record` is an Individual plus its claim) and the report
-(reports/report.py) all hold an individual as this. The module loads no
-JAX; the genome is parsed from the `born` event on first use (that loads
-the genomes, hence JAX), or handed over parsed (`with_genome`).
+(reports/report.py) all hold an individual as this. No JAX: the genome is
+parsed from the `born` event on first use, or handed over parsed
+(`with_genome`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 from typing import Any
+
+from evojax_nas.genomes.formats import genome_from_json
 
 
 @dataclasses.dataclass
@@ -24,8 +26,6 @@ class Individual:
   @functools.cached_property
   def genome(self) -> Any:
     """The genome of the `born` event (set it to hand one over parsed)."""
-    # pylint: disable-next=import-outside-toplevel
-    from evojax_nas.genomes.spaces import genome_from_json
     return genome_from_json(self.born["genome"])
 
   @property
@@ -82,3 +82,61 @@ def individuals(events) -> dict[int, Individual]:
       ind = out.setdefault(e["id"], Individual(e["id"]))
       setattr(ind, kind, e)
   return out
+
+
+def _require(e: dict, *fields: str):
+  """KeyError naming the first of `fields` that event `e` lacks."""
+  missing = [f for f in fields if f not in e]
+  if missing:
+    raise KeyError(missing[0])
+
+
+def record(lives: dict[int, Individual], e: dict) -> Individual | None:
+  """Folds event `e` into `lives` as a sound log allows: `born` brings a
+  new individual with a valid genome, parent and mutation; `trained` and
+  `killed` name a born one, once each. KeyError, ValueError or GenomeError
+  saying what does not fit; the individual changed (None: another event)."""
+  kind, ident = e.get("event"), e.get("id")
+  if kind == "born":
+    if ident in lives:
+      raise ValueError(f"individual {ident} born twice")
+    genome = genome_from_json(e["genome"])
+    _require(e, "parent", "mutation")
+    lives[ident] = with_genome(Individual(ident, born=e), genome)
+    return lives[ident]
+  if kind not in ("trained", "killed"):
+    return None
+  ind = lives[ident]
+  if getattr(ind, kind) is not None:
+    raise ValueError(f"individual {ident} {kind} twice")
+  if kind == "killed":
+    _require(e, "t")
+  setattr(ind, kind, e)
+  return ind
+
+
+def costs_of(trained: dict, names: tuple[str, ...]) -> list[float]:
+  """The `names` costs of a `trained` event, in order; ValueError naming
+  the first it lacks."""
+  costs = trained.get("costs") or {}
+  missing = [n for n in names if n not in costs]
+  if missing:
+    raise ValueError(f"individual {trained.get('id')} has no {missing[0]} "
+                     "cost recorded: select on costs only in a new workdir")
+  return [float(costs[n]) for n in names]
+
+
+def checker(costs: tuple[str, ...] = ()):
+  """A fold for `events.first_damage` that needs no strategy (so no JAX):
+  the individuals' lives as `record` checks them, the `costs` a
+  multi-objective run selects on in every `trained` event, and every
+  `generation` event's members and fitness."""
+  lives: dict[int, Individual] = {}
+
+  def apply(e: dict) -> None:
+    record(lives, e)
+    if e.get("event") == "trained":
+      costs_of(e, costs)
+    elif e.get("event") == "generation":
+      _require(e, "ids", "fitness")
+  return apply

@@ -24,36 +24,39 @@ import json
 import math
 from typing import Any
 
-from flax import struct
+from evojax_nas.errors import GenomeError  # dna.GenomeError: the same class
 
 ACTIVATIONS = ("bn_relu", "linear")
 EDGE_KINDS = ("conv", "identity")
 FORMAT = "lse-dna/1"
 
 
-class GenomeError(ValueError):
-  """A genome that is not a valid DNA (bad JSON, broken graph, bad values)."""
+class _Frozen:
+  """`replace` for the frozen dataclasses below (a new value, changed)."""
+
+  def replace(self, **changes):
+    return dataclasses.replace(self, **changes)
 
 
-@struct.dataclass
-class Vertex:
+@dataclasses.dataclass(frozen=True)
+class Vertex(_Frozen):
   """An activation: the sum of its inputs, then BN + ReLU or nothing."""
-  id: int = struct.field(pytree_node=False)
-  activation: str = struct.field(pytree_node=False, default="linear")
+  id: int
+  activation: str = "linear"
 
 
-@struct.dataclass
-class Edge:
+@dataclasses.dataclass(frozen=True)
+class Edge(_Frozen):
   """An identity or a convolution from vertex `src` to vertex `dst`.
 
   `filter_h`, `filter_w`, `stride` and `channels` are the stored floats; the
   network uses `kernel_size`, `stride_int` and `out_channels`.
   """
-  id: int = struct.field(pytree_node=False)
-  src: int = struct.field(pytree_node=False)
-  dst: int = struct.field(pytree_node=False)
-  kind: str = struct.field(pytree_node=False, default="identity")
-  skip: bool = struct.field(pytree_node=False, default=False)
+  id: int
+  src: int
+  dst: int
+  kind: str = "identity"
+  skip: bool = False
   filter_h: float = 3.0
   filter_w: float = 3.0
   stride: float = 1.0
@@ -78,13 +81,16 @@ def _odd(x: float) -> int:
   return 2 * max(0, int(math.floor((x - 1.0) / 2.0 + 0.5))) + 1
 
 
-@struct.dataclass
-class DNA:
-  """A whole genome; frozen and hashable, a pytree whose leaves are its floats."""
+@dataclasses.dataclass(frozen=True)
+class DNA(_Frozen):
+  """A whole genome; frozen and hashable. Plain Python, like every genome:
+  the config, the report and the log's check read genomes without loading
+  JAX, and nothing maps over a genome's numbers (its `signature()` keys the
+  compiled programs)."""
   vertices: tuple[Vertex, ...]
   edges: tuple[Edge, ...]
   learning_rate: float = 0.1
-  next_id: int = struct.field(pytree_node=False, default=0)
+  next_id: int = 0
 
   # --- graph queries -------------------------------------------------------
   @property

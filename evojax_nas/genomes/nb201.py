@@ -5,10 +5,8 @@ of 5 operations. The genome is the tuple of 6 operation indices in the
 benchmark's string order: edges into node 1 (from 0), node 2 (from 0, 1),
 node 3 (from 0, 1, 2). Its integer `code` (base 5, first edge least
 significant) indexes a dense array of the 15,625 cells, so the benchmark's
-simulated searches look fitness up inside jitted loops.
-
-Mutation follows the Regularized Evolution experiments on this space: one
-random edge gets a different random operation.
+simulated searches look fitness up inside jitted loops (nb201_codes.py:
+codes as arrays, and their mutation). Plain Python, no JAX.
 """
 
 from __future__ import annotations
@@ -16,8 +14,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from evojax_nas.genomes.dna import GenomeError
@@ -52,7 +48,8 @@ class Cell:
 
   @classmethod
   def from_code(cls, code: int) -> "Cell":
-    return cls(tuple(int(d) for d in decode(np.asarray(code))))
+    return cls(tuple(int(code) // len(OPS) ** i % len(OPS)
+                     for i in range(NUM_EDGES)))
 
   def signature(self) -> tuple:
     return ("nb201", self.ops, self.channels, self.cells_per_stage)
@@ -103,30 +100,3 @@ class Cell:
 
   def describe(self) -> str:
     return self.arch_str()
-
-
-# --- array forms, for jitted searches (codes are int32 scalars) --------------
-_POWERS = len(OPS) ** np.arange(NUM_EDGES)
-
-
-def encode(ops):
-  """Code(s) of op-index array(s) [..., 6]."""
-  return jnp.sum(jnp.asarray(ops) * _POWERS, axis=-1).astype(jnp.int32)
-
-
-def decode(code):
-  """Op-index array [..., 6] of code(s)."""
-  return (jnp.asarray(code)[..., None] // _POWERS) % len(OPS)
-
-
-def random_code(key: jax.Array) -> jax.Array:
-  return jax.random.randint(key, (), 0, NUM_CELLS, jnp.int32)
-
-
-def mutate_code(key: jax.Array, code) -> jax.Array:
-  """One random edge takes a different random operation."""
-  k_edge, k_op = jax.random.split(key)
-  ops = decode(code)
-  edge = jax.random.randint(k_edge, (), 0, NUM_EDGES)
-  shift = jax.random.randint(k_op, (), 1, len(OPS))
-  return encode(ops.at[edge].set((ops[edge] + shift) % len(OPS)))

@@ -9,13 +9,12 @@ frozen values.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import jax
 import numpy as np
 
-from evojax_nas.genomes import genetic_cnn, nb201, strings
-from evojax_nas.genomes.dna import DNA, FORMAT as DNA_FORMAT, GenomeError, trivial
+from evojax_nas.genomes import genetic_cnn, nb201, nb201_codes, strings
+from evojax_nas.genomes.dna import DNA, trivial
 from evojax_nas.genomes.mutations import (inherits_nothing, mutate_many,
                                           mutation_probabilities,
                                           mutations_for)
@@ -106,7 +105,7 @@ class NB201Space:
                                len(nb201.OPS))
 
   def initial(self, key: jax.Array) -> nb201.Cell:
-    return self.from_genes(nb201.decode(nb201.random_code(key)))
+    return self.from_genes(nb201_codes.decode(nb201_codes.random_code(key)))
 
   def genes(self, genome) -> np.ndarray:
     return np.asarray(genome.ops, np.int32)
@@ -116,8 +115,8 @@ class NB201Space:
 
   def mutate(self, genome, key: jax.Array, count=None, weights=None):
     del count, weights
-    code = nb201.mutate_code(key, genome.code)
-    return self.from_genes(nb201.decode(code)), "alter_op"
+    code = nb201_codes.mutate_code(key, genome.code)
+    return self.from_genes(nb201_codes.decode(code)), "alter_op"
 
   def inherits_nothing(self, mutation: str) -> bool:
     del mutation
@@ -132,16 +131,3 @@ def make(name: str, config):
     raise ValueError(f"unknown search space {name!r}; valid choices: "
                      f"{sorted(SPACES)}")
   return SPACES[name](config)
-
-
-def genome_from_json(obj: Any):
-  """Any genome of the engine from its JSON (dispatch on "format")."""
-  fmt = obj.get("format", DNA_FORMAT) if isinstance(obj, dict) else DNA_FORMAT
-  if fmt == DNA_FORMAT:
-    return DNA.from_json(obj)
-  if fmt == genetic_cnn.FORMAT:
-    return genetic_cnn.GeneticCNN.from_json(obj)
-  if fmt == nb201.FORMAT:
-    return nb201.Cell.from_json(obj)
-  raise GenomeError(f"unknown genome format {fmt!r}; known: "
-                    f"{[DNA_FORMAT, genetic_cnn.FORMAT, nb201.FORMAT]}")

@@ -20,7 +20,7 @@ import orbax.checkpoint as ocp
 
 from evojax_nas.compile import augment
 from evojax_nas.compile.modules import build_module
-from evojax_nas.genomes.spaces import genome_from_json
+from evojax_nas.genomes.formats import genome_from_json
 from evojax_nas.train.checkpoints import CheckpointError, CheckpointStore
 from evojax_nas.workdir import CHECKPOINTS, DATA, MODEL, MODELS
 

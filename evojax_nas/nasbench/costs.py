@@ -24,7 +24,7 @@ import numpy as np
 
 from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile.nb201_network import NB201Net
-from evojax_nas.genomes import nb201
+from evojax_nas.genomes import nb201, nb201_codes
 
 COSTS = ("flops", "params")
 
@@ -55,5 +55,6 @@ def cell_costs(num_classes: int = 10, image_size: int = 32
                           image_size)
       for k in COSTS:
         per_op[k][op] = one[k] - base[k]
-  ops = np.asarray(nb201.decode(jnp.arange(nb201.NUM_CELLS)))  # [cells, 6]
+  # [cells, 6]
+  ops = np.asarray(nb201_codes.decode(jnp.arange(nb201.NUM_CELLS)))
   return {k: base[k] + per_op[k][ops].sum(axis=1) for k in COSTS}

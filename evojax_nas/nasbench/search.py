@@ -23,9 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_nas import strategies as strategies_lib
-from evojax_nas.genomes import nb201, strings
+from evojax_nas.fronts import hypervolume, non_dominated
+from evojax_nas.genomes import nb201, nb201_codes, strings
 from evojax_nas.nasbench.table import Table
-from evojax_nas.strategies import hypervolume, non_dominated
 
 # The benchmark's uniform random search: no population, no strategy.
 RANDOM_SEARCH = "random_search"
@@ -115,12 +115,12 @@ def _steady_state_body(strategy, cfg, reward, cost, key, fitness=None):
     k = jax.random.fold_in(key, i)
     k_ask, k_var = jax.random.split(k)
     if strategy is None:
-      child = nb201.random_code(k_var)
+      child = nb201_codes.random_code(k_var)
     else:
       action = strategy.ask(k_ask, pop)
       initial = i < n
-      child = jnp.where(initial, nb201.random_code(k_var),
-                        nb201.mutate_code(k_var, codes[action.parent]))
+      child = jnp.where(initial, nb201_codes.random_code(k_var),
+                        nb201_codes.mutate_code(k_var, codes[action.parent]))
       removed = strategy.remove(pop, action.victim)
       pop = jax.tree.map(lambda a, b: jnp.where(initial, a, b), pop, removed)
       pop, _ = strategy.tell(k, pop, i, (reward if fitness is None
@@ -147,11 +147,11 @@ def _genetic_body(strategy, cfg, reward, cost, key):
                                jax.lax.dynamic_slice_in_dim(
                                    rewards, (gen - 1) * n, n))
       plan = strategy.ask(jax.random.fold_in(k, 1), state)
-      parents = nb201.decode(codes[plan.parents])
+      parents = nb201_codes.decode(codes[plan.parents])
       children = strings.next_generation(
           jax.random.fold_in(k, 2), plan, parents, cfg.q_mutation,
           cfg.q_crossover, unit, nb201.NUM_EDGES, len(nb201.OPS))
-      return state, nb201.encode(children)
+      return state, nb201_codes.encode(children)
 
     def keep(_):
       return pop, jnp.zeros((n,), jnp.int32)
@@ -162,7 +162,7 @@ def _genetic_body(strategy, cfg, reward, cost, key):
     codes = jnp.where((j == 0) & (gen > 0),
                       jax.lax.dynamic_update_slice_in_dim(codes, planned, i, 0),
                       codes)
-    child = jnp.where(gen == 0, nb201.random_code(k), codes[i])
+    child = jnp.where(gen == 0, nb201_codes.random_code(k), codes[i])
     t = t + cost[child]
     return (i + 1, t, pop, codes.at[i].set(child),
             rewards.at[i].set(reward[child]), times.at[i].set(t))

@@ -36,10 +36,13 @@ from pathlib import Path
 import numpy as np
 
 from evojax_nas import files
-from evojax_nas.evolution.events import parse, raw_lines, time_split
-from evojax_nas.evolution.individual import Individual, individuals
+from evojax_nas.evolution.events import (first_damage, parse, raw_lines,
+                                         repair_hint, time_split)
+from evojax_nas.evolution.individual import Individual, checker, individuals
+from evojax_nas.evolution.store import read_events
+from evojax_nas.fronts import non_dominated
+from evojax_nas.genomes.escape import parse_schedule
 from evojax_nas.reports import architecture
-from evojax_nas.strategies import non_dominated
 from evojax_nas.workdir import (CONFIG, EVENTS, POPULATION, REPORT, RESULTS,
                                  RETRAINED, read_results)
 
@@ -71,17 +74,13 @@ class ReportError(ValueError):
   """A workdir that cannot be reported as it is."""
 
 
-def _check_log(workdir: Path):
-  """A log that does not replay (two writers, a hand edit) is refused with
-  the line and the repair command, not drawn as if it were sound."""
-  # pylint: disable=g-import-not-at-top
-  from evojax_nas import config as config_lib
-  from evojax_nas.evolution.history import first_damage, repair_hint
-  from evojax_nas.strategies import from_config
-  if not (workdir / CONFIG).is_file():
-    return
-  path = workdir / EVENTS
-  damage = first_damage(path, from_config(config_lib.from_workdir(workdir)))
+def _check_log(path: Path, config: dict):
+  """A log whose individuals' lives do not add up (two writers, a hand
+  edit) is refused with the line and the repair command, not drawn as if
+  it were sound. The check needs no strategy, hence no JAX: the strategy's
+  replay refuses nothing else (`individual.checker`)."""
+  costs = tuple(config.get("objectives", ()))[1:]
+  damage = first_damage(path, checker(costs))
   if damage is not None and damage[1] != "a torn last line":  # being written
     raise ReportError(f"{path}:{damage[0]}: {damage[1]}; "
                       f"{repair_hint(path)}")
@@ -91,25 +90,25 @@ def read_run(workdir: str | Path) -> Run:
   """Reads a run without writing to it; a torn last line is ignored."""
   workdir = Path(workdir)
   path = workdir / EVENTS
+  config = {}
+  if (workdir / CONFIG).is_file():
+    config = json.loads((workdir / CONFIG).read_text())
   if (workdir / POPULATION).is_dir() and not (
       workdir / RESULTS).is_file():
     # Asynchronous workers still running: their records are the log.
-    from evojax_nas.evolution.store import read_events  # pylint: disable=g-import-not-at-top
     events = read_events(workdir / POPULATION)
   elif not path.is_file():
     raise FileNotFoundError(f"{workdir} has no events.jsonl: not an "
                             "experiment directory (or nothing ran yet)")
   else:
-    _check_log(workdir)
+    if config:
+      _check_log(path, config)
     events = []
     for line in raw_lines(path):
       try:
         events.append(parse(line))
       except ValueError:
         continue  # a line being written right now
-  config = {}
-  if (workdir / CONFIG).is_file():
-    config = json.loads((workdir / CONFIG).read_text())
   results = read_results(workdir)
   return Run(workdir, config, events, results)
 
@@ -214,8 +213,6 @@ def figure(width=8, height=4.5):
 def _mark_escapes(ax, run: Run, xs: np.ndarray, x: str):
   """Section 5's interventions: the span of children born under a raised
   mutation rate, and each population-wide weight reset."""
-  # pylint: disable-next=import-outside-toplevel
-  from evojax_nas.genomes.escape import parse_schedule
   ids = [e["id"] for e in run.trained]
   for k, (start, end, count) in enumerate(parse_schedule(
       run.config.get("escape.mutation_rate_schedule", "") or "")):

@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from evojax_nas import files
-from evojax_nas.runs import sweep as sweep_lib
 from evojax_nas.reports import report
-from evojax_nas.workdir import EVENTS, REPORT, SWEEP
+from evojax_nas.workdir import EVENTS, REPORT, SWEEP, read_sweep_plan
 
 
 def points(root: Path, plan: dict) -> list[dict]:
@@ -109,7 +108,7 @@ def build(root: str | Path, out_dir: str | Path | None = None) -> Path:
   root = Path(root)
   out = Path(out_dir) if out_dir else root / REPORT
   out.mkdir(parents=True, exist_ok=True)
-  plan = sweep_lib.read_plan(root)
+  plan = read_sweep_plan(root)
   if plan is None:
     raise report.ReportError(f"{root} has no sweep.json: not a sweep folder")
   rows = points(root, plan)

@@ -34,10 +34,10 @@ import ml_collections
 from evojax_nas import config as config_lib
 from evojax_nas.runs import ownership, processes
 from evojax_nas.runs.recorded_config import check_same_experiment
-from evojax_nas.workdir import CONFIG, RESULTS, RUN_LOG, SWEEP, is_experiment
+from evojax_nas.workdir import (CONFIG, RESULTS, RUN_LOG, SWEEP, is_experiment,
+                                 read_sweep_plan)
 
 log = logging.getLogger("evojax_nas")
-PLAN = "sweep.json"
 
 
 def parse_grid(item: str) -> tuple[str, list]:
@@ -124,27 +124,14 @@ def plan(config_file: str, grid: list[str], seeds: int,
           "overrides": list(overrides), "grid": axes, "points": points}
 
 
-def read_plan(root: str | Path) -> dict | None:
-  """The plan recorded in `root/sweep.json` (None if there is none);
-  ConfigError if it does not parse."""
-  path = Path(root) / PLAN
-  if not path.is_file():
-    return None
-  try:
-    return json.loads(path.read_text())
-  except json.JSONDecodeError:
-    raise config_lib.ConfigError(f"{path} is not valid JSON; restore it "
-                                 "or use a new --workdir") from None
-
-
 def _record(sweep: dict, root: Path):
   """Writes `root/sweep.json`: the union with the sweep there, whose grid
   may gain values (and seeds) but not keys; refuses a folder that holds a
   sweep of another config file, overrides or grid keys."""
-  path = root / PLAN
+  path = root / SWEEP
   mine = json.loads(json.dumps({k: sweep[k] for k in (
       "config_file", "overrides", "grid")}))
-  old = read_plan(root)
+  old = read_sweep_plan(root)
   if old is None:
     old = {"grid": {k: [] for k in mine["grid"]}, "points": []}
   else:

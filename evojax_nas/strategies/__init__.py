@@ -5,12 +5,12 @@ parent and one victim; the generational genetic algorithm answers with a
 plan for the whole next generation.
 """
 
+from evojax_nas.fronts import hypervolume, non_dominated
 from evojax_nas.strategies.genetic import (Genetic, GenerationPlan,
                                            roulette_probabilities)
 from evojax_nas.strategies.pareto import (MODES as OBJECTIVE_MODES,
                                           MultiObjectiveTournament,
                                           ObjectiveState, crowding_distance,
-                                          hypervolume, non_dominated,
                                           pareto_ranks)
 from evojax_nas.strategies.tournament import (KILL, Action, PopulationState,
                                               Tournament)
