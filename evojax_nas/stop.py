@@ -13,7 +13,7 @@ request at their safe point, before each individual.
 `deferred()` (what a process with children runs them in,
 runs/processes.py): a Ctrl-C or SIGTERM raises nothing at once; the block
 passes it on to the children, waits for them, then raises it
-(`interrupt`). `with_parent` makes a child stop when the process that
+(`interrupt`). `follow_parent` makes a child stop when the process that
 started it dies. It imports nothing of evojax_nas: every layer may ask.
 """
 
@@ -25,7 +25,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Callable, Iterator
+from typing import Iterator
 
 _requested: str | None = None
 STOPS = (signal.SIGINT, signal.SIGTERM)
@@ -99,12 +99,15 @@ def handled() -> Iterator[None]:
   swallowed is sent again. Outside the main thread, nothing changes."""
   unraisable = sys.unraisablehook
   clear()
-  if threading.current_thread() is threading.main_thread():
+  main = threading.current_thread() is threading.main_thread()
+  if main:
     signal.signal(signal.SIGTERM, handle)  # stop as Ctrl-C does
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
       signal.signal(signal.SIGINT, handle)  # (an ignored SIGINT stays so)
     sys.unraisablehook = _stop_again(unraisable)
   try:
+    if main:
+      follow_parent()
     yield
   finally:
     sys.unraisablehook = unraisable
@@ -133,19 +136,28 @@ def deferred() -> Iterator[list[str]]:
       signal.signal(s, signal.SIG_DFL if handler is None else handler)
 
 
-def with_parent() -> Callable[[], None] | None:
-  """A `preexec_fn` for a child process that must not outlive this one: on
-  Linux the kernel sends it SIGTERM when this process dies, even by
-  SIGKILL (it then stops as after Ctrl-C, keeping what it finished), so a
-  killed driver leaves no orphan running on its folder. None elsewhere."""
-  if not sys.platform.startswith("linux"):
-    return None
-  parent = os.getpid()
-  prctl = ctypes.CDLL(None, use_errno=True).prctl
-  pr_set_pdeathsig = 1
+# Set by a parent that watches this process (runs/processes.py): its pid.
+WATCHED_BY = "EVOJAX_NAS_WATCHED_BY"
 
-  def preexec():
-    prctl(pr_set_pdeathsig, int(signal.SIGTERM))
-    if os.getppid() != parent:  # the parent died before the line above
-      os.kill(os.getpid(), signal.SIGTERM)
-  return preexec
+
+def watched_by(pid: int) -> dict[str, str]:
+  """The environment of a child that must not outlive process `pid`."""
+  return {WATCHED_BY: str(pid)}
+
+
+def follow_parent() -> None:
+  """In a child started with `watched_by(parent)`, once at its start
+  (`handled`): on Linux the kernel sends it SIGTERM when the parent dies,
+  even by SIGKILL (it then stops as after Ctrl-C, keeping what it
+  finished), so a killed driver leaves no orphan running on its folder.
+  Set here, not in a `preexec_fn` (unsafe to run between fork and exec in
+  a process with threads, as JAX's). The variable is removed, so that
+  processes this one starts do not inherit it."""
+  parent = os.environ.pop(WATCHED_BY, None)
+  if parent is None or not sys.platform.startswith("linux"):
+    return
+  pr_set_pdeathsig = 1
+  ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig,
+                                          int(signal.SIGTERM))
+  if os.getppid() != int(parent):  # it died before the line above
+    os.kill(os.getpid(), signal.SIGTERM)

@@ -27,6 +27,7 @@ POPULATION = "population"          # the workers' shared store
 TENSORBOARD = "tensorboard"
 COMPILE_CACHE = "compile_cache"    # JAX's persistent compilation cache
 REPORT = "report"                  # `evojax_nas report`
+SWEEP_STATS = "sweep_stats.json"   # in a sweep's report/ (not a marker)
 LOCK = "lock"                      # one owner at a time
 RUN_LOG = "run.log"
 RECYCLE_CONFIG = "recycle_config.json"

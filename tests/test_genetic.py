@@ -243,7 +243,7 @@ def _first_generation_only(exp):
     members = loop.birth_generation(0)
     with loop.slot_pool() as pool:
       for ind in members:
-        loop.publish(loop.start(ind, 0, pool))
+        loop.publish(loop.start_training(ind, 0, pool))
     loop.finish_generation(0, members)
   loop.run = run_one
   return loop

@@ -5,6 +5,7 @@ sweep.py (against a stand-in for Ray, which this machine may not have)."""
 
 import os
 import signal
+import subprocess
 import sys
 import time
 import types
@@ -83,12 +84,61 @@ def test_an_error_in_the_block_kills_the_children(python_children, tmp_path):
   assert proc.returncode == -signal.SIGKILL
 
 
+def test_a_child_has_a_session_of_its_own(python_children, tmp_path):
+  """A Ctrl-C at the terminal (to the foreground process group) reaches
+  the watcher only, which passes it on once."""
+  with processes.watching() as children:
+    proc = children.add("c", processes.start(
+        [str(tmp_path / "c.txt"), "60", "0"], log_to=tmp_path / "c.log"))
+    _ready(tmp_path / "c.txt")
+    assert os.getsid(proc.pid) == proc.pid != os.getsid(0)
+    proc.terminate()
+    assert children.wait() == 0
+  assert (tmp_path / "c.txt").read_text() == "SIGTERM"
+
+
+_PARENT = """
+import sys, time
+from evojax_nas.runs import processes
+processes.command = lambda *args: [sys.executable, "-c", sys.argv[1], *args]
+processes.start([sys.argv[2]], log_to=None)
+time.sleep(120)
+"""
+_FOLLOWER = """
+import pathlib, sys, time
+from evojax_nas import stop
+out = pathlib.Path(sys.argv[1])
+try:
+  with stop.handled():
+    out.with_suffix(".ready").write_text("")
+    time.sleep(120)
+except KeyboardInterrupt as stopped:
+  out.write_text(str(stopped))
+"""
+
+
+def test_a_child_stops_when_its_parent_is_killed(tmp_path):
+  """Even by SIGKILL: the child's command gets SIGTERM and stops as after
+  Ctrl-C (stop.follow_parent), leaving no orphan on the folder."""
+  out = tmp_path / "child.txt"
+  parent = subprocess.Popen([sys.executable, "-c", _PARENT, _FOLLOWER,
+                             str(out)], stdout=subprocess.DEVNULL)
+  _ready(out)
+  parent.kill()
+  parent.wait()
+  deadline = time.time() + 60
+  while not out.exists():
+    assert time.time() < deadline, "the child outlived its parent"
+    time.sleep(0.1)
+  assert out.read_text() == "SIGTERM"
+
+
 class FakeRay(types.ModuleType):
   """Just enough of Ray: tasks run when they are waited for."""
 
   def __init__(self):
     super().__init__("ray")
-    self.inits, self.options = [], []
+    self.inits, self.options, self.cancelled = [], [], []
 
   def is_initialized(self):
     return bool(self.inits)
@@ -112,9 +162,14 @@ class FakeRay(types.ModuleType):
         return (self.fn, args)
     return Task
 
-  def wait(self, refs, num_returns):
+  def wait(self, refs, num_returns, timeout=None):
+    if timeout is not None:  # a grace period: they do not end in it
+      return [], refs
     assert num_returns == 1
     return refs[:1], refs[1:]
+
+  def cancel(self, ref, force=False):
+    self.cancelled.append((ref[1], force))
 
   def get(self, ref):
     fn, args = ref
@@ -154,6 +209,21 @@ def test_a_ray_sweep_runs_each_point_as_a_task(fake_ray, tmp_path,
   codes = sweep._run_ray(todo, default_config().workers)  # pylint: disable=protected-access
   assert codes == {tmp_path / "a": 0, tmp_path / "b": 2}
   assert "max_calls" not in fake_ray.options[0]
+
+
+def test_a_stop_cancels_the_ray_tasks_still_running(fake_ray):
+  """A KeyboardInterrupt in each, a grace period, then force."""
+  task = processes.ray_task(fake_ray, default_config().workers, lambda i: i)
+  running = {task.remote(i): i for i in range(3)}
+  with pytest.raises(KeyboardInterrupt):
+    for _, result in processes.ray_results(fake_ray, running, grace_s=1.0):
+      assert result == 0
+      raise KeyboardInterrupt
+  assert fake_ray.cancelled == [((1,), False), ((2,), False), ((1,), True),
+                                ((2,), True)]
+  done = {task.remote(i): i for i in range(2)}
+  assert [r for _, r in processes.ray_results(fake_ray, done)] == [0, 1]
+  assert len(fake_ray.cancelled) == 4  # nothing cancelled after an end
 
 
 def test_ray_missing_is_one_line(monkeypatch, tmp_path):

@@ -67,8 +67,8 @@ def birth(snap: Snapshot, *, strategy, space, key, config) -> Birth | None:
                         state)
   parent, victim = int(action.parent), int(action.victim)
   size = len(alive) + sum(1 for i in inds.values() if i.pending)
-  killed = (events.killed(victim, snap.now, config.strategy, by=snap.ident)
-            if size >= cap else None)
+  killed = (events.killed(victim, t=snap.now, reason=config.strategy,
+                           by=snap.ident) if size >= cap else None)
   if size - 1 >= cap:  # racing births (workers): one more kill first
     return Birth(killed, None)
   genome, born = child(snap, strategy=strategy, space=space, key=key,
@@ -90,8 +90,8 @@ def child(snap: Snapshot, *, strategy, space, key, config, state,
       config.mutations_per_child)
   genome, name = space.mutate(genome, keys.stream(key, keys.Stream.GENOME),
                               count=count, weights=weights)
-  return genome, events.born(snap.ident, snap.now, genome, parent,
-                             prefix + name, **extra)
+  return genome, events.born(snap.ident, t=snap.now, genome=genome,
+                             parent=parent, mutation=prefix + name, **extra)
 
 
 def _partner(*, strategy, key, config, state, parent: int) -> int | None:
@@ -132,8 +132,9 @@ def initial(snap: Snapshot, *, space, key, config) -> Birth:
   extra = ({"mutation_weights": dict(config.mutations)}
            if config.recombination.mode == "mutation_probabilities" else {})
   genome = space.initial(keys.stream(key, keys.Stream.GENOME))
-  return Birth(None, events.born(snap.ident, snap.now, genome, None,
-                                 "initial", **extra), genome)
+  return Birth(None, events.born(snap.ident, t=snap.now, genome=genome,
+                                 parent=None, mutation="initial", **extra),
+               genome)
 
 
 def population_reset(snap: Snapshot, at: int) -> list[dict]:
@@ -144,9 +145,10 @@ def population_reset(snap: Snapshot, at: int) -> list[dict]:
   for ind in [i for i in snap.individuals.values() if i.alive]:
     extra = ({"mutation_weights": ind.born["mutation_weights"]}
              if "mutation_weights" in ind.born else {})
-    out += [events.killed(ind.id, snap.now, "population_reset", by=ident),
-            events.born(ident, snap.now, ind.genome, ind.id,
-                        "population_reset", **extra)]
+    out += [events.killed(ind.id, t=snap.now, reason="population_reset",
+                          by=ident),
+            events.born(ident, t=snap.now, genome=ind.genome, parent=ind.id,
+                        mutation="population_reset", **extra)]
     ident += 1
   return out
 
@@ -160,9 +162,9 @@ def generation(snap: Snapshot, *, strategy, space, root_key, config,
   parents' strings."""
   ids = range(snap.ident, snap.ident + config.population_size)
   if gen == 0:
-    return [events.born(i, snap.now, space.initial(keys.stream(
-        keys.individual(root_key, i), keys.Stream.GENOME)), None,
-                        "initial", generation=0) for i in ids]
+    return [events.born(i, t=snap.now, genome=space.initial(keys.stream(
+        keys.individual(root_key, i), keys.Stream.GENOME)), parent=None,
+                        mutation="initial", generation=0) for i in ids]
   key = keys.stream(keys.individual(root_key, snap.ident),
                     keys.Stream.GENERATION)
   plan = jax.device_get(strategy.ask(keys.stream(key, keys.Stream.SELECT),
@@ -185,5 +187,5 @@ def _member(snap: Snapshot, *, space, plan, children, k: int, ident: int,
     name, extra["partner"] = "crossover", int(plan.parents[k ^ 1])
   else:
     name = "mutate" if plan.mutate[k] else "copy"
-  return events.born(ident, snap.now, space.from_genes(children[k]),
-                     int(plan.parents[k]), name, **extra)
+  return events.born(ident, t=snap.now, genome=space.from_genes(children[k]),
+                     parent=int(plan.parents[k]), mutation=name, **extra)

@@ -18,7 +18,7 @@ from evojax_nas.errors import GenomeError
 # --- the records, one constructor each (the log's format is here) ----------
 
 
-def born(ident: int, t: float, genome, parent, mutation: str,
+def born(ident: int, *, t: float, genome, parent, mutation: str,
          **extra) -> dict:
   """A birth: the genome (its JSON and signature), parent and mutations."""
   return {"event": "born", "id": ident, "t": t, "parent": parent,
@@ -26,13 +26,13 @@ def born(ident: int, t: float, genome, parent, mutation: str,
           "signature": genome.signature_hash(), **extra}
 
 
-def killed(ident: int, t: float, reason: str, by=None) -> dict:
+def killed(ident: int, *, t: float, reason: str, by=None) -> dict:
   """A death: why (the strategy, "generation", "population_reset") and by
   whose birth (or generation)."""
   return {"event": "killed", "id": ident, "t": t, "reason": reason, "by": by}
 
 
-def trained(ident: int, genome, r, t: float, wall_s: float,
+def trained(ident: int, *, genome, r, t: float, wall_s: float,
             cache_stats: dict) -> dict:
   """A trained individual from the trainer's result `r` (`failed`: why
   its training failed, only where it did)."""
@@ -48,7 +48,7 @@ def trained(ident: int, genome, r, t: float, wall_s: float,
           "compile_cache": cache_stats}
 
 
-def generation(gen: int, t: float, ids: list[int], fitness: dict,
+def generation(gen: int, *, t: float, ids: list[int], fitness: dict,
                stats: dict) -> dict:
   """The end of a generation (the genetic algorithm): members, fitness."""
   return {"event": "generation", "generation": gen, "t": t, "ids": ids,
@@ -95,6 +95,11 @@ def parse(line: bytes) -> dict:
   if not isinstance(event, dict):
     raise ValueError("not a JSON object")
   return event
+
+
+def lines(events: list[dict]) -> str:
+  """Events as the log's lines (one JSON object each, keys sorted)."""
+  return "".join(json.dumps(e, sort_keys=True) + "\n" for e in events)
 
 
 def repair_hint(path) -> str:
@@ -171,7 +176,7 @@ class EventLog:
     return events
 
   def append(self, *events: dict) -> None:
-    payload = "".join(json.dumps(e, sort_keys=True) + "\n" for e in events)
+    payload = lines(list(events))
     fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
       os.write(fd, payload.encode("utf-8"))

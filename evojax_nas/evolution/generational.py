@@ -90,8 +90,8 @@ class Generational(Loop):
           self.population.kill(i.id, self.killed_event(i.id, "generation",
                                                        by=gen))
       self.population.note(events.generation(
-          gen, self.population.now(), [i.id for i in members], fitness,
-          stats))
+          gen, t=self.population.now(), ids=[i.id for i in members],
+          fitness=fitness, stats=stats))
     log.info("generation %d: max %.4f min %.4f mean %.4f median %.4f std "
              "%.4f best %s", gen, stats["max"], stats["min"], stats["mean"],
              stats["median"], stats["std"], stats["best_genome"])
@@ -120,7 +120,8 @@ class Generational(Loop):
           stop.raise_if_requested()  # a Ctrl-C or SIGTERM that got lost
           if len(flights) == self.slots:
             self._published(flights.popleft(), more=True)
-          flights.append(self.start(ind, self.free_slot(flights), pool))
+          flights.append(self.start_training(ind, self.free_slot(flights),
+                                             pool))
         while flights:
           self._published(flights.popleft(), more=bool(flights))
       trained += len(todo)

@@ -1,7 +1,8 @@
 """The experiment's state, rebuilt by replaying the event log.
 
-The log is the single source of truth: the running process, a restart and the
-reports all derive the population from it. Replaying `killed` and `trained`
+The log is the single source of truth: the running process and a restart
+derive the population from it (the report reads the individuals' lives
+without the strategy: individual.py). Replaying `killed` and `trained`
 events through the strategy's pure `remove`/`tell` gives back exactly the
 strategy state the run had, so a resumed run makes the same choices.
 """

@@ -4,11 +4,11 @@ once, for the in-process run and for every worker.
 One reproduction event, on a population backend (population.py):
   id       = population.reserve()
   key      = keys.individual(root, id)                     a pure function
-  birth    = birth.birth(snapshot, strategy, space, key)   pure (birth.py):
+  birth    = birth.birth(snapshot, key=key, ...)           pure (birth.py):
              parent, victim, recombination, mutation -> killed, born
   killed   -> population.kill(victim)    (a lost race: a fresh try)
   born     -> population.birth(child)    (with the kill: population.atomic)
-  result   = trainer.train_child(child, parent's weights)  device, disk
+  result   = slots.train_child(child, parent's weights)    device, disk
   trained  -> population.finish(child)
   garbage  = checkpoints no reader can need any more
 The loop only schedules: the budget, slots and children in flight,
@@ -116,7 +116,7 @@ class Loop:
 
   # --- records ----------------------------------------------------------------
   def killed_event(self, ident, reason, by=None) -> dict:
-    return events.killed(ident, self.population.now(), reason, by)
+    return events.killed(ident, t=self.population.now(), reason=reason, by=by)
 
   def snapshot(self, ident: int, attempt: int = 0) -> birth.Snapshot:
     """What a birth of `ident` reads of the population now."""
@@ -161,7 +161,7 @@ class Loop:
                                                     "checkpoint_corrupt"))
     self.trainer.discard(ident)
 
-  def start(self, ind: Individual, slot: int, pool) -> "InFlight":
+  def start_training(self, ind: Individual, slot: int, pool) -> "InFlight":
     """Starts training `ind` (inheriting from its parent, and its partner's
     weights where recombination averages them) on slot `slot` of the
     trainer's open slots `pool`; everything it reads of the population is read
@@ -198,9 +198,10 @@ class Loop:
       flight.claim.close()
     for ident in flight.discarded:  # unusable parents leave, logged here
       self._discard(ident)
-    event = events.trained(ind.id, ind.genome, r, self.population.now(),
-                          time.perf_counter() - flight.t0,
-                          self.trainer.compile_stats())
+    event = events.trained(ind.id, genome=ind.genome, r=r,
+                           t=self.population.now(),
+                           wall_s=time.perf_counter() - flight.t0,
+                           cache_stats=self.trainer.compile_stats())
     event["slot"] = flight.slot
     self.recycler.count()
     if not self.population.finish(ind.id, event):
@@ -390,7 +391,8 @@ class SteadyState(Loop):
               ahead_s=last_s * math.ceil(len(flights) / lanes))
           if child is None:
             break
-          flights.append(self.start(child, self.free_slot(flights), pool))
+          flights.append(self.start_training(child, self.free_slot(flights),
+                                             pool))
         if not flights:
           if pop.in_flight():
             time.sleep(self._poll_s)  # others still train; they may die

@@ -70,7 +70,7 @@ class LogPopulation:
 
   # --- reading ------------------------------------------------------------------
   def individuals(self) -> dict[int, Individual]:
-    return self.history.individuals
+    return dict(self.history.individuals)  # a view that publishing keeps
 
   def selection_state(self, alive):
     del alive  # the replayed state holds them, in the order the log made

@@ -30,6 +30,7 @@ from jax import export as jax_export
 
 from evojax_nas import files
 from evojax_nas.model.exported import Model
+from evojax_nas.model.vote import vote_scores
 
 PLATFORMS = ("cpu", "cuda", "tpu")
 
@@ -45,8 +46,7 @@ def _scores(models: Sequence[Model], images: jnp.ndarray) -> jnp.ndarray:
     probs.append(jax.nn.softmax(m.module.apply(m.variables, z, train=False)))
   if len(probs) == 1:
     return probs[0]
-  votes = sum(jax.nn.one_hot(p.argmax(-1), p.shape[-1]) for p in probs)
-  return votes + 1e-3 * sum(probs)
+  return vote_scores(probs, jnp)
 
 
 def float_path(out: Path) -> Path:

@@ -26,7 +26,7 @@ import numpy as np
 
 from evojax_nas import files
 from evojax_nas.reports import report
-from evojax_nas.workdir import EVENTS, REPORT, SWEEP, read_sweep_plan
+from evojax_nas.workdir import EVENTS, REPORT, SWEEP_STATS, read_sweep_plan
 
 
 def points(root: Path, plan: dict) -> list[dict]:
@@ -143,5 +143,5 @@ def build(root: str | Path, out_dir: str | Path | None = None) -> Path:
               ("test_std", "test accuracy (std)"),
               ("val_mean", "best validation (mean)"),
               ("individuals", "individuals (mean)")]))
-  (out / SWEEP).write_text(json.dumps(stats, indent=1))
+  (out / SWEEP_STATS).write_text(json.dumps(stats, indent=1))
   return report.write_page(out, parts)

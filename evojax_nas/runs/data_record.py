@@ -18,8 +18,8 @@ from pathlib import Path
 
 from evojax_nas import files
 from evojax_nas.config import ConfigError
+from evojax_nas.workdir import DATA
 
-NAME = "data.json"
 log = logging.getLogger("evojax_nas")
 
 
@@ -39,7 +39,7 @@ def describe(dataset) -> dict:
 def read(workdir: str | Path) -> dict | None:
   """The record, or None if the experiment has none (yet, or from before
   records); ConfigError if it does not parse."""
-  path = Path(workdir) / NAME
+  path = Path(workdir) / DATA
   if not path.is_file():
     return None
   try:
@@ -53,7 +53,7 @@ def check(workdir: str | Path, dataset, same_as_recorded: bool = False,
           record: bool = True) -> None:
   """Refuses `dataset` if it is not the data `workdir` recorded; records
   it where nothing is recorded yet (and `record`)."""
-  path = Path(workdir) / NAME
+  path = Path(workdir) / DATA
   old = read(workdir)
   if old is None:
     if record:

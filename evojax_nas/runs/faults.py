@@ -32,7 +32,7 @@ from evojax_nas.runs import launch, processes
 from evojax_nas.evolution.events import EventLog
 from evojax_nas.evolution.history import replay
 from evojax_nas.evolution.invariants import check_events
-from evojax_nas.strategies import from_config as make_strategy
+from evojax_nas import strategies
 from evojax_nas.evolution.store import read_events
 from evojax_nas.train import trainer as trainer_lib
 from evojax_nas.workdir import EVENTS, FAULTS, LOGS, POPULATION
@@ -49,6 +49,7 @@ def _kill_local(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
     while workers.procs:
       if len(done) < kills:
         time.sleep(rng.uniform(*gap_s))
+        workers.check_stop()  # a Ctrl-C while asleep: no kill after it
         killed = _kill_one(workers, workdir, rng)
         if killed:
           done.append({"t": round(time.time() - t0, 2), **killed})
@@ -140,7 +141,7 @@ def check(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
                        config.population_size, config.num_workers,
                        config.max_individuals)
   history = replay(EventLog(workdir / EVENTS).read(),
-                   make_strategy(config))  # raises on doubles
+                   strategies.from_config(config))  # raises on doubles
   trainer = trainer_lib.build(config, workdir, for_training=False)
   restored = 0
   try:

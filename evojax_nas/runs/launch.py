@@ -23,25 +23,25 @@ population store (time-ordered), then `results.json`, `model/` and the
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import subprocess
 from pathlib import Path
 
 import ml_collections
 
 from evojax_nas import config as config_lib
-from evojax_nas.evolution.loop import RecycleNeeded
+from evojax_nas import files
+from evojax_nas import strategies
+from evojax_nas.evolution import events as event_format
 from evojax_nas.evolution.events import EventLog
 from evojax_nas.evolution.history import replay
-from evojax_nas.strategies import from_config as make_strategy
-from evojax_nas.workdir import EVENTS, LOGS, POPULATION
+from evojax_nas.evolution.loop import RecycleNeeded
 from evojax_nas.evolution.store import PopulationStore, read_events
 from evojax_nas.runs import processes
 from evojax_nas.runs.run import Run
 from evojax_nas.runs.worker import Worker
 from evojax_nas.train import trainer as trainer_lib
+from evojax_nas.workdir import EVENTS, LOGS, POPULATION
 
 log = logging.getLogger("evojax_nas")
 
@@ -143,10 +143,7 @@ def run_ray(config, workdir: Path):
 def export_events(workdir: Path) -> int:
   """Writes `events.jsonl` from the population store; returns its length."""
   events = read_events(workdir / POPULATION)
-  tmp = workdir / "events.jsonl.tmp"
-  tmp.write_text("".join(json.dumps(e, sort_keys=True) + "\n"
-                         for e in events))
-  os.replace(tmp, workdir / EVENTS)
+  files.write_atomic(workdir / EVENTS, event_format.lines(events), fsync=True)
   return len(events)
 
 
@@ -175,7 +172,7 @@ def finish(run: Run) -> dict:
   nothing trains), the `finished` event."""
   export_events(run.workdir)
   event_log = EventLog(run.workdir / EVENTS)
-  history = replay(event_log.read(), make_strategy(run.config),
+  history = replay(event_log.read(), strategies.from_config(run.config),
                    str(event_log.path))
   trainer = trainer_lib.build(run.config, run.workdir, for_training=False)
   try:

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Iterator
 
 from evojax_nas.config import ConfigError
+from evojax_nas.workdir import LOCK
 
 ENV = "EVOJAX_NAS_WORKDIR_LOCK"  # "FD:PATH" of a lock handed over
-LOCK_NAME = "lock"
 
 _held: dict[str, list[int]] = {}  # lock path -> [fd, holders in process]
 
@@ -49,7 +49,7 @@ def _adopt(path: str) -> int | None:
 def acquire(workdir: str | Path, role: str) -> None:
   """Takes the workdir's lock for this process (`role` says who holds it);
   ConfigError naming the holder if another process has it."""
-  path = str(Path(workdir).absolute() / LOCK_NAME)
+  path = str(Path(workdir).absolute() / LOCK)
   if path in _held:
     _held[path][1] += 1
     return
@@ -89,7 +89,7 @@ def held(workdir: str | Path, role: str) -> Iterator[None]:
 def holder(workdir: str | Path) -> str | None:
   """Who holds the workdir's lock (another process), or None if it is
   free; takes nothing."""
-  path = Path(workdir).absolute() / LOCK_NAME
+  path = Path(workdir).absolute() / LOCK
   if str(path) in _held or not path.is_file():
     return None
   fd = os.open(path, os.O_RDONLY)
@@ -115,7 +115,7 @@ def _describe(fd: int) -> str:
 
 def release(workdir: str | Path) -> None:
   """Gives up this process's hold (the lock goes with the last one)."""
-  path = str(Path(workdir).absolute() / LOCK_NAME)
+  path = str(Path(workdir).absolute() / LOCK)
   entry = _held.get(path)
   if entry is None:
     return

@@ -43,14 +43,19 @@ def command(*args: str) -> list[str]:
 
 
 def start(args: list[str], *, log_to: Path | None = None,
-          with_parent: bool = False, hand_over: bool = False
-          ) -> subprocess.Popen:
+          hand_over: bool = False) -> subprocess.Popen:
   """`command(*args)` as a child process, with this process's environment
   (and devices). Its output (stdout and stderr) is appended to `log_to`, or
-  piped for `Children.add` to relay to this process's stderr. `with_parent`:
-  it gets SIGTERM when this process dies, even by SIGKILL
-  (stop.with_parent); `hand_over`: it takes over this process's workdir
-  locks (ownership.hand_over)."""
+  piped for `Children.add` to relay to this process's stderr. `hand_over`:
+  it takes over this process's workdir locks (ownership.hand_over).
+
+  The child runs in a session of its own, so a Ctrl-C at the terminal
+  reaches this process only and the child gets the stop once, passed on
+  (`Children.stop`), never a second time in the middle of stopping; and it
+  gets SIGTERM when this process dies, even by SIGKILL (stop.watched_by,
+  followed where the child's command starts): no child outlives the
+  process that watches it. Start children from the main thread (the
+  kernel's signal follows the thread that started it)."""
   fds, env = ownership.hand_over() if hand_over else ([], {})
   piped = {"text": True, "bufsize": 1} if log_to is None else {}
   with contextlib.ExitStack() as files:
@@ -58,8 +63,8 @@ def start(args: list[str], *, log_to: Path | None = None,
            files.enter_context(open(log_to, "ab")))
     return subprocess.Popen(
         command(*args), stdout=out, stderr=subprocess.STDOUT,
-        env=dict(os.environ, **env), pass_fds=fds,
-        preexec_fn=stop.with_parent() if with_parent else None, **piped)
+        env=dict(os.environ, **env, **stop.watched_by(os.getpid())),
+        pass_fds=fds, start_new_session=True, **piped)
 
 
 def _relay(stream) -> None:
@@ -88,11 +93,15 @@ class Children:
       self._relays[name].start()
     return proc
 
+  def check_stop(self):
+    """A stop of this process, if one came: passed on, waited for, raised."""
+    if self._stops:
+      self.stop(self._stops[0])
+
   def ended(self) -> list[tuple[str, int]]:
     """(name, exit status) of each child that ended since the last call;
     first, a stop of this process is passed on and raised."""
-    if self._stops:
-      self.stop(self._stops[0])
+    self.check_stop()
     out = []
     for name, proc in sorted(self.procs.items()):
       code = proc.poll()
@@ -177,9 +186,29 @@ def ray_task(ray, workers, fn, **options):
                     max_retries=workers.ray_max_retries, **options)(fn)
 
 
-def ray_results(ray, running: dict) -> Iterator[tuple[Any, Any]]:
+def ray_results(ray, running: dict, grace_s: float = 120.0
+                ) -> Iterator[tuple[Any, Any]]:
   """(what `running` maps a task to, its result) for each task as it
-  finishes; tasks added to `running` meanwhile are waited for too."""
-  while running:
-    ready, _ = ray.wait(list(running), num_returns=1)
-    yield running.pop(ready[0]), ray.get(ready[0])
+  finishes; tasks added to `running` meanwhile are waited for too. Left
+  early (a Ctrl-C, an error), the tasks still running are stopped as
+  children are: a KeyboardInterrupt in each (`ray.cancel`), `grace_s` to
+  end, then their workers killed; nothing keeps writing to a folder whose
+  lock the caller is about to let go."""
+  finished = False
+  try:
+    while running:
+      ready, _ = ray.wait(list(running), num_returns=1)
+      yield running.pop(ready[0]), ray.get(ready[0])
+    finished = True
+  finally:
+    if not finished and running:
+      _cancel(ray, list(running), grace_s)
+
+
+def _cancel(ray, refs: list, grace_s: float):
+  log.warning("stopping %d Ray task(s) and waiting for them", len(refs))
+  for ref in refs:
+    ray.cancel(ref)
+  _, still = ray.wait(refs, num_returns=len(refs), timeout=grace_s)
+  for ref in still:
+    ray.cancel(ref, force=True)

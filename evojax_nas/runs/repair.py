@@ -24,7 +24,7 @@ from evojax_nas import files
 from evojax_nas.runs import ownership
 from evojax_nas.evolution.events import parse, raw_lines
 from evojax_nas.evolution.history import first_damage, replay
-from evojax_nas.strategies import from_config as make_strategy
+from evojax_nas import strategies
 from evojax_nas.workdir import (CHECKPOINTS, EVENTS, MODEL, MODELS, POPULATION,
                                  RESULTS)
 
@@ -96,7 +96,7 @@ def repair(workdir: str | Path) -> dict:
         "when the workers finish")
   config = config_lib.from_workdir(workdir)
   with ownership.held(workdir, "a repair"):
-    strategy = make_strategy(config)
+    strategy = strategies.from_config(config)
     damage = first_damage(log_path, strategy)
     if damage is None:
       return {"line": None, "reason": None, "kept": None, "moved": 0,

@@ -26,7 +26,7 @@ from evojax_nas.evolution import events
 from evojax_nas.evolution.events import EventLog
 from evojax_nas.evolution.generational import Generational
 from evojax_nas.evolution.loop import RecycleNeeded, SteadyState
-from evojax_nas.strategies import from_config as make_strategy
+from evojax_nas import strategies
 from evojax_nas.evolution.population import LogPopulation
 from evojax_nas.evolution.progress import Progress
 from evojax_nas.runs.recycle import Recycler
@@ -44,14 +44,15 @@ class Experiment(Run):
 
   def __init__(self, config: ml_collections.ConfigDict, workdir: str | Path):
     super().__init__(config, workdir, "an in-process run" if
-                     config.num_workers == 0 else "the workers' launcher")
+                     not config.get("num_workers") else
+                     "the workers' launcher")
     with self.starting():
       self._set_up(self.config)
 
   def _set_up(self, config):
     self.log = EventLog(self.workdir / EVENTS)
     self.space = spaces.make(config.search_space, config)
-    self.strategy = make_strategy(config)
+    self.strategy = strategies.from_config(config)
     self.population = LogPopulation(self.log, self.strategy)
     # Recorded only once the data has loaded: a failed first start (a
     # wrong data.name, a missing folder) leaves the workdir free for the
@@ -139,6 +140,9 @@ class Experiment(Run):
         loop.run()
     except RecycleNeeded:
       self.close(release=False)
+      raise
+    except BaseException:  # a stop or an error: files closed, lock let go
+      self.close()
       raise
     summary = self.finish(self.history, self.trainer, now=self.now,
                           note=self.population.note)

@@ -222,7 +222,7 @@ def run_point(workdir: str, wait_s: float = 600.0) -> int:
   with processes.watching(grace_s=120.0) as children:
     children.add("experiment", processes.start(
         ["resume", "--workdir", str(workdir)],
-        log_to=Path(workdir) / RUN_LOG, with_parent=True))
+        log_to=Path(workdir) / RUN_LOG))
     return children.wait()
 
 

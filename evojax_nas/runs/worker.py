@@ -30,7 +30,7 @@ import ml_collections
 
 from evojax_nas.runs import data_record
 from evojax_nas.evolution.loop import SteadyState
-from evojax_nas.strategies import from_config as make_strategy
+from evojax_nas import strategies
 from evojax_nas.evolution.population import StorePopulation
 from evojax_nas.runs.recycle import Recycler
 from evojax_nas.evolution.store import PopulationStore
@@ -56,7 +56,7 @@ class Worker:
     # Joining a store nobody has worked on for a while (started by hand,
     # without the launcher): the downtime does not count.
     self.store.resume_clock(idle_s=w.claim_timeout_s)
-    self.strategy = make_strategy(config)
+    self.strategy = strategies.from_config(config)
     self.trainer = trainer_lib.build(config, self.workdir)
     data_record.check(self.workdir, self.trainer.dataset,
                       config.data.same_as_recorded)

@@ -2,13 +2,14 @@
 
 `Trainer.train_and_validate(...)` turns a genome into a `Result` (fitness =
 validation accuracy; cost = FLOPs and seconds) and leaves the trained
-weights in the checkpoint store under the individual's id; `train(...)`
+weights in the checkpoint store under the individual's id; `train_child(...)`
 does the same but trains without a parent (or partner) whose checkpoint is
 unusable. It never decides who dies: the reproduction loop does
 (evolution/loop.py). `build(config, workdir)` assembles one from an
 experiment's config.
 
-Slots: the loop calls `train` from one thread per slot; slot s trains on
+Slots: the loop opens them (`open_slots`) and trains each child on one of
+their threads (`Slots.train_child`); slot s trains on
 lane `slot_lanes[s]` (one local device, round-robin; or every device
 data-parallel), whose data, batch-order program and per-device programs
 it uses. Nothing an individual computes depends on its slot.
@@ -510,8 +511,9 @@ class Trainer:
 
   @contextlib.contextmanager
   def open_slots(self, n: int):
-    """`n` slots, each a thread that trains one child at a time (the only
-    threads a loop uses). On leaving, trainings still in flight (an error,
+    """`n` slots, each a thread that trains one child at a time (the
+    loop's only threads besides the store backend's claim heartbeat,
+    evolution/population.py). On leaving, trainings still in flight (an error,
     a stop, a recycle) stop at their next dispatch and are dropped."""
     pool = concurrent.futures.ThreadPoolExecutor(
         n, thread_name_prefix="evojax_nas-slot")
@@ -530,11 +532,11 @@ class Trainer:
 class Slots:
   """A trainer's slots, open: `train_child` runs on one of their threads."""
   trainer: Trainer
-  pool: concurrent.futures.ThreadPoolExecutor
+  _pool: concurrent.futures.ThreadPoolExecutor
 
   def train_child(self, *args, **kwargs) -> concurrent.futures.Future:
     """`Trainer.train_child` on a slot's thread; its result in the future."""
-    return self.pool.submit(self.trainer.train_child, *args, **kwargs)
+    return self._pool.submit(self.trainer.train_child, *args, **kwargs)
 
 
 def _effective_chunk(steps: int, chunk: int) -> int:
