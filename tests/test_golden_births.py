@@ -101,19 +101,21 @@ def _racing_loop(config, workdir, rivals: dict[int, int]):
       self.kills += 1
       if self.kills - 1 not in rivals or event["reason"] != config.strategy:
         return super().kill(ident, event)
-      super().kill(ident, ev.killed(ident, self.now(), config.strategy,
+      super().kill(ident, ev.killed(ident, t=self.now(),
+                                    reason=config.strategy,
                                     by=self.other - 1))
       for _ in range(rivals[self.kills - 1]):
         self.other -= 1
-        self.birth(ev.born(self.other, self.now(),
-                           self.history.individuals[ident].genome, None,
-                           "rival"))
+        self.birth(ev.born(self.other, t=self.now(),
+                           genome=self.history.individuals[ident].genome,
+                           parent=None, mutation="rival"))
       self.races += 1
       return False
 
   pop = Racing(ev.EventLog(workdir / "events.jsonl"), strategy)
-  loop = SteadyState(config, space, pop, None, None,
-                     jax.random.key(config.seed), slots=1)
+  loop = SteadyState(config, space=space, population=pop, trainer=None,
+                     recycler=None, root_key=jax.random.key(config.seed),
+                     slots=1)
   return loop, pop
 
 

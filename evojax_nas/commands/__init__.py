@@ -183,7 +183,7 @@ def run_to_the_end(prog: str, fn, workdir, debug: bool) -> int:
   """`guarded` for a command that runs an experiment: an error's line is
   the process's last word and the process ends at once (`exit_now`); 0
   when `fn` finished."""
-  code = guarded(prog, fn, workdir, debug, last_words=True)
+  code = guarded(prog, fn, workdir, debug=debug, last_words=True)
   if code:
     exit_now(code)  # an error: no teardown noise after its line
   return 0

@@ -51,7 +51,7 @@ def define_config_overrides(prog: str, fv: flags.FlagValues, argv, what: str):
         f"--config.KEY=VALUE overrides {what}.", flag_values=fv,
         lock_config=True, sys_argv=["evojax_nas", *argv])
   except (KeyError, AttributeError) as err:
-    _fail(prog, err, argv, True)
+    _fail(prog, err, argv, has_config=True)
 
 
 def _fail(prog: str, err: Exception, argv, has_config: bool):
@@ -130,5 +130,5 @@ def parse(prog: str, doc: str, fv: flags.FlagValues, argv) -> flags.FlagValues:
     if has_config and fv["config"].value is not None:
       fv["config"].value.keys()  # a config file that failed to load fails here
   except Exception as err:  # pylint: disable=broad-except
-    _fail(prog, err, argv, has_config)
+    _fail(prog, err, argv, has_config=has_config)
   return fv

@@ -109,8 +109,8 @@ def main(argv=None) -> int:
   def export():
     workdir = Path(args.workdir)
     _check_out(args.out, outputs, ModelError)
-    models = _models(workdir, args.individual, args.ensemble, load_model,
-                     ModelError)
+    models = _models(workdir, args.individual, args.ensemble,
+                     load_model=load_model, error=ModelError)
     try:
       contract = export_portable(models, args.out,
                                  _info(workdir, models, args.ensemble))
@@ -119,7 +119,7 @@ def main(argv=None) -> int:
           f"cannot write {err.filename or args.out} ({err.strerror}): choose "
           "a writable --out; no file of the export was replaced") from None
     print(f"wrote {args.out}, {float_path(Path(args.out))} and {contract}")
-  return guarded("evojax_nas export", export, args.out, args.debug)
+  return guarded("evojax_nas export", export, args.out, debug=args.debug)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def main(argv=None) -> int:
   log_to_stderr(fv.debug)
   try:
     report = inject_faults(fv["config"].value, fv.workdir, fv.kills,
-                           (fv.min_gap, fv.max_gap), fv.seed)
+                           gap_s=(fv.min_gap, fv.max_gap), seed=fv.seed)
   except AssertionError as err:
     print(f"evojax_nas faults: check failed: {err}", file=sys.stderr)
     return 1

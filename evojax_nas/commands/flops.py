@@ -91,7 +91,7 @@ def main(argv=None) -> int:
   flags.DEFINE_bool("json", False, "Print JSON.", flag_values=fv)
   cli.define_config_overrides(
       "evojax_nas flops", fv, argv,
-      "the defaults: data.name decides the classes, train.batch_size the "
+      what="the defaults: data.name decides the classes, train.batch_size the "
       "batch")
   flags.mark_flag_as_required("genome", flag_values=fv)
   cli.parse("evojax_nas flops", __doc__, fv, argv)

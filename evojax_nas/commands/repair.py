@@ -36,7 +36,7 @@ def main(argv=None) -> int:
             f"lines 1-{found['kept']}, moved {found['moved']} line(s){ckpts} "
             f"to {found['aside']}; run the experiment's command again to "
             f"resume{again}")
-  return guarded("evojax_nas repair", fix, workdir, fv.debug)
+  return guarded("evojax_nas repair", fix, workdir, debug=fv.debug)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     except FileNotFoundError as err:
       raise report.ReportError(str(err)) from None
   return guarded("evojax_nas report", write, fv.out or fv.workdir[0],
-                 fv.debug)
+                 debug=fv.debug)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def main(argv=None) -> int:
   flags.DEFINE_string("config_json", "", "Flat JSON config (default: "
                       "WORKDIR/config.json).", flag_values=fv)
   cli.define_config_overrides("evojax_nas resume", fv, argv,
-                              "the recorded config")
+                              what="the recorded config")
   flags.mark_flag_as_required("workdir", flag_values=fv)
   cli.parse("evojax_nas resume", __doc__, fv, argv)
   # pylint: disable=g-import-not-at-top
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     results = run(config, fv.workdir,
                   recycle=lambda c, w: reexec(["resume", *argv]))
     print(summary_line(results, fv.workdir))
-  return run_to_the_end("evojax_nas resume", resume, fv.workdir, fv.debug)
+  return run_to_the_end("evojax_nas resume", resume, fv.workdir, debug=fv.debug)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def main(argv=None) -> int:
   flags.DEFINE_bool("front", False, "Each exported Pareto front member.",
                     flag_values=fv)
   cli.define_config_overrides("evojax_nas retrain", fv, argv,
-                              "the recorded config's retrain.* settings")
+                              what="the recorded config's retrain.* settings")
   flags.mark_flag_as_required("workdir", flag_values=fv)
   flags.register_multi_flags_validator(
       ["individual", "ensemble", "front"],
@@ -86,14 +86,14 @@ def main(argv=None) -> int:
     config.update_from_flattened_dict(given)
     config = config_lib.validate(config)
     done = []
-    for ident in _ids(workdir, fv.ensemble, fv.front, fv.individual):
+    for ident in _ids(workdir, fv.ensemble, fv.front, individual=fv.individual):
       done.append(retrain(workdir, ident, config))
       print(retrained_line(done[-1], workdir))
     if fv.ensemble:
       vote = ensemble(workdir, done, config)
       print(f"ensemble of the {len(done)} retrained, majority vote: test "
             f"{vote['test_accuracy']:.4f} -> {vote['path']}")
-  return run_to_the_end("evojax_nas retrain", run, fv.workdir, fv.debug)
+  return run_to_the_end("evojax_nas retrain", run, fv.workdir, debug=fv.debug)
 
 
 def retrained_line(results: dict, workdir) -> str:

@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     results = run(config, workdir,
                   recycle=lambda config, workdir: reexec(argv))
     print(summary_line(results, workdir))
-  return run_to_the_end("evojax_nas", experiment, workdir, fv.debug)
+  return run_to_the_end("evojax_nas", experiment, workdir, debug=fv.debug)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def main(argv=None) -> int:
           "nothing was written")
 
   def study():
-    planned = sweep.plan(config_file, fv.grid, fv.seeds, overrides)
+    planned = sweep.plan(config_file, fv.grid, fv.seeds, overrides=overrides)
     if fv.plan:
       show_plan(planned)
       return
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
             f"{r['line']}", file=sys.stderr)
     print(f"{len(rows) - len(failed)} of {len(rows)} experiments finished; "
           f"evojax_nas report --workdir {fv.workdir}")
-  code = guarded("evojax_nas sweep", study, fv.workdir, fv.debug)
+  code = guarded("evojax_nas sweep", study, fv.workdir, debug=fv.debug)
   return code or (1 if failed else 0)
 
 

@@ -31,7 +31,7 @@ def main(argv=None) -> int:
                       "Worker name in logs and claims (default: host-pid).",
                       flag_values=fv)
   cli.define_config_overrides("evojax_nas worker", fv, argv,
-                              "the recorded config")
+                              what="the recorded config")
   flags.mark_flag_as_required("workdir", flag_values=fv)
   cli.parse("evojax_nas worker", __doc__, fv, argv)
   # pylint: disable=g-import-not-at-top
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
       # PID) starts afresh.
       reexec(["worker", "--workdir", workdir, "--name", name,
               *(a for a in argv if a.startswith("--config."))])
-  code = guarded(f"evojax_nas worker {name}", work, workdir, fv.debug,
+  code = guarded(f"evojax_nas worker {name}", work, workdir, debug=fv.debug,
                  last_words=True)
   # Everything is on disk. Skip the interpreter's teardown: with XLA's and
   # Orbax's native threads alive it occasionally aborts (SIGABRT, "exception

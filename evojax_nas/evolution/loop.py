@@ -100,8 +100,8 @@ class Loop:
   individuals (`count()`), says when the process should recycle (`due()`)
   and makes its `recycled` record (`event(reason, t)`)."""
 
-  def __init__(self, config, space, population, trainer, recycler,
-               root_key: jax.Array, *, name: str = "", on_trained=(),
+  def __init__(self, config, *, space, population, trainer, recycler,
+               root_key: jax.Array, name: str = "", on_trained=(),
                slots: int | None = None):
     self.slots = trainer.slots if slots is None else slots
     self.config = config
@@ -129,7 +129,8 @@ class Loop:
     """The one budget rule of both loops (`over_budget` on this backend's
     clock): whether an individual with `counted` individuals counted
     before it, `ahead_s` seconds before it would train, exceeds it."""
-    return over_budget(self.config, counted, self.population.now(), ahead_s)
+    return over_budget(self.config, counted, self.population.now(),
+                       ahead_s=ahead_s)
 
   def record(self, evs: list[dict]):
     """Publishes a birth's events in order (on the log, where no kill

@@ -118,7 +118,8 @@ def _from_checkpoint(workdir: Path, individual: int) -> Model:
   info = {k: v for k, v in meta.items()
           if k in ("data", "image_shape")} | {"id": individual}
   return Model(genome_from_json(saved["genome"]), variables,
-               meta["class_names"], meta["mean"], meta["std"], info)
+               meta["class_names"], mean=meta["mean"], std=meta["std"],
+               info=info)
 
 
 def _individual(path: Path, individual: int) -> Path | Model:
@@ -170,8 +171,8 @@ def _read_exported(path: Path) -> Model:
         f"resume --workdir {path.parent}`") from err
   info = {k: v for k, v in meta.items()
           if k not in ("genome", "class_names", "mean", "std")}
-  return Model(genome, variables, meta["class_names"], meta["mean"],
-               meta["std"], info)
+  return Model(genome, variables, meta["class_names"], mean=meta["mean"],
+               std=meta["std"], info=info)
 
 
 def load_model(workdir: str | Path, individual: int | None = None) -> Model:

@@ -70,8 +70,8 @@ def export_portable(models: Sequence[Model], out: str | Path, info: dict,
   program's SHA-256. Returns the contract's path."""
   out = Path(out)
   out.parent.mkdir(parents=True, exist_ok=True)
-  blobs = _programs(models, out, info["image_shape"], platforms)
-  contract = _contract(models, blobs, info, platforms)
+  blobs = _programs(models, out, info["image_shape"], platforms=platforms)
+  contract = _contract(models, blobs, info, platforms=platforms)
   contract_path = outputs(out)[2]
   _write_together(
       blobs + [(contract_path, json.dumps(contract, indent=1).encode())])

@@ -42,16 +42,17 @@ def _dna_graph(dna: DNA) -> Graph:
   edges = []
   for e in dna.edges:
     if e.skip:
-      edges.append(GraphEdge(str(e.src), str(e.dst), "skip", "skip"))
+      edges.append(GraphEdge(str(e.src), str(e.dst), "skip", kind="skip"))
     elif e.kind == "conv":
       kh, kw = e.kernel_size
       edges.append(GraphEdge(str(e.src), str(e.dst),
                              f"conv {kh}x{kw} /{e.stride_int}, "
-                             f"{e.out_channels} ch", "conv"))
+                             f"{e.out_channels} ch", kind="conv"))
     else:
-      edges.append(GraphEdge(str(e.src), str(e.dst), "identity", "identity"))
-  edges += [GraphEdge(str(dna.output_id), "gap", "", "identity"),
-            GraphEdge("gap", "fc", "", "identity")]
+      edges.append(GraphEdge(str(e.src), str(e.dst), "identity",
+                             kind="identity"))
+  edges += [GraphEdge(str(dna.output_id), "gap", "", kind="identity"),
+            GraphEdge("gap", "fc", "", kind="identity")]
   return Graph(tuple(nodes), tuple(edges))
 
 
@@ -61,28 +62,28 @@ def _genetic_cnn_graph(g: GeneticCNN) -> Graph:
     first = f"s{s}n0"
     nodes.append((first, f"stage {s} input: conv {width} ch"))
     edges.append(GraphEdge(prev, first, "" if s == 1 else "max-pool /2",
-                           "identity"))
+                           kind="identity"))
     last = first
     if stage.nodes:
       for node, inputs in stage.nodes:
         key = f"s{s}n{node}"
         nodes.append((key, f"s{s} node {node}: conv {width} ch"))
         for i in inputs:
-          edges.append(GraphEdge(f"s{s}n{i}", key, "", "op"))
+          edges.append(GraphEdge(f"s{s}n{i}", key, "", kind="op"))
       last = f"s{s}n{max(n for n, _ in stage.nodes) + 1}"
       nodes.append((last, f"stage {s} output: conv {width} ch"))
       for o in stage.outputs:
-        edges.append(GraphEdge(f"s{s}n{o}", last, "", "op"))
+        edges.append(GraphEdge(f"s{s}n{o}", last, "", kind="op"))
     prev = last
   nodes.append(("fc", f"max-pool, FC{g.fc_width}, dropout, FC"))
-  edges.append(GraphEdge(prev, "fc", "", "identity"))
+  edges.append(GraphEdge(prev, "fc", "", kind="identity"))
   return Graph(tuple(nodes), tuple(edges))
 
 
 def _nb201_graph(cell: Cell) -> Graph:
   nodes = tuple((str(i), "cell input" if i == 0 else f"node {i}")
                 for i in range(4))
-  edges = tuple(GraphEdge(str(s), str(d), OPS[o], "op")
+  edges = tuple(GraphEdge(str(s), str(d), OPS[o], kind="op")
                 for o, (s, d) in zip(cell.ops, EDGES) if OPS[o] != "none")
   return Graph(nodes, edges)
 

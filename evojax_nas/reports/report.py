@@ -110,7 +110,7 @@ def read_run(workdir: str | Path) -> Run:
       except ValueError:
         continue  # a line being written right now
   results = read_results(workdir)
-  return Run(workdir, config, events, results)
+  return Run(workdir, config, events, results=results)
 
 
 # --- numbers ---------------------------------------------------------------------
@@ -259,9 +259,9 @@ def plot_progress(run: Run, path: Path, x: str = "t") -> Path:
     ax.step(list(t) + [xs.max()], list(test) + [test[-1]], where="post",
             color="#d62728", label="test accuracy of the best by validation")
   if len(xs):
-    _mark_escapes(ax, run, xs, x)
-  return _finish(fig, ax, path, X_AXES[x], "accuracy",
-                 f"{run.name}: every individual")
+    _mark_escapes(ax, run, xs, x=x)
+  return _finish(fig, ax, path, xlabel=X_AXES[x], ylabel="accuracy",
+                 title=f"{run.name}: every individual")
 
 
 COST_LABELS = {"flops": "FLOPs per image", "params": "parameters",
@@ -310,8 +310,8 @@ def plot_front(run: Run, path: Path, cost: str) -> Path:
   ax.set_xscale("log")
   ax.xaxis.set_minor_formatter("")  # only the powers of ten are labelled
   label = COST_LABELS.get(cost, cost)
-  return _finish(fig, ax, path, label, "validation accuracy",
-                 f"{run.name}: accuracy against {label}")
+  return _finish(fig, ax, path, xlabel=label, ylabel="validation accuracy",
+                 title=f"{run.name}: accuracy against {label}")
 
 
 def _repeat_key(run: Run) -> str:
@@ -350,8 +350,9 @@ def plot_best_so_far(runs: list[Run], path: Path, x: str = "t") -> Path:
     line, = ax.plot(grid, mean, label=f"{label}: mean of {len(curves)}")
     ax.fill_between(grid, mean - 2 * std, mean + 2 * std, alpha=0.2,
                     color=line.get_color(), label="± 2σ")
-  return _finish(fig, ax, path, X_AXES[x],
-                 "test accuracy of the best by validation", "best so far")
+  return _finish(fig, ax, path, xlabel=X_AXES[x],
+                 ylabel="test accuracy of the best by validation",
+                 title="best so far")
 
 
 # --- the page --------------------------------------------------------------------
@@ -470,7 +471,7 @@ def build(workdirs, out_dir: str | Path | None = None) -> Path:
       f'<tr><th>{html.escape(label)}</th><td id="{key}">'
       f"{html.escape(str(value))}</td></tr>"
       for key, label, value in _summary_rows(run, s)) + "</table>")
-  return write_page(out, parts + _sections(runs, s, genome, out))
+  return write_page(out, parts + _sections(runs, s, genome, out=out))
 
 
 def _front_section(run: Run, cost: str, out: Path) -> str:
@@ -526,8 +527,8 @@ def plot_retraining(retrained: list[dict], path: Path) -> Path:
         r.get("found_data")):
       ax.axhline(r["found_val_accuracy"], color=colour, linestyle=":")
   return _finish(
-      fig, ax, path, "retraining steps", "validation accuracy",
-      "Retraining: validation accuracy (dotted: the found model's)")
+      fig, ax, path, xlabel="retraining steps", ylabel="validation accuracy",
+      title="Retraining: validation accuracy (dotted: the found model's)")
 
 
 def retrained_section(workdir: Path, results: dict | None, out: Path) -> str:

@@ -139,7 +139,7 @@ def check(config: ml_collections.ConfigDict, workdir: str | Path) -> dict:
   workdir = Path(workdir)
   found = check_events(read_events(workdir / POPULATION),
                        config.population_size, config.num_workers,
-                       config.max_individuals)
+                       max_individuals=config.max_individuals)
   history = replay(EventLog(workdir / EVENTS).read(),
                    strategies.from_config(config))  # raises on doubles
   trainer = trainer_lib.build(config, workdir, for_training=False)
@@ -167,9 +167,9 @@ def inject_faults(config: ml_collections.ConfigDict, workdir: str | Path,
   t0 = time.time()
   with run:
     if config.runner == "ray":
-      faults = _kill_ray(config, workdir, kills, gap_s, rng)
+      faults = _kill_ray(config, workdir, kills, gap_s=gap_s, rng=rng)
     else:
-      faults = _kill_local(config, workdir, kills, gap_s, rng)
+      faults = _kill_local(config, workdir, kills, gap_s=gap_s, rng=rng)
     results = launch.finish(run)
     report = {"kills": faults, "wall_s": round(time.time() - t0, 1),
               "check": check(config, workdir),

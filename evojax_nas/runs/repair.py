@@ -110,7 +110,7 @@ def repair(workdir: str | Path) -> dict:
     # the log: a crash in between leaves a log that repair finds again.
     files.write_atomic(aside / EVENTS, b"".join(lines[line - 1:]),
                        fsync=True)
-    moved = _set_aside(workdir, aside, lines[:line - 1], strategy)
+    moved = _set_aside(workdir, aside, lines[:line - 1], strategy=strategy)
     files.write_atomic(log_path, b"".join(lines[:line - 1]), fsync=True)
     return {"line": line, "reason": reason, "kept": line - 1,
             "moved": len(lines) - line + 1, "aside": str(aside),

@@ -72,8 +72,8 @@ def pareto_front(config, history, trainer, export_to: Path | None = None
               "description": ind.genome.describe()}
     if export_to is not None and variables is not None:
       export_model(export_to / str(ind.id), ind.genome, variables,
-                   d.class_names, d.mean, d.std,
-                   {**member, "data": d.name,
+                   class_names=d.class_names, mean=d.mean, std=d.std,
+                   info={**member, "data": d.name,
                     "image_shape": list(d.train_images.shape[1:])})
     members.append(member)
   members.sort(key=lambda m: ([m["costs"][c] for c in costs], m["id"]))
@@ -141,7 +141,7 @@ def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
   (best, fit, variables) = top[0]
   best_test = float(np.mean(probs[0].argmax(-1) == labels))
   results = {
-      "best": _best_entry(h, best, fit, best_test),
+      "best": _best_entry(h, best, fit, test=best_test),
       "ensemble": {"ids": [ind.id for ind, _, _ in top],
                    "test_accuracy": float(np.mean(majority_vote(probs)
                                                   == labels)),
@@ -159,13 +159,13 @@ def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
                "val": int(len(d.val_labels)), "test": int(len(labels))},
   }
   export_model(Path(workdir) / MODEL, best.genome, variables,
-               d.class_names, d.mean, d.std,
-               {"id": best.id, "val_accuracy": best.val_accuracy,
+               class_names=d.class_names, mean=d.mean, std=d.std,
+               info={"id": best.id, "val_accuracy": best.val_accuracy,
                 "test_accuracy": best_test, "data": d.name,
                 "image_shape": list(d.train_images.shape[1:])})
   # A run that selected on costs answers with its front, exported too.
   results["pareto_front"] = pareto_front(
-      config, h, trainer, Path(workdir) / MODELS
+      config, h, trainer, export_to=Path(workdir) / MODELS
       if tuple(config.objectives)[1:] else None)
   write_results(workdir, results)
   return results

@@ -243,7 +243,7 @@ def retrain(workdir: str | Path, individual: int | None = None,
   except FileNotFoundError as err:
     raise ModelError(str(err)) from None
   ident = found.info.get("id", individual)
-  genome = scale(found.genome, r.width, r.depth, r.min_channels)
+  genome = scale(found.genome, r.width, r.depth, min_channels=r.min_channels)
   out = workdir / RETRAINED / (r.name or folder_name(ident, r))
   out.mkdir(parents=True, exist_ok=True)
   with ownership.held(out, "a retraining"):
@@ -254,7 +254,7 @@ def retrain(workdir: str | Path, individual: int | None = None,
       return json.loads(done.read_text())
     log.info("retraining individual %s into %s: %s", ident, out,
              genome.describe())
-    return _Retraining(config, out, found, ident, genome).run()
+    return _Retraining(config, out, found, ident=ident, genome=genome).run()
 
 
 def best_so_far(workdir: Path) -> int:
@@ -294,8 +294,9 @@ def time_a_step(net, lane, state, k: int, seconds: float = 2.0) -> float:
     t = time.perf_counter()
     for _ in range(n):
       scratch[0], metrics = net.train_dispatch(
-          scratch[0], d.train_images, d.train_labels, order,
-          lane.dispatch_numbers[0], key, d.mean, d.std, rates)
+          scratch[0], d.train_images, d.train_labels, order=order,
+          dispatch=lane.dispatch_numbers[0], key=key, mean=d.mean, std=d.std,
+          lr=rates)
       if lane.block_each_dispatch:
         jax.block_until_ready(metrics)
     jax.block_until_ready(scratch[0])
@@ -341,8 +342,8 @@ class _Retraining:
     k_init, k_data, k_aug, k_dropout = jax.random.split(
         jax.random.key(r.seed), 4)
     variables, report = start_variables(
-        net, k_init, self.found, r,
-        tuple(self.found.class_names) == tuple(t.dataset.class_names))
+        net, k_init, self.found, r=r, same_classes=tuple(
+            self.found.class_names) == tuple(t.dataset.class_names))
     state = net.new_state(variables, seed=int(
         jax.random.bits(k_dropout, dtype=jnp.uint32)))
     store = _StateStore(self.out / "state")
@@ -361,27 +362,29 @@ class _Retraining:
           if self.config.tensorboard else None)
     try:
       state, curve, seconds = self._train(
-          net, lane, state, store, curve, seconds, start, k_data, k_aug, tb)
+          net, lane, state, store=store, curve=curve, seconds=seconds,
+          start=start, k_data=k_data, k_aug=k_aug, tb=tb)
     finally:
       store.close()
       if tb is not None:
         tb.close()
-    return self._finish(net, state, curve, seconds, report)
+    return self._finish(net, state, curve, seconds=seconds, report=report)
 
   def _train(self, net, lane, state, store, curve, seconds, start, k_data,
              k_aug, tb):
     r, t, d = self.r, self.trainer, lane.data
     k = t.cfg.steps_per_dispatch
     base = r.learning_rate or self.genome.learning_rate
-    rates = trainer_lib.scheduled_rates(base, self.steps, r.schedule,
-                                        r.lr_steps, r.warmup_fraction)
+    rates = trainer_lib.scheduled_rates(
+        base, self.steps, r.schedule, lr_steps=r.lr_steps,
+        warmup_fraction=r.warmup_fraction)
     chunks = trainer_lib.per_dispatch(rates, k, lane.replicated)
     order = lane.batch_order(jnp.uint32(jax.random.bits(k_data,
                                                         dtype=jnp.uint32)))
     key = jax.device_put(trainer_lib.fast_key(k_aug), lane.replicated)
     evals = _eval_dispatches(len(chunks), r.eval_points)
     if not curve:
-      curve = [self._point(0, state, None, rates[0], tb)]
+      curve = [self._point(0, state, None, rate=rates[0], tb=tb)]
     t0 = time.perf_counter()
     last_save = time.perf_counter()
     bar = tqdm(total=self.steps, initial=start, unit="step", dynamic_ncols=True,
@@ -389,15 +392,16 @@ class _Retraining:
     with bar:
       for i in range(start // k, len(chunks)):
         state, metrics = net.train_dispatch(
-            state, d.train_images, d.train_labels, order,
-            lane.dispatch_numbers[i], key, d.mean, d.std, chunks[i])
+            state, d.train_images, d.train_labels, order=order,
+            dispatch=lane.dispatch_numbers[i], key=key, mean=d.mean,
+            std=d.std, lr=chunks[i])
         if lane.block_each_dispatch:
           jax.block_until_ready(metrics)
         step = (i + 1) * k
         bar.update(k)
         if i in evals:
-          curve.append(self._point(step, state, metrics, rates[step - 1],
-                                   tb))
+          curve.append(self._point(step, state, metrics, rate=rates[step - 1],
+                                   tb=tb))
           bar.set_postfix(val=f"{curve[-1]['val_accuracy']:.4f}")
         now = time.perf_counter()
         if step < self.steps and now - last_save >= r.checkpoint_every_s:
@@ -414,7 +418,7 @@ class _Retraining:
     point and for the answer."""
     r = self.r
     k = self.trainer.cfg.steps_per_dispatch
-    per_step = time_a_step(net, lane, state, k)
+    per_step = time_a_step(net, lane, state, k=k)
     t = time.perf_counter()
     self.trainer.accuracy(self.genome, state.variables(), "val")
     per_eval = time.perf_counter() - t
@@ -475,8 +479,8 @@ class _Retraining:
             "retrained": {"steps": self.steps, "init": r.init,
                           "width": r.width, "depth": r.depth,
                           "min_channels": r.min_channels}}
-    export_model(self.out / MODEL, self.genome, variables, d.class_names,
-                 d.mean, d.std, info)
+    export_model(self.out / MODEL, self.genome, variables,
+                 class_names=d.class_names, mean=d.mean, std=d.std, info=info)
     results = {
         "individual": self.ident, "name": self.out.name,
         "val_accuracy": val, "test_accuracy": test, "steps": self.steps,
@@ -593,8 +597,9 @@ def ensemble(workdir: str | Path, retrained: list[dict], config) -> dict:
   from evojax_nas.train import data as data_lib  # pylint: disable=g-import-not-at-top
   workdir = Path(workdir).absolute()
   d = training_config(config).data
-  ds = data_lib.load(d.name, d.dir or None, d.cache_dir or None, d.val_size,
-                     d.split_seed, d.train_size or None)
+  ds = data_lib.load(d.name, d.dir or None, d.cache_dir or None,
+                     val_size=d.val_size, split_seed=d.split_seed,
+                     train_size=d.train_size or None)
   probs = []
   for r in retrained:
     model = load_model(workdir / RETRAINED / r["name"])

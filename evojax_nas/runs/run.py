@@ -79,7 +79,7 @@ class Run:
     `trainer` that predicts, at experiment time `now()`; then the
     `finished` event (`note`, at `now()` again). Returns the results."""
     summary = results_lib.finalize(self.config, self.workdir, history,
-                                   trainer, now())
+                                   trainer=trainer, wall_time_s=now())
     note(events.finished(now()))
     return summary
 

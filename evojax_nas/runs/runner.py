@@ -99,8 +99,9 @@ class Experiment(Run):
   def loop(self, on_trained=()):
     """The reproduction loop of this experiment's strategy."""
     kind = Generational if self.strategy.generational else SteadyState
-    return kind(self.config, self.space, self.population, self.trainer,
-                self.recycler, jax.random.key(self.config.seed),
+    return kind(self.config, space=self.space, population=self.population,
+                trainer=self.trainer, recycler=self.recycler,
+                root_key=jax.random.key(self.config.seed),
                 on_trained=[self._log_scalars, *on_trained])
 
   def _log_scalars(self, event: dict):

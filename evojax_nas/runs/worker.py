@@ -68,12 +68,13 @@ class Worker:
     caller starts a fresh process, see recycle.py)."""
     population = StorePopulation(self.store, self.strategy,
                                  self.config.workers.gc_grace_s,
-                                 self.config.workers.heartbeat_s)
-    loop = SteadyState(self.config, spaces.make(self.config.search_space,
-                                                self.config),
-                       population, self.trainer,
-                       Recycler(self.config.resources),
-                       jax.random.key(self.config.seed), name=self.name)
+                                 heartbeat_s=self.config.workers.heartbeat_s)
+    loop = SteadyState(
+        self.config,
+        space=spaces.make(self.config.search_space, self.config),
+        population=population, trainer=self.trainer,
+        recycler=Recycler(self.config.resources),
+        root_key=jax.random.key(self.config.seed), name=self.name)
     log.info("worker %s started on %s", self.name, self.workdir)
     try:
       loop.drop_alive_without_checkpoint()

@@ -258,7 +258,8 @@ class Trainer:
     with self._lanes_lock:
       if index not in self._lanes:
         self._lanes[index] = Lane(self.dataset, self._meshes[index],
-                                  self.cfg, self.steps, self._for_training)
+                                  self.cfg, steps=self.steps,
+                                  for_training=self._for_training)
       return self._lanes[index]
 
   def _record(self, slot: int, kind: str, t0: float):
@@ -344,7 +345,7 @@ class Trainer:
 
     t0 = time.perf_counter()
     variables, report = self._start_variables(
-        net, k_init, parent if inherit else None, partner)
+        net, k_init, parent if inherit else None, partner=partner)
     state = net.new_state(variables, seed=int(
         jax.random.bits(k_dropout, dtype=jnp.uint32)))
     seconds["restore"] = time.perf_counter() - t0
@@ -360,11 +361,13 @@ class Trainer:
     with lane.one_at_a_time:  # the device (XLA:CPU: one program at a time)
       seconds["wait"] = time.perf_counter() - t0
       t0 = time.perf_counter()
-      state, last = self._train_steps(net, lane, state, genome, k_data,
-                                      k_aug, individual)
+      state, last = self._train_steps(net, lane, state, genome=genome,
+                                      k_data=k_data, k_aug=k_aug,
+                                      individual=individual)
       seconds["train"] = time.perf_counter() - t0
-      result = self._finish(individual, genome, net, state, last, report,
-                            test_above, seconds, slot)
+      result = self._finish(individual, genome, net, state=state, last=last,
+                            report=report, test_above=test_above,
+                            seconds=seconds, slot=slot)
       self._record(slot, "device", t0)
     t0 = time.perf_counter()
     self.checkpoints.wait()  # complete before the caller logs `trained`
@@ -403,8 +406,8 @@ class Trainer:
       if self.cancel.is_set():
         raise Cancelled(f"training of individual {individual} stopped")
       state, metrics = net.train_dispatch(
-          state, d.train_images, d.train_labels, order, number, k_aug,
-          d.mean, d.std, rates[i])
+          state, d.train_images, d.train_labels, order=order,
+          dispatch=number, key=k_aug, mean=d.mean, std=d.std, lr=rates[i])
       if lane.block_each_dispatch:
         jax.block_until_ready(metrics)
     return state, jax.device_get(metrics)
@@ -425,13 +428,13 @@ class Trainer:
 
     t0 = time.perf_counter()
     failed = non_finite(float(last["loss"]), variables)
-    val = 0.0 if failed else self.accuracy(genome, variables, "val", slot)
+    val = 0.0 if failed else self.accuracy(genome, variables, "val", slot=slot)
     test = None
     if failed:
       log.warning("individual %d failed: %s (counted with validation "
                   "accuracy 0)", individual, failed)
     elif test_above is not None and val > test_above:
-      test = self.accuracy(genome, variables, "test", slot)
+      test = self.accuracy(genome, variables, "test", slot=slot)
     costs = self.costs(genome, variables, slot)
     seconds["eval"] = time.perf_counter() - t0
 
@@ -598,8 +601,8 @@ def build(config, workdir: Path, for_training: bool = True,
   d, t = config.data, config.train
   loop, chunks = train_loop(config)
   dataset = data_lib.load(d.name, d.dir or None, d.cache_dir or None,
-                          d.val_size, d.split_seed, d.train_size or None,
-                          url=d.url or None)
+                          val_size=d.val_size, split_seed=d.split_seed,
+                          train_size=d.train_size or None, url=d.url or None)
   if t.batch_size > len(dataset.train_labels):
     raise ConfigError(
         f"train.batch_size={t.batch_size} exceeds the "
@@ -625,8 +628,10 @@ def build(config, workdir: Path, for_training: bool = True,
                     max_mappings=max_maps and max(1, int(
                         config.resources.cache_map_fraction * max_maps)))
   return Trainer(dataset, step_config, CheckpointStore(workdir / CHECKPOINTS),
-                 config.steps_per_individual, config.weight_inheritance,
-                 config.inheritance_mode, cache, for_training=for_training,
+                 steps=config.steps_per_individual,
+                 weight_inheritance=config.weight_inheritance,
+                 inheritance_mode=config.inheritance_mode, cache=cache,
+                 for_training=for_training,
                  lr_schedule=t.lr_schedule,
                  measure_latency="latency" in tuple(config.objectives),
                  slots=slots or slot_count(config, len(meshes)),
