@@ -6,14 +6,11 @@ is removed when the writer is interrupted in Python.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import threading
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-_STOPS = (signal.SIGINT, signal.SIGTERM)
+from evojax_nas import stop
 
 
 def temporary(path: Path) -> Path:
@@ -57,32 +54,10 @@ def save_figure(fig, path: str | Path, **kwargs) -> Path:
   return write_with(path, lambda tmp: fig.savefig(tmp, format=fmt, **kwargs))
 
 
-@contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-  """Ctrl-C and SIGTERM wait until the block is done (sent again right
-  after it, to the handlers there were): for the few renames that replace
-  a set of files together. Python runs signal handlers in the main thread
-  whichever thread the signal hits, so the handlers are swapped, not the
-  thread's signal mask."""
-  if threading.current_thread() is not threading.main_thread():
-    yield
-    return
-  pending = []
-  old = {s: signal.signal(s, lambda signum, frame: pending.append(signum))
-         for s in _STOPS}
-  try:
-    yield
-  finally:
-    for s, handler in old.items():
-      signal.signal(s, signal.SIG_DFL if handler is None else handler)
-    for s in pending:
-      os.kill(os.getpid(), s)
-
-
 def replace_together(pairs: list[tuple[Path, Path]]) -> None:
   """Renames every (temporary, target) pair with Ctrl-C and SIGTERM held,
   so that an interruption leaves all the old files or all the new ones."""
-  with signals_held():
+  with stop.held():
     for tmp, target in pairs:
       os.replace(tmp, target)
 

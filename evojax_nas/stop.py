@@ -136,6 +136,17 @@ def deferred() -> Iterator[list[str]]:
       signal.signal(s, signal.SIG_DFL if handler is None else handler)
 
 
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+  """Ctrl-C and SIGTERM wait until the block is done, then arrive as sent
+  (to the handlers there were): for the few renames that replace a set of
+  files together (files.replace_together)."""
+  with deferred() as stops:
+    yield
+  for how in stops:
+    os.kill(os.getpid(), signal_of(how))
+
+
 # Set by a parent that watches this process (runs/processes.py): its pid.
 WATCHED_BY = "EVOJAX_NAS_WATCHED_BY"
 

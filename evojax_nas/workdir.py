@@ -33,6 +33,8 @@ RUN_LOG = "run.log"
 RECYCLE_CONFIG = "recycle_config.json"
 SWEEP = "sweep.json"               # a sweep's folder, not an experiment's
 RETRAINED = "retrained"            # `evojax_nas retrain`, final.fraction
+FINAL = "final"                    # in retrained/: the final training's
+RETRAIN_SETTINGS = "retrain.json"  # in each retrained/<name>/
 FAULTS = "faults.json"
 LOGS = "logs"                      # workers' logs
 

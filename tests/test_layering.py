@@ -5,28 +5,29 @@ or one above.
 The declared order, lowest first (each layer: the top-level modules and
 subpackages of `evojax_nas` in it):
 
-  1. files, stop, errors, datasets, fronts: base utilities; plain Python
-     (fronts: numpy), no JAX, nothing of the package (the config's and the
-     genomes' errors, data set names, Pareto fronts).
-  2. workdir: an experiment folder's file names and results.json.
-  3. genomes: encodings and variation operators (names.py, escape.py:
+  1. stop: how a process stops (signals), nothing of the package.
+  2. files, errors, datasets, fronts: base utilities; plain Python (fronts:
+     numpy), no JAX (atomic writes, the config's and the genomes' errors,
+     data set names, Pareto fronts).
+  3. workdir: an experiment folder's file names and results.json.
+  4. genomes: encodings and variation operators (names.py, escape.py:
      JAX-free, for the config).
-  4. compile: genome -> network -> compiled programs.
-  5. train: data, weight inheritance, checkpoints, the trainer.
-  6. model: the exported model, its portable program, the ensemble vote.
-  7. strategies: selection (tournament, Pareto, generational).
-  8. nasbench: table fitness; its simulated searches use strategies.
-  9. config: defaults and validation over the registries below it.
-  10. evolution: the algorithm: the loop, the log and the store, replay,
+  5. compile: genome -> network -> compiled programs.
+  6. train: data, weight inheritance, checkpoints, the trainer.
+  7. model: the exported model, its portable program, the ensemble vote.
+  8. strategies: selection (tournament, Pareto, generational).
+  9. nasbench: table fitness; its simulated searches use strategies.
+  10. config: defaults and validation over the registries below it.
+  11. evolution: the algorithm: the loop, the log and the store, replay,
       keys (no subprocesses, signals, Ray or workdir lock).
-  11. runs: process control and a run's files: the in-process run,
+  12. runs: process control and a run's files: the in-process run,
       workers and Ray, recycling, the workdir lock, sweeps, results,
       TensorBoard writer, retraining.
-  12. reports: reading finished or running experiments.
-  13. commands: the console subcommands.
-  14. main (dispatches to commands) and the package itself
+  13. reports: reading finished or running experiments.
+  14. commands: the console subcommands.
+  15. main (dispatches to commands) and the package itself
       (`evojax_nas.run`, `evojax_nas.load_model` call into runs).
-  15. __main__: `python -m evojax_nas`, which runs main.
+  16. __main__: `python -m evojax_nas`, which runs main.
 
 Every import counts: at module level, inside functions, and
 `importlib.import_module("evojax_nas...")` with a literal or f-string
@@ -45,7 +46,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "evojax_nas"
 ROOT = PACKAGE.name
 
 LAYERS = (
-    ("files", "stop", "errors", "datasets", "fronts"),
+    ("stop",),
+    ("files", "errors", "datasets", "fronts"),
     ("workdir",),
     ("genomes",),
     ("compile",),
@@ -201,9 +203,9 @@ def test_the_checker_reports_an_upward_import():
 
 
 def test_a_sibling_of_the_same_layer_is_refused():
-  graph = {"evojax_nas.files": {"evojax_nas.stop"}}
+  graph = {"evojax_nas.files": {"evojax_nas.errors"}}
   assert violations(graph) == [
-      "evojax_nas.files -> evojax_nas.stop (layer 1 -> 1)"]
+      "evojax_nas.files -> evojax_nas.errors (layer 2 -> 2)"]
 
 
 def test_the_planted_file_is_found(tmp_path):
@@ -219,7 +221,7 @@ def test_the_planted_file_is_found(tmp_path):
   graph = {n: imports_of(p.read_text(), n, p.name == "__init__.py",
                          set(names)) for n, p in names.items()}
   assert violations(graph) == [
-      "evojax_nas.genomes.dna -> evojax_nas.config (layer 3 -> 9)"]
+      "evojax_nas.genomes.dna -> evojax_nas.config (layer 4 -> 10)"]
 
 
 # --- no import cycle (the shared tool's rule, ../shared/tools/import_cycles.py:

@@ -137,7 +137,7 @@ def test_an_interrupted_export_leaves_the_previous_set_whole(wd, monkeypatch):
 
 
 def test_signals_wait_while_a_set_of_files_is_replaced(tmp_path):
-  from evojax_nas import files  # pylint: disable=g-import-not-at-top
+  from evojax_nas import files, stop  # pylint: disable=g-import-not-at-top
   got = []
   old = signal.signal(signal.SIGTERM, lambda *a: got.append(len(got)))
   try:
@@ -146,7 +146,7 @@ def test_signals_wait_while_a_set_of_files_is_replaced(tmp_path):
       (tmp_path / f"{name}.tmp").write_text("new")
       (tmp_path / name).write_text("old")
       pairs.append((tmp_path / f"{name}.tmp", tmp_path / name))
-    with files.signals_held():
+    with stop.held():
       os.kill(os.getpid(), signal.SIGTERM)
       time.sleep(0.05)
       assert not got  # held

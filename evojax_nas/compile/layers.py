@@ -219,19 +219,22 @@ class SharedPrograms:
         self.hits += 1
         return prog
       lock = self._locks.setdefault(key, threading.Lock())
-    with lock:
+    seconds = None
+    with lock:  # one compilation of `key`; other threads wait for it
       with self._lock:
         prog = self._programs.get(key)
       if prog is None:
         t0 = time.perf_counter()
         prog = jax.jit(fn, static_argnames=static).lower(
             *abstract_args()).compile()
-        self._record(time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
         with self._lock:
           self.misses += 1
           self._programs[key] = prog
           while len(self._programs) > self.max_programs:
             self._programs.popitem(last=False)
+    if seconds is not None:
+      self._record(seconds)  # the cache's count (no lock of ours held)
     return prog
 
   def unit(self, conv, bn: bool, dtype) -> UnitPrograms:

@@ -460,16 +460,17 @@ class StepCache:
     key = (sig, tuple(d.id for d in mesh.devices.flat))
     with self._lock:
       net = self._networks.get(key)
-      if net is None:
-        net = CompiledNetwork(sig, build_module(
-            genome, self.cfg.num_classes,
-            COMPUTE_DTYPES[self.cfg.compute_dtype]), self.cfg, mesh, self)
-        if self._layered(genome, mesh):
-          net = LayeredNetwork(net, self.shared, NamedSharding(mesh, P()))
-        self._networks[key] = net
-        while len(self._networks) > self.max_networks:
-          self._networks.popitem(last=False)
-          self.evictions += 1
+    if net is None:  # built outside the lock (cheap: nothing compiles yet)
+      net = CompiledNetwork(sig, build_module(
+          genome, self.cfg.num_classes,
+          COMPUTE_DTYPES[self.cfg.compute_dtype]), self.cfg, mesh, self)
+      if self._layered(genome, mesh):
+        net = LayeredNetwork(net, self.shared, NamedSharding(mesh, P()))
+    with self._lock:
+      net = self._networks.setdefault(key, net)  # a racing twin: theirs
+      while len(self._networks) > self.max_networks:
+        self._networks.popitem(last=False)
+        self.evictions += 1
       self._networks.move_to_end(key)
       if count:
         if sig in self._used:
@@ -491,9 +492,11 @@ class StepCache:
         self._networks.popitem(last=False)
         self.evictions += 1
         gc.collect()  # an executable's mappings go when it is freed
-      if len(self.shared) and (memory.mappings() or 0) > self.max_mappings:
-        self.evictions += self.shared.drop_oldest()
-        gc.collect()
+    if (memory.mappings() or 0) > self.max_mappings:
+      dropped = self.shared.drop_oldest()  # its own lock, not ours
+      with self._lock:
+        self.evictions += dropped
+      gc.collect()
 
   def clear(self):
     """Drops every compiled network (their memory goes once unreferenced)."""

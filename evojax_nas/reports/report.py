@@ -506,11 +506,13 @@ def read_retrained(workdir: Path) -> list[dict]:
   """Every finished retraining of `workdir`, by name."""
   root = Path(workdir) / RETRAINED
   found = []
-  for path in sorted(root.glob("*/results.json")) if root.is_dir() else []:
+  for folder in sorted(root.iterdir()) if root.is_dir() else []:
     try:
-      found.append(json.loads(path.read_text()))
-    except json.JSONDecodeError:
+      results = read_results(folder)
+    except ValueError:
       continue  # being written
+    if results is not None:
+      found.append(results)
   return found
 
 

@@ -29,6 +29,7 @@ import os
 import sys
 from pathlib import Path
 
+from evojax_nas import files
 from evojax_nas.compile import memory
 from evojax_nas.evolution import events
 from evojax_nas.runs import ownership, processes
@@ -76,10 +77,8 @@ def continue_in_child(config_flat: dict, workdir: str | Path) -> dict:
   """Runs the rest of the experiment in a child process (`evojax_nas
   resume`), relaying its output; returns its results.json."""
   workdir = Path(workdir)
-  path = workdir / RECYCLE_CONFIG
-  tmp = path.with_suffix(".tmp")
-  tmp.write_text(json.dumps(config_flat, indent=1, sort_keys=True))
-  os.replace(tmp, path)
+  path = files.write_atomic(workdir / RECYCLE_CONFIG,
+                           json.dumps(config_flat, indent=1, sort_keys=True))
   log.warning("recycling: the run continues in a fresh process")
   with processes.watching() as child:
     child.add("resume", processes.start(

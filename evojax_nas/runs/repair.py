@@ -14,7 +14,6 @@ resume says so.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from evojax_nas.evolution.events import parse, raw_lines
 from evojax_nas.evolution.history import first_damage, replay
 from evojax_nas import strategies
 from evojax_nas.workdir import (CHECKPOINTS, EVENTS, MODEL, MODELS, POPULATION,
-                                 RESULTS)
+                                 RESULTS, read_results)
 
 _RESULTS = (RESULTS, MODEL, MODELS)
 
@@ -51,7 +50,7 @@ def _results_agree(workdir: Path, history) -> bool:
   if not path.is_file():
     return not (workdir / MODEL).exists()
   try:
-    results = json.loads(path.read_text())
+    results = read_results(workdir)
     ids = {results["best"]["id"], *results["ensemble"]["ids"]}
     count = results["individuals"]
   except (ValueError, KeyError, TypeError):

@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 
 from evojax_nas import config as config_lib
 from evojax_nas import files
+from evojax_nas import stop
 from evojax_nas.runs import ownership
 from evojax_nas.runs.recorded_config import recorded
 from evojax_nas.evolution.events import parse, raw_lines
@@ -54,8 +55,9 @@ from evojax_nas.train.checkpoints import (CheckpointError, CheckpointStore,
                                           weights_digest)
 from evojax_nas.train.data import DataError
 from evojax_nas.train.inheritance import inherit
-from evojax_nas.workdir import (CHECKPOINTS, EVENTS, MODEL, RESULTS, RETRAINED,
-                                 TENSORBOARD, write_results)
+from evojax_nas.workdir import (CHECKPOINTS, EVENTS, FINAL, MODEL, RESULTS,
+                                 RETRAIN_SETTINGS, RETRAINED, TENSORBOARD,
+                                 read_results, write_results)
 
 log = logging.getLogger("evojax_nas")
 
@@ -111,7 +113,7 @@ def _write_json(path: Path, obj) -> None:
 def _check_folder(out: Path, settings: dict) -> None:
   """Records the settings in a new folder; refuses one that holds another
   retraining."""
-  path = out / "retrain.json"
+  path = out / RETRAIN_SETTINGS
   old = recorded(path, settings, record=True,
                  fix=f"remove {out} to retrain from the start")
   if old is None:
@@ -209,7 +211,7 @@ class _StateStore:
     return None
 
   def save(self, step: int, state, meta: dict) -> None:
-    with files.signals_held():
+    with stop.held():
       self.store.save(step, _state_tree(state), meta)
       for old in self.store.ids():
         if old != step:
@@ -251,7 +253,7 @@ def retrain(workdir: str | Path, individual: int | None = None,
     done = out / RESULTS
     if done.is_file() and (out / MODEL).is_dir():
       log.info("retraining %s finished already: %s", out.name, done)
-      return json.loads(done.read_text())
+      return read_results(out)
     log.info("retraining individual %s into %s: %s", ident, out,
              genome.describe())
     return _Retraining(config, out, found, ident=ident, genome=genome).run()
@@ -519,19 +521,16 @@ def _pct(x) -> str:
   return "-" if x is None else f"{x:.4f}"
 
 
-FINAL = "final"
-
-
 def _seconds_per_step(workdir: Path, ident: int) -> float | None:
   """The best's training seconds per step in the search (its `trained`
   event), to turn a time share into steps."""
   path = workdir / EVENTS
   if not path.is_file():
     return None
-  for line in path.read_text().splitlines():
+  for line in raw_lines(path):
     try:
-      e = json.loads(line)
-    except json.JSONDecodeError:
+      e = parse(line)
+    except ValueError:
       continue
     if e.get("event") == "trained" and e.get("id") == ident and e.get(
         "steps"):

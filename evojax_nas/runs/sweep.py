@@ -24,7 +24,6 @@ import ast
 import itertools
 import json
 import logging
-import os
 import re
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ from pathlib import Path
 import ml_collections
 
 from evojax_nas import config as config_lib
+from evojax_nas import files
 from evojax_nas.runs import ownership, processes
 from evojax_nas.runs.recorded_config import check_same_experiment
 from evojax_nas.workdir import (CONFIG, RESULTS, RUN_LOG, SWEEP, is_experiment,
@@ -150,10 +150,9 @@ def _record(sweep: dict, root: Path):
   rows.update({p["workdir"]: {k: p[k] for k in ("name", "values", "seed",
                                                  "workdir")}
                for p in sweep["points"]})
-  tmp = path.with_suffix(".tmp")
-  tmp.write_text(json.dumps(dict(mine, grid=grid, points=list(rows.values())),
-                            indent=1, sort_keys=True))
-  os.replace(tmp, path)
+  files.write_atomic(path, json.dumps(
+      dict(mine, grid=grid, points=list(rows.values())), indent=1,
+      sort_keys=True))
 
 
 def refuse_experiment(root: Path) -> None:
