@@ -60,17 +60,23 @@ def read_results(folder: str | Path) -> dict | None:
   return json.loads(path.read_text()) if path.is_file() else None
 
 
-def read_sweep_plan(root: str | Path) -> dict | None:
-  """The plan a sweep recorded in `root/sweep.json` (None if there is
-  none); ConfigError if it does not parse."""
-  path = Path(root) / SWEEP
+def read_record(path: str | Path, fix: str):
+  """What a folder recorded in the JSON file `path`: None if there is
+  none; ConfigError naming the file and `fix` if it does not parse."""
+  path = Path(path)
   if not path.is_file():
     return None
   try:
     return json.loads(path.read_text())
-  except json.JSONDecodeError:
-    raise ConfigError(f"{path} is not valid JSON; restore it or use a new "
-                      "--workdir") from None
+  except ValueError:
+    raise ConfigError(f"{path} is not valid JSON; {fix}") from None
+
+
+def read_sweep_plan(root: str | Path) -> dict | None:
+  """The plan a sweep recorded in `root/sweep.json` (None if there is
+  none); ConfigError if it does not parse."""
+  return read_record(Path(root) / SWEEP,
+                     "restore it or use a new --workdir")
 
 
 def is_experiment(folder: Path) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from evojax_nas import files
 from evojax_nas.config import ConfigError
-from evojax_nas.workdir import DATA
+from evojax_nas.workdir import DATA, read_record
 
 log = logging.getLogger("evojax_nas")
 
@@ -39,14 +39,8 @@ def describe(dataset) -> dict:
 def read(workdir: str | Path) -> dict | None:
   """The record, or None if the experiment has none (yet, or from before
   records); ConfigError if it does not parse."""
-  path = Path(workdir) / DATA
-  if not path.is_file():
-    return None
-  try:
-    return json.loads(path.read_text())
-  except ValueError:
-    raise ConfigError(f"{path} is not valid JSON; restore it, or delete it "
-                      "to record the data of the next start") from None
+  return read_record(Path(workdir) / DATA, "restore it, or delete it to "
+                     "record the data of the next start")
 
 
 def check(workdir: str | Path, dataset, same_as_recorded: bool = False,

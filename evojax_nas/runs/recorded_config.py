@@ -12,6 +12,7 @@ from pathlib import Path
 from evojax_nas import config as config_lib
 from evojax_nas import files
 from evojax_nas import strategies
+from evojax_nas.workdir import read_record
 
 # Fields that may differ when a workdir is resumed (budgets, display, paths).
 _RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
@@ -41,14 +42,10 @@ def _effective(flat: dict) -> dict:
 def recorded(path: Path, settings: dict, *, record: bool, fix: str):
   """What `path` recorded (a dict), or None when there was nothing and
   `settings` were recorded there now (if `record`)."""
-  if not path.exists():
-    if record:
-      files.write_atomic(path, json.dumps(settings, indent=1, sort_keys=True))
-    return None
-  try:
-    return json.loads(path.read_text())
-  except json.JSONDecodeError:
-    raise config_lib.ConfigError(f"{path} is not valid JSON; {fix}") from None
+  old = read_record(path, fix)
+  if old is None and record:
+    files.write_atomic(path, json.dumps(settings, indent=1, sort_keys=True))
+  return old
 
 
 def check_same_experiment(config, path: Path, record: bool = True):
