@@ -19,6 +19,7 @@ from evojax_nas.evolution import events as events_lib
 from evojax_nas.evolution.events import EventLogError
 from evojax_nas.evolution.individual import Individual, costs_of, record
 from evojax_nas.fronts import non_dominated
+from evojax_nas.workdir import EVENTS
 
 
 def fitness_of(strategy, trained: dict):
@@ -108,7 +109,7 @@ class History:
       self.slots = int(e["slots"])  # the schedule's S, kept on resume
 
 
-def replay(events: list[dict], strategy, path: str = "events.jsonl") -> History:
+def replay(events: list[dict], strategy, path: str = EVENTS) -> History:
   """Rebuilds the history; EventLogError naming the bad event if the log is
   inconsistent (e.g. two processes wrote it, or it was hand-edited)."""
   history = History(individuals={}, state=strategy.init(), elapsed=0.0)
