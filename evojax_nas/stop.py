@@ -141,10 +141,12 @@ def held() -> Iterator[None]:
   """Ctrl-C and SIGTERM wait until the block is done, then arrive as sent
   (to the handlers there were): for the few renames that replace a set of
   files together (files.replace_together)."""
-  with deferred() as stops:
-    yield
-  for how in stops:
-    os.kill(os.getpid(), signal_of(how))
+  try:
+    with deferred() as stops:
+      yield
+  finally:
+    for how in stops:  # (an error in the block: still sent)
+      os.kill(os.getpid(), signal_of(how))
 
 
 # Set by a parent that watches this process (runs/processes.py): its pid.
