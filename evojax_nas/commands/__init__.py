@@ -10,8 +10,10 @@ import re
 import sys
 import threading
 import traceback
+from pathlib import Path
 
 from evojax_nas import stop
+from evojax_nas.workdir import RESULTS
 
 
 class _OneLine(logging.Filter):
@@ -199,7 +201,7 @@ def summary_line(results: dict, workdir: str) -> str:
           f"{results['individuals']} individuals, "
           f"{results['total_flops']:.3g} FLOPs, "
           f"{results['wall_time_s']:.0f} s{_split(results)} -> "
-          f"{workdir}/results.json" + _final_words(results))
+          f"{Path(workdir) / RESULTS}" + _final_words(results))
 
 
 def _split(results: dict) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from absl import flags
 
 from evojax_nas.commands import cli
-from evojax_nas.workdir import read_results, refuse_owned
+from evojax_nas.workdir import RESULTS, read_results, refuse_owned
 
 
 def _accuracies(workdir: Path, ids: list[int], ensemble: bool) -> dict:
@@ -76,7 +76,7 @@ def _models(workdir: Path, individual, ensemble: bool, load_model, error):
   if ensemble:
     results = read_results(workdir)
     if results is None:
-      raise error(f"{workdir} has no results.json: finish the run "
+      raise error(f"{workdir} has no {RESULTS}: finish the run "
                   f"first (evojax_nas resume --workdir {workdir})")
     ids = results["ensemble"]["ids"]
   try:

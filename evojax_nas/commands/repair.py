@@ -5,10 +5,12 @@ experiment resumes from there."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from absl import flags
 
 from evojax_nas.commands import cli
+from evojax_nas.workdir import EVENTS
 
 
 def main(argv=None) -> int:
@@ -26,13 +28,13 @@ def main(argv=None) -> int:
   def fix():
     found = repair(workdir)
     if found["line"] is None:
-      print(f"{workdir}/events.jsonl is consistent: nothing to repair")
+      print(f"{Path(workdir) / EVENTS} is consistent: nothing to repair")
     else:
       again = (f"; individuals {found['ids']} will be trained again from "
                "their keys" if found["ids"] else "")
       ckpts = (f" with the checkpoints of {found['checkpoints']}"
                if found["checkpoints"] else "")
-      print(f"events.jsonl line {found['line']}: {found['reason']}; kept "
+      print(f"{EVENTS} line {found['line']}: {found['reason']}; kept "
             f"lines 1-{found['kept']}, moved {found['moved']} line(s){ckpts} "
             f"to {found['aside']}; run the experiment's command again to "
             f"resume{again}")

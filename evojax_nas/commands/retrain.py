@@ -20,7 +20,7 @@ from pathlib import Path
 from absl import flags
 
 from evojax_nas.commands import cli
-from evojax_nas.workdir import read_results
+from evojax_nas.workdir import RESULTS, RETRAINED, read_results
 
 # Besides retrain.*: what may differ from the recorded config (paths,
 # display), as on resume.
@@ -42,7 +42,7 @@ def _ids(workdir: Path, ensemble: bool, front: bool, individual):
     return exported_ids(workdir)
   results = read_results(workdir)
   if results is None:
-    raise ModelError(f"{workdir} has no results.json: finish the run first "
+    raise ModelError(f"{workdir} has no {RESULTS}: finish the run first "
                      f"(evojax_nas resume --workdir {workdir})")
   return results["ensemble"]["ids"]
 
@@ -103,8 +103,8 @@ def retrained_line(results: dict, workdir) -> str:
           f"({results['name']}): test {results['test_accuracy']:.4f}"
           + (f" (found {found:.4f})" if found is not None else "")
           + f", val {results['val_accuracy']:.4f}, {results['steps']} "
-          f"steps, {results['seconds']:.0f} s -> {workdir}/retrained/"
-          f"{results['name']}/results.json")
+          f"steps, {results['seconds']:.0f} s -> "
+          f"{Path(workdir) / RETRAINED / results['name'] / RESULTS}")
 
 
 if __name__ == "__main__":

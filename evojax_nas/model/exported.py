@@ -139,7 +139,7 @@ def _individual(path: Path, individual: int) -> Path | Model:
   if kept.is_dir():
     raise FileNotFoundError(
         f"individual {individual} of {path} has a checkpoint, but the run "
-        "recorded neither its data (data.json, written by this version at "
+        f"recorded neither its data ({DATA}, written by this version at "
         "the start) nor an exported model: run `evojax_nas resume "
         f"--workdir {path}` for a moment (it records them), then export")
   raise FileNotFoundError(

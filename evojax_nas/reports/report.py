@@ -98,7 +98,7 @@ def read_run(workdir: str | Path) -> Run:
     # Asynchronous workers still running: their records are the log.
     events = read_events(workdir / POPULATION)
   elif not path.is_file():
-    raise FileNotFoundError(f"{workdir} has no events.jsonl: not an "
+    raise FileNotFoundError(f"{workdir} has no {EVENTS}: not an "
                             "experiment directory (or nothing ran yet)")
   else:
     if config:
@@ -463,7 +463,7 @@ def build(workdirs, out_dir: str | Path | None = None) -> Path:
   s = summary(run)
   parts = [f"<h1>evojax-nas report: {html.escape(str(run.workdir))}</h1>",
            "<p>" + ("finished" if s.get("finished") else
-                    "in progress (results.json not written yet)") + "</p>"]
+                    f"in progress ({RESULTS} not written yet)") + "</p>"]
   if not s["individuals"]:
     return write_page(out, parts + ["<p>No individual trained yet.</p>"])
   genome = run.individuals[s["best_id"]].genome

@@ -26,7 +26,8 @@ import numpy as np
 
 from evojax_nas import files
 from evojax_nas.reports import report
-from evojax_nas.workdir import EVENTS, REPORT, SWEEP_STATS, read_sweep_plan
+from evojax_nas.workdir import (EVENTS, REPORT, SWEEP, SWEEP_STATS,
+                                 read_sweep_plan)
 
 
 def points(root: Path, plan: dict) -> list[dict]:
@@ -110,7 +111,7 @@ def build(root: str | Path, out_dir: str | Path | None = None) -> Path:
   out.mkdir(parents=True, exist_ok=True)
   plan = read_sweep_plan(root)
   if plan is None:
-    raise report.ReportError(f"{root} has no sweep.json: not a sweep folder")
+    raise report.ReportError(f"{root} has no {SWEEP}: not a sweep folder")
   rows = points(root, plan)
   stats = [_stats(r) for r in rows]
   grid = "; ".join(f"{k} = {', '.join(json.dumps(v) for v in vs)}"

@@ -86,12 +86,12 @@ def repair(workdir: str | Path) -> dict:
   workdir = Path(workdir).absolute()
   log_path = workdir / EVENTS
   if not log_path.is_file():
-    raise config_lib.ConfigError(f"{workdir} has no events.jsonl: nothing to "
+    raise config_lib.ConfigError(f"{workdir} has no {EVENTS}: nothing to "
                                  "repair")
   if (workdir / POPULATION).is_dir():
     raise config_lib.ConfigError(
-        f"{workdir} is a workers' experiment: its record is population/, "
-        "whose records are each atomic; events.jsonl is rewritten from it "
+        f"{workdir} is a workers' experiment: its record is {POPULATION}/, "
+        f"whose records are each atomic; {EVENTS} is rewritten from it "
         "when the workers finish")
   config = config_lib.from_workdir(workdir)
   with ownership.held(workdir, "a repair"):
