@@ -173,4 +173,7 @@ def follow_parent() -> None:
   ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig,
                                           int(signal.SIGTERM))
   if os.getppid() != int(parent):  # it died before the line above
-    os.kill(os.getpid(), signal.SIGTERM)
+    request("SIGTERM")  # raised at the loops' safe points, and sent again
+    again = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGTERM))
+    again.daemon = True  # from a thread: it lands in the command's body
+    again.start()

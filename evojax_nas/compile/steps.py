@@ -460,18 +460,21 @@ class StepCache:
     key = (sig, tuple(d.id for d in mesh.devices.flat))
     with self._lock:
       net = self._networks.get(key)
+    built = None
     if net is None:  # built outside the lock (cheap: nothing compiles yet)
-      net = CompiledNetwork(sig, build_module(
+      built = CompiledNetwork(sig, build_module(
           genome, self.cfg.num_classes,
           COMPUTE_DTYPES[self.cfg.compute_dtype]), self.cfg, mesh, self)
       if self._layered(genome, mesh):
-        net = LayeredNetwork(net, self.shared, NamedSharding(mesh, P()))
+        built = LayeredNetwork(built, self.shared, NamedSharding(mesh, P()))
     with self._lock:
-      net = self._networks.setdefault(key, net)  # a racing twin: theirs
-      while len(self._networks) > self.max_networks:
-        self._networks.popitem(last=False)
-        self.evictions += 1
-      self._networks.move_to_end(key)
+      if built is not None:
+        net = self._networks.setdefault(key, built)  # a racing twin: theirs
+        while len(self._networks) > self.max_networks:
+          self._networks.popitem(last=False)
+          self.evictions += 1
+      if key in self._networks:  # (a clear() meanwhile: not put back)
+        self._networks.move_to_end(key)
       if count:
         if sig in self._used:
           self.hits += 1
@@ -492,11 +495,12 @@ class StepCache:
         self._networks.popitem(last=False)
         self.evictions += 1
         gc.collect()  # an executable's mappings go when it is freed
-    if (memory.mappings() or 0) > self.max_mappings:
+    if len(self.shared) and (memory.mappings() or 0) > self.max_mappings:
       dropped = self.shared.drop_oldest()  # its own lock, not ours
-      with self._lock:
-        self.evictions += dropped
-      gc.collect()
+      if dropped:
+        with self._lock:
+          self.evictions += dropped
+        gc.collect()
 
   def clear(self):
     """Drops every compiled network (their memory goes once unreferenced)."""

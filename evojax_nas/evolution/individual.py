@@ -127,16 +127,26 @@ def costs_of(trained: dict, names: tuple[str, ...]) -> list[float]:
 
 
 def checker(costs: tuple[str, ...] = ()):
-  """A fold for `events.first_damage` that needs no strategy (so no JAX):
-  the individuals' lives as `record` checks them, the `costs` a
-  multi-objective run selects on in every `trained` event, and every
-  `generation` event's members and fitness."""
+  """A fold for `events.first_damage` that needs no strategy (so no JAX)
+  and refuses what the strategy's replay (history.py) refuses: the
+  individuals' lives as `record` checks them, a time that is no number,
+  a living individual's `trained` event without a numeric validation
+  accuracy or the `costs` a multi-objective run selects on, a `generation`
+  without members and fitness, a `population_reset` without its count, a
+  `started` whose slots are no number."""
   lives: dict[int, Individual] = {}
 
   def apply(e: dict) -> None:
-    record(lives, e)
-    if e.get("event") == "trained":
+    float(e.get("t", 0.0))
+    kind = e.get("event")
+    ind = record(lives, e)
+    if kind == "trained" and ind.killed_t is None:
+      float(e["val_accuracy"])
       costs_of(e, costs)
-    elif e.get("event") == "generation":
+    elif kind == "generation":
       _require(e, "ids", "fitness")
+    elif kind == "population_reset":
+      _require(e, "at")
+    elif kind == "started" and "slots" in e:
+      int(e["slots"])
   return apply

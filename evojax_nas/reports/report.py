@@ -44,7 +44,7 @@ from evojax_nas.fronts import non_dominated
 from evojax_nas.genomes.escape import parse_schedule
 from evojax_nas.reports import architecture
 from evojax_nas.workdir import (CONFIG, EVENTS, POPULATION, REPORT, RESULTS,
-                                 RETRAINED, read_results)
+                                 RETRAINED, read_record, read_results)
 
 
 @dataclasses.dataclass
@@ -90,9 +90,8 @@ def read_run(workdir: str | Path) -> Run:
   """Reads a run without writing to it; a torn last line is ignored."""
   workdir = Path(workdir)
   path = workdir / EVENTS
-  config = {}
-  if (workdir / CONFIG).is_file():
-    config = json.loads((workdir / CONFIG).read_text())
+  config = read_record(workdir / CONFIG, "restore it (or report another "
+                       "run)") or {}
   if (workdir / POPULATION).is_dir() and not (
       workdir / RESULTS).is_file():
     # Asynchronous workers still running: their records are the log.

@@ -40,6 +40,15 @@ from evojax_nas.workdir import EVENTS, FAULTS, LOGS, POPULATION
 log = logging.getLogger("evojax_nas")
 
 
+def _sleep(seconds: float, workers: processes.Children):
+  """`seconds` asleep, a stop passed on within half a second of it."""
+  deadline = time.monotonic() + seconds
+  while (left := deadline - time.monotonic()) > 0:
+    workers.check_stop()
+    time.sleep(min(0.5, left))
+  workers.check_stop()
+
+
 def _kill_local(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
   done: list[dict] = []
   t0 = time.time()
@@ -48,8 +57,7 @@ def _kill_local(config, workdir: Path, kills: int, gap_s, rng) -> list[dict]:
       workers.add(f"w{i}", launch.start_worker(workdir, f"w{i}"))
     while workers.procs:
       if len(done) < kills:
-        time.sleep(rng.uniform(*gap_s))
-        workers.check_stop()  # a Ctrl-C while asleep: no kill after it
+        _sleep(rng.uniform(*gap_s), workers)
         killed = _kill_one(workers, workdir, rng)
         if killed:
           done.append({"t": round(time.time() - t0, 2), **killed})

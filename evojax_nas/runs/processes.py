@@ -62,7 +62,8 @@ def start(args: list[str], *, log_to: Path | None = None,
     out = (subprocess.PIPE if log_to is None else
            files.enter_context(open(log_to, "ab")))
     return subprocess.Popen(
-        command(*args), stdout=out, stderr=subprocess.STDOUT,
+        command(*args), stdin=subprocess.DEVNULL, stdout=out,
+        stderr=subprocess.STDOUT,
         env=dict(os.environ, **env, **stop.watched_by(os.getpid())),
         pass_fds=fds, start_new_session=True, **piped)
 
@@ -202,7 +203,10 @@ def ray_results(ray, running: dict, grace_s: float = 120.0
     finished = True
   finally:
     if not finished and running:
-      _cancel(ray, list(running), grace_s)
+      try:
+        _cancel(ray, list(running), grace_s)
+      except Exception:  # pylint: disable=broad-except
+        log.exception("could not stop the Ray tasks (the stop goes on)")
 
 
 def _cancel(ray, refs: list, grace_s: float):

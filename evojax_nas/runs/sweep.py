@@ -237,8 +237,10 @@ def _run_ray(todo: list[Path], workers) -> dict[Path, int]:
   ray = processes.ray_started(workers, "--runner ray")
   task = processes.ray_task(ray, workers, run_point)
   codes = {}
-  for w, code in processes.ray_results(ray, {task.remote(str(w)): w
-                                             for w in todo}):
+  running = {task.remote(str(w)): w for w in todo}
+  # Stopped, each point's own supervisor gives its experiment 120 s; the
+  # tasks get longer before their workers are killed.
+  for w, code in processes.ray_results(ray, running, grace_s=180.0):
     codes[w] = code
     log.info("%s: exit %d: %s", w, code, _last_line(w))
   return codes
