@@ -80,7 +80,11 @@ def read_sweep_plan(root: str | Path) -> dict | None:
 
 
 def is_experiment(folder: Path) -> bool:
-  """Whether `folder` holds an experiment or a sweep."""
+  """Whether `folder` holds an experiment or a sweep (never its report
+  folder, whatever an older version left there: a sweep's report once
+  wrote `report/sweep.json`)."""
+  if folder.name == REPORT and is_experiment(folder.parent):
+    return False
   return folder.is_dir() and any((folder / m).exists() for m in MARKERS)
 
 

@@ -194,3 +194,17 @@ def test_sigterm_stops_the_sweep_and_its_experiment_cleanly(tmp_path,
   check_events(events, 3, max_individuals=12)
   assert json.loads((log.parent / "results.json").read_text())[
       "individuals"] == 12
+
+
+def test_a_report_folder_is_never_an_experiment(tmp_path):
+  """Not even with the stats file older versions wrote into a sweep's
+  report (`report/sweep.json`, the sweep's own marker name)."""
+  from evojax_nas import workdir  # pylint: disable=g-import-not-at-top
+  (tmp_path / "report").mkdir()
+  (tmp_path / "report" / "sweep.json").write_text("[]")
+  assert workdir.is_experiment(tmp_path / "report")  # a folder of its own
+  (tmp_path / "sweep.json").write_text("{}")
+  assert workdir.is_experiment(tmp_path)
+  assert not workdir.is_experiment(tmp_path / "report")
+  assert workdir.owned(tmp_path / "report" / "index.html",
+                       allow=("report",)) is None

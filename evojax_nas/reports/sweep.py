@@ -145,4 +145,6 @@ def build(root: str | Path, out_dir: str | Path | None = None) -> Path:
               ("val_mean", "best validation (mean)"),
               ("individuals", "individuals (mean)")]))
   (out / SWEEP_STATS).write_text(json.dumps(stats, indent=1))
+  if out.resolve() != root.resolve():
+    (out / SWEEP).unlink(missing_ok=True)  # older versions' stats file
   return report.write_page(out, parts)
