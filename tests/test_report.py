@@ -1,6 +1,7 @@
 """Reports: the HTML page (in a real headless browser), the architecture
 drawing, TensorBoard files, and the Colab notebook executed end to end."""
 
+import functools
 import json
 import os
 import re
@@ -186,13 +187,19 @@ _DAMAGE = {  # what goes in as line 7 (the rest shifts down)
     "slots no number": {"event": "started", "t": 0.0, "slots": "two"}}
 
 
+@functools.lru_cache(maxsize=None)
+def _strategy(costs):
+  """One per cost setting: its jitted tell and remove compile once."""
+  from evojax_nas import strategies  # pylint: disable=g-import-not-at-top
+  return strategies.make("tournament", 4, costs=costs)
+
+
 @pytest.mark.parametrize("costs", [(), ("flops",)])
 @pytest.mark.parametrize("damage", sorted(_DAMAGE))
 def test_the_reports_check_refuses_what_the_replay_refuses(tmp_path, damage,
                                                            costs):
   """Line for line and (but where JAX says it) word for word, with no
   strategy (so no JAX)."""
-  from evojax_nas import strategies  # pylint: disable=g-import-not-at-top
   from evojax_nas.evolution import events, history, individual  # pylint: disable=g-import-not-at-top
   lines = [json.dumps(e) for e in _SOUND]
   if _DAMAGE[damage] is not None:
@@ -200,8 +207,7 @@ def test_the_reports_check_refuses_what_the_replay_refuses(tmp_path, damage,
     lines.insert(6, bad if isinstance(bad, str) else json.dumps(bad))
   path = tmp_path / "events.jsonl"
   path.write_text("".join(l + "\n" for l in lines))
-  strategy = strategies.make("tournament", 4, costs=costs)
-  expected = history.first_damage(path, strategy)
+  expected = history.first_damage(path, _strategy(costs))
   assert (expected is None) == (
       damage == "none" or damage == "trained without costs" and not costs)
   assert expected is None or expected[0] == 7
