@@ -271,6 +271,10 @@ def retrain_config() -> ml_collections.ConfigDict:
   # Every convolution at least this wide after `width` (0 = as scaled;
   # beyond the papers: the search leaves narrow early layers behind).
   r.min_channels = 0
+  # With `time_budget_s`: the fewest epochs worth the scale (0 = any). Where
+  # the steps that fit make fewer, min_channels, then width, step down
+  # (runs/retrain.py: scale_ladder) to the widest that makes them.
+  r.min_epochs = 0.0
   r.label_smoothing = 0.0
   r.weight_decay = 1e-4
   r.crop_padding = 4
@@ -314,6 +318,8 @@ def validate_retrain(c) -> None:
        f"{r.min_channels!r}")
   need(isinstance(r.depth, int) and r.depth >= 1,
        f"retrain.depth must be a positive integer, got {r.depth!r}")
+  need(r.min_epochs >= 0, f"retrain.min_epochs must be >= 0 (0 = any), got "
+       f"{r.min_epochs}")
   need(0.0 <= r.label_smoothing < 1.0, "retrain.label_smoothing must be in "
        f"[0, 1), got {r.label_smoothing}")
   need(r.weight_decay >= 0, "retrain.weight_decay must be >= 0")

@@ -19,7 +19,7 @@ from evojax_nas import config as config_lib
 from evojax_nas import run
 from evojax_nas.config import ConfigError, default_config
 from evojax_nas.model.exported import load_model
-from evojax_nas.runs.retrain import retrain, start_variables
+from evojax_nas.runs.retrain import retrain, scale_ladder, start_variables
 from evojax_nas.genomes.dna import conv_chain
 from evojax_nas.genomes.scaling import scale
 from evojax_nas.train.data import DataError
@@ -342,6 +342,53 @@ def test_a_time_budget_trains_the_steps_that_fit(finished):
   assert told["weights_sha256"] == timed["weights_sha256"]
   with pytest.raises(ConfigError, match="retrain.time_budget_s must be"):
     config_lib.validate(settings(tmp, time_budget_s=-1.0))
+
+
+@pytest.mark.slow
+def test_a_time_budget_steps_the_scale_down_to_the_epochs_it_needs(finished):
+  """retrain.min_epochs: where the configured scale's steps that fit make
+  too few epochs, the ladder's next rungs are tried (none here makes them:
+  the last rung, width 1, trains); the scale chosen trains as if it had
+  been configured."""
+  tmp, _ = finished
+  laddered = retrain(tmp / "wd", None, settings(
+      tmp, width=2.0, min_channels=16, steps=20_000, time_budget_s=6.0,
+      min_epochs=10_000.0, name="laddered"))
+  assert laddered["scale"]["width"] == 1.0
+  assert laddered["scale"]["min_channels"] == 0
+  tried = laddered["scale"]["tried"]
+  assert (tried[0]["width"], tried[0]["min_channels"]) == (2.0, 16)
+  assert (tried[-1]["width"], tried[-1]["min_channels"]) == (1.0, 0)
+  assert tried[0]["train_step_flops"] > tried[-1]["train_step_flops"]
+  steps = laddered["steps"]
+  assert 0 < steps < 20_000
+  assert load_model(tmp / "wd" / "retrained" / "laddered").info[
+      "retrained"]["width"] == 1.0
+  told = retrain(tmp / "wd", None, settings(tmp, steps=steps, name="told1"))
+  assert told["weights_sha256"] == laddered["weights_sha256"]
+  # Epochs within reach (or `steps` fewer): the configured scale, timed
+  # once.
+  kept = retrain(tmp / "wd", None, settings(
+      tmp, width=2.0, steps=40, time_budget_s=60.0, min_epochs=1.0,
+      name="kept"))
+  assert kept["scale"]["width"] == 2.0
+  assert len(kept["scale"]["tried"]) == 1
+  assert kept["steps"] == 40
+
+
+def test_the_scale_ladder_halves_the_floor_then_drops_it_then_the_width():
+  r = config_lib.retrain_config()
+  r.width, r.min_channels = 2.0, 32
+  assert scale_ladder(r) == [(2.0, 32), (2.0, 16), (2.0, 8), (2.0, 0),
+                             (1.0, 0)]
+  r.width, r.min_channels = 1.0, 0
+  assert scale_ladder(r) == [(1.0, 0)]
+  r.width, r.min_channels = 0.5, 4
+  assert scale_ladder(r) == [(0.5, 4), (0.5, 0)]
+  with pytest.raises(ConfigError, match="retrain.min_epochs must be"):
+    c = default_config()
+    c.retrain.min_epochs = -1.0
+    config_lib.validate(c)
 
 
 def test_different_settings_get_different_folders():

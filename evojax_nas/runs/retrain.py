@@ -70,6 +70,7 @@ _RESUMABLE = ("checkpoint_every_s", "eval_points", "data.dir",
 
 # How a name spells a setting that is not its default.
 _SHORT = {"width": "w", "depth": "d", "min_channels": "min",
+          "min_epochs": "ep",
           "label_smoothing": "ls",
           "weight_decay": "wd", "learning_rate": "lr", "warmup_fraction": "wu",
           "crop_padding": "crop", "seed": "seed"}
@@ -280,6 +281,22 @@ def best_so_far(workdir: Path) -> int:
   return max(kept, key=lambda e: (e["val_accuracy"], -e["id"]))["id"]
 
 
+def scale_ladder(r) -> list[tuple[float, int]]:
+  """The (width, min_channels) a time-bound retraining may fall back to,
+  widest first: the configured ones, `min_channels` halved while it stays
+  at least 8, none, then width 1 (a floor of 32 channels on a full-
+  resolution stem the search left 3 channels wide ran 268 ms a step on
+  the hour's seed 2: 5 epochs fit; docs/results.md)."""
+  width, least = r.width, r.min_channels
+  ladder = [(width, least)]
+  least //= 2
+  while least >= 8:
+    ladder.append((width, least))
+    least //= 2
+  ladder += [(width, 0)] + ([(1.0, 0)] if width > 1 else [])
+  return list(dict.fromkeys(ladder))
+
+
 def time_a_step(net, lane, state, k: int, seconds: float = 2.0) -> float:
   """Seconds a training step takes: about `seconds` of dispatches of `k`
   steps in a row, as training runs them, on a copy of `state` (donated by
@@ -317,6 +334,8 @@ class _Retraining:
     self.config, self.r, self.out = config, config.retrain, out
     self.found, self.ident, self.genome = found, ident, genome
     self.steps = self.r.steps   # fewer where `time_budget_s` says so
+    self.scale = (self.r.width, self.r.min_channels)  # the scale trained
+    self.tried, self.per_eval = [], 0.0  # `_fit`'s timings
     self.trainer = trainer_lib.build(training_config(config), out, slots=1,
                                      label_smoothing=self.r.label_smoothing)
     d = self.trainer.dataset
@@ -338,43 +357,92 @@ class _Retraining:
         (self.out / CHECKPOINTS).rmdir()
 
   def _run(self) -> dict:
-    r, t, genome = self.r, self.trainer, self.genome
-    lane = t.lane(0)
-    net = t.cache.get(genome, mesh=lane.mesh)
-    k_init, k_data, k_aug, k_dropout = jax.random.split(
-        jax.random.key(r.seed), 4)
-    variables, report = start_variables(
-        net, k_init, self.found, r=r, same_classes=tuple(
-            self.found.class_names) == tuple(t.dataset.class_names))
-    state = net.new_state(variables, seed=int(
-        jax.random.bits(k_dropout, dtype=jnp.uint32)))
+    r = self.r
+    lane = self.trainer.lane(0)
     store = _StateStore(self.out / "state")
     saved = store.latest()
     curve, seconds, start = [], 0.0, 0
     if saved is not None:
       tree, meta = saved
+      self._rescale(*meta.get("scale", self.scale))
+      net, state, report = self._start(lane)
       state = jax.device_put(_from_tree(state, tree), lane.replicated)
       curve, seconds, start = meta["curve"], meta["seconds"], meta["step"]
       self.steps = meta.get("steps", r.steps)
       log.info("resuming %s at step %d of %d", self.out.name, start,
                self.steps)
     elif r.time_budget_s:
-      self.steps = self._steps_that_fit(net, lane, state)
+      net, state, report = self._fit(lane)
+    else:
+      net, state, report = self._start(lane)
     tb = (SummaryWriter(self.out / TENSORBOARD)
           if self.config.tensorboard else None)
     try:
       state, curve, seconds = self._train(
           net, lane, state, store=store, curve=curve, seconds=seconds,
-          start=start, k_data=k_data, k_aug=k_aug, tb=tb)
+          start=start, tb=tb)
     finally:
       store.close()
       if tb is not None:
         tb.close()
     return self._finish(net, state, curve, seconds=seconds, report=report)
 
-  def _train(self, net, lane, state, store, curve, seconds, start, k_data,
-             k_aug, tb):
+  def _keys(self):
+    """(init, data order, augmentation, dropout) keys of `retrain.seed`."""
+    return jax.random.split(jax.random.key(self.r.seed), 4)
+
+  def _start(self, lane):
+    """The network of `self.genome`, its train state from the start
+    variables (`start_variables`) and what they inherited."""
+    t = self.trainer
+    k_init, _, _, k_dropout = self._keys()
+    net = t.cache.get(self.genome, mesh=lane.mesh)
+    variables, report = start_variables(
+        net, k_init, self.found, r=self.r, same_classes=tuple(
+            self.found.class_names) == tuple(t.dataset.class_names))
+    state = net.new_state(variables, seed=int(
+        jax.random.bits(k_dropout, dtype=jnp.uint32)))
+    return net, state, report
+
+  def _rescale(self, width: float, min_channels: int) -> None:
+    self.scale = (float(width), int(min_channels))
+    self.genome = scale(self.found.genome, width, self.r.depth,
+                        min_channels=min_channels)
+
+  def _fit(self, lane):
+    """`retrain.time_budget_s`: the steps that fit, at the widest scale of
+    `scale_ladder` whose steps make `retrain.min_epochs` epochs (the last
+    rung where none does). A rung is timed only where its FLOPs, at the
+    last timed rung's seconds per FLOP, leave it a chance."""
+    target = self._target_steps()
+    ladder = scale_ladder(self.r)
+    timed = []  # (width, min_channels, train-step FLOPs, seconds a step)
+    for i, (width, least) in enumerate(ladder):
+      self._rescale(width, least)
+      net = self.trainer.cache.get(self.genome, mesh=lane.mesh)
+      flops = net.flops()["train_step"]
+      last = i == len(ladder) - 1
+      if timed and not last and self._affordable(
+          timed[-1][3] * flops / timed[-1][2]) < target:
+        continue
+      net, state, report = self._start(lane)
+      self.steps, per_step = self._steps_that_fit(net, lane, state)
+      timed.append((width, least, flops, per_step))
+      if self.steps >= target or last:
+        break
+    self.tried = [{"width": w, "min_channels": m, "train_step_flops": f,
+                   "seconds_per_step": round(s, 5)} for w, m, f, s in timed]
+    return net, state, report
+
+  def _target_steps(self) -> int:
+    """Steps of `retrain.min_epochs` epochs (at most `retrain.steps`)."""
+    d, batch = self.trainer.dataset, self.trainer.cfg.batch_size
+    return min(self.r.steps,
+               int(np.ceil(self.r.min_epochs * len(d.train_labels) / batch)))
+
+  def _train(self, net, lane, state, store, curve, seconds, start, tb):
     r, t, d = self.r, self.trainer, lane.data
+    _, k_data, k_aug, _ = self._keys()
     k = t.cfg.steps_per_dispatch
     base = r.learning_rate or self.genome.learning_rate
     rates = trainer_lib.scheduled_rates(
@@ -409,28 +477,38 @@ class _Retraining:
         if step < self.steps and now - last_save >= r.checkpoint_every_s:
           store.save(step, state, {"step": step, "curve": curve,
                                    "seconds": seconds + now - t0,
-                                   "steps": self.steps})
+                                   "steps": self.steps,
+                                   "scale": list(self.scale)})
           last_save = time.perf_counter()
     return state, curve, seconds + time.perf_counter() - t0
 
-  def _steps_that_fit(self, net, lane, state) -> int:
+  def _steps_that_fit(self, net, lane, state) -> tuple[int, float]:
     """Steps (at most `retrain.steps`) that `retrain.time_budget_s` buys at
     this network's speed here (`time_a_step`), less the time since the
     retraining began (data, compilation) and a validation's time per curve
-    point and for the answer."""
+    point and for the answer; and the seconds a step."""
     r = self.r
     k = self.trainer.cfg.steps_per_dispatch
     per_step = time_a_step(net, lane, state, k=k)
     t = time.perf_counter()
     self.trainer.accuracy(self.genome, state.variables(), "val")
     per_eval = time.perf_counter() - t
-    left = (r.time_budget_s - (time.perf_counter() - self.started)
-            - (r.eval_points + 4) * per_eval)
-    steps = min(r.steps, max(k, int(left / per_step) // k * k))
-    log.info("%s: %.1f ms a step, %.1f s a validation: %d steps fit "
-             "%.0f s", self.out.name, 1e3 * per_step, per_eval, steps,
-             r.time_budget_s)
-    return steps
+    steps = min(r.steps, max(k, int(self._affordable(
+        per_step, per_eval=per_eval)) // k * k))
+    log.info("%s at width %g, min_channels %d: %.1f ms a step, %.1f s a "
+             "validation: %d steps fit %.0f s", self.out.name, *self.scale,
+             1e3 * per_step, per_eval, steps, r.time_budget_s)
+    return steps, per_step
+
+  def _affordable(self, per_step: float, per_eval: float | None = None
+                  ) -> float:
+    """Steps that the time left buys at `per_step` seconds, after the
+    curve's validations (`per_eval` each: the last measured)."""
+    if per_eval is not None:
+      self.per_eval = per_eval
+    left = (self.r.time_budget_s - (time.perf_counter() - self.started)
+            - (self.r.eval_points + 4) * self.per_eval)
+    return left / per_step
 
   def _point(self, step, state, metrics, rate, tb) -> dict:
     """A point of the curve: validation accuracy (and the last chunk's
@@ -479,13 +557,17 @@ class _Retraining:
     info = {"id": self.ident, "val_accuracy": val, "test_accuracy": test,
             "data": d.name, "image_shape": list(d.train_images.shape[1:]),
             "retrained": {"steps": self.steps, "init": r.init,
-                          "width": r.width, "depth": r.depth,
-                          "min_channels": r.min_channels}}
+                          "width": self.scale[0], "depth": r.depth,
+                          "min_channels": self.scale[1]}}
     export_model(self.out / MODEL, self.genome, variables,
                  class_names=d.class_names, mean=d.mean, std=d.std, info=info)
     results = {
         "individual": self.ident, "name": self.out.name,
         "val_accuracy": val, "test_accuracy": test, "steps": self.steps,
+        "epochs": round(self.steps * t.cfg.batch_size / len(d.train_labels),
+                        2),
+        "scale": {"width": self.scale[0], "min_channels": self.scale[1],
+                  "tried": self.tried},
         **self._costs(net, n_curve=len(curve)),
         "seconds": round(seconds, 1),
         "found_val_accuracy": found["found_val"],
@@ -583,7 +665,7 @@ def final(config, workdir: str | Path, results: dict) -> dict:
       "search": {"max_steps": max_steps, "time_budget_s": time_budget_s,
                  "wall_time_s": results["wall_time_s"]},
       "retrain": {k: retrained[k] for k in (
-          "name", "steps", "seconds", "val_accuracy", "test_accuracy",
+          "name", "steps", "epochs", "scale", "seconds", "val_accuracy", "test_accuracy",
           "found_val_accuracy", "found_test_accuracy")},
       "model": str(workdir / RETRAINED / FINAL / MODEL)})
   write_results(workdir, results)
