@@ -369,6 +369,7 @@ class _Retraining:
       state = jax.device_put(_from_tree(state, tree), lane.replicated)
       curve, seconds, start = meta["curve"], meta["seconds"], meta["step"]
       self.steps = meta.get("steps", r.steps)
+      self.tried = meta.get("tried", [])
       log.info("resuming %s at step %d of %d", self.out.name, start,
                self.steps)
     elif r.time_budget_s:
@@ -478,7 +479,8 @@ class _Retraining:
           store.save(step, state, {"step": step, "curve": curve,
                                    "seconds": seconds + now - t0,
                                    "steps": self.steps,
-                                   "scale": list(self.scale)})
+                                   "scale": list(self.scale),
+                                   "tried": self.tried})
           last_save = time.perf_counter()
     return state, curve, seconds + time.perf_counter() - t0
 
