@@ -437,9 +437,12 @@ class _Retraining:
 
   def _target_steps(self) -> int:
     """Steps of `retrain.min_epochs` epochs (at most `retrain.steps`)."""
-    d, batch = self.trainer.dataset, self.trainer.cfg.batch_size
     return min(self.r.steps,
-               int(np.ceil(self.r.min_epochs * len(d.train_labels) / batch)))
+               int(np.ceil(self.r.min_epochs * self._steps_per_epoch())))
+
+  def _steps_per_epoch(self) -> float:
+    t = self.trainer
+    return len(t.dataset.train_labels) / t.cfg.batch_size
 
   def _train(self, net, lane, state, store, curve, seconds, start, tb):
     r, t, d = self.r, self.trainer, lane.data
@@ -494,20 +497,16 @@ class _Retraining:
     per_step = time_a_step(net, lane, state, k=k)
     t = time.perf_counter()
     self.trainer.accuracy(self.genome, state.variables(), "val")
-    per_eval = time.perf_counter() - t
-    steps = min(r.steps, max(k, int(self._affordable(
-        per_step, per_eval=per_eval)) // k * k))
+    self.per_eval = time.perf_counter() - t
+    steps = min(r.steps, max(k, int(self._affordable(per_step)) // k * k))
     log.info("%s at width %g, min_channels %d: %.1f ms a step, %.1f s a "
              "validation: %d steps fit %.0f s", self.out.name, *self.scale,
-             1e3 * per_step, per_eval, steps, r.time_budget_s)
+             1e3 * per_step, self.per_eval, steps, r.time_budget_s)
     return steps, per_step
 
-  def _affordable(self, per_step: float, per_eval: float | None = None
-                  ) -> float:
+  def _affordable(self, per_step: float) -> float:
     """Steps that the time left buys at `per_step` seconds, after the
-    curve's validations (`per_eval` each: the last measured)."""
-    if per_eval is not None:
-      self.per_eval = per_eval
+    curve's validations (at the last measured `per_eval` each)."""
     left = (self.r.time_budget_s - (time.perf_counter() - self.started)
             - (self.r.eval_points + 4) * self.per_eval)
     return left / per_step
@@ -566,8 +565,7 @@ class _Retraining:
     results = {
         "individual": self.ident, "name": self.out.name,
         "val_accuracy": val, "test_accuracy": test, "steps": self.steps,
-        "epochs": round(self.steps * t.cfg.batch_size / len(d.train_labels),
-                        2),
+        "epochs": round(self.steps / self._steps_per_epoch(), 2),
         "scale": {"width": self.scale[0], "min_channels": self.scale[1],
                   "tried": self.tried},
         **self._costs(net, n_curve=len(curve)),
