@@ -240,8 +240,12 @@ def default_config() -> ml_collections.ConfigDict:
   _train(c.train)
   c.retrain = retrain_config()
   # Share of `time_budget_s` and `max_steps` spent at the end on retraining
-  # the best (retrain.*); 0 = off, as in the papers.
-  c.final = ml_collections.ConfigDict(dict(fraction=0.0))
+  # the best (retrain.*); 0 = off, as in the papers. With a time budget,
+  # `candidates` > 1 (beyond the papers): the best that many by validation
+  # first race at the final scale for `race_fraction` of that time, equal
+  # shares; the most accurate then trains on (runs/final.py).
+  c.final = ml_collections.ConfigDict(dict(fraction=0.0, candidates=1,
+                                           race_fraction=0.25))
   return c
 
 
@@ -332,10 +336,27 @@ def validate_retrain(c) -> None:
   need(r.name == "" or (r.name.replace("-", "").replace("_", "").replace(
       ".", "").isalnum()), f"retrain.name {r.name!r} must be a plain folder "
        "name (letters, digits, - _ .)")
-  need(0.0 <= c.final.fraction < 1.0, "final.fraction must be in [0, 1), "
-       f"got {c.final.fraction}")
-  need(not c.final.fraction or c.time_budget_s or c.max_steps,
-       "final.fraction is a share of time_budget_s or max_steps: set one")
+  _validate_final(c.final, time_budget_s=c.time_budget_s,
+                  max_steps=c.max_steps)
+
+
+def _validate_final(f, time_budget_s: float, max_steps: int) -> None:
+  """ConfigError for bad `final.*` values."""
+  if not 0.0 <= f.fraction < 1.0:
+    raise ConfigError(f"final.fraction must be in [0, 1), got {f.fraction}")
+  if f.fraction and not (time_budget_s or max_steps):
+    raise ConfigError("final.fraction is a share of time_budget_s or "
+                      "max_steps: set one")
+  if not (isinstance(f.candidates, int) and f.candidates >= 1):
+    raise ConfigError("final.candidates must be an integer >= 1, got "
+                      f"{f.candidates!r}")
+  if f.candidates > 1 and not (f.fraction and time_budget_s):
+    raise ConfigError("final.candidates > 1 race for a share of the final "
+                      "stage's time: set time_budget_s and final.fraction, "
+                      "or final.candidates = 1")
+  if not 0.0 < f.race_fraction < 1.0:
+    raise ConfigError("final.race_fraction must be in (0, 1), got "
+                      f"{f.race_fraction}")
 
 
 def search_budgets(config) -> tuple[int, float]:

@@ -35,6 +35,7 @@ SWEEP = "sweep.json"               # a sweep's folder, not an experiment's
 RETRAINED = "retrained"            # `evojax_nas retrain`, final.fraction
 FINAL = "final"                    # in retrained/: the final training's
 RETRAIN_SETTINGS = "retrain.json"  # in each retrained/<name>/
+RACE = "race.json"                 # in retrained/final/: `final.candidates`
 FAULTS = "faults.json"
 LOGS = "logs"                      # workers' logs
 

@@ -304,7 +304,7 @@ def test_a_scan_loop_still_validates_and_saves_along_the_way(finished):
 
 def test_final_fraction_splits_a_time_budget(tmp_path):
   from evojax_nas.evolution.loop import over_budget
-  from evojax_nas.runs.retrain import final_seconds, final_steps
+  from evojax_nas.runs.final import final_seconds, final_steps
   c = default_config()
   c.time_budget_s, c.final.fraction, c.train.chunk_steps = 800.0, 0.25, 4
   c = config_lib.validate(c)
@@ -451,3 +451,33 @@ def test_a_running_experiment_retrains_its_best_so_far(finished, tmp_path):
              key=lambda e: (e["val_accuracy"], -e["id"]))
   assert out["individual"] == best["id"] == results["best"]["id"]
   assert 0.0 <= out["test_accuracy"] <= 1.0
+
+
+def test_a_paused_retraining_resumes_to_the_weights_of_one_run_straight_through(
+    finished):
+  """The final race's handover: a retraining paused after its first
+  dispatch (`until` already past), its state saved with `meta`, is resumed
+  by `retrain` to the weights of a retraining that never paused; the pause
+  adds a curve point."""
+  from evojax_nas.runs.retrain import Retraining, StateStore  # pylint: disable=g-import-not-at-top
+  tmp, results = finished
+  wd, ident = tmp / "wd", results["best"]["id"]
+  straight = retrain(wd, ident, settings(tmp, steps=40, name="straight"))
+  c = settings(tmp, steps=40, name="paused")
+  found = load_model(wd, ident)
+  out = wd / "retrained" / "paused"
+  out.mkdir(parents=True)
+  run_ = Retraining(c, out, found, ident=ident, genome=found.genome)
+  lane = run_.trainer.lane(0)
+  net, state, _ = run_.prepare(lane)
+  state, curve, spent = run_.train(net, lane, state, store=None, curve=[],
+                                   seconds=0.0, start=0, tb=None, until=0.0)
+  assert [p["step"] for p in curve] == [0, 2]
+  store = StateStore(out / "state")
+  store.save(2, state, run_.meta(2, curve, spent))
+  store.close()
+  run_.trainer.close()
+  resumed = retrain(wd, ident, c)
+  assert resumed["weights_sha256"] == straight["weights_sha256"]
+  assert [p["step"] for p in resumed["curve"]] == [0, 2, 20, 40]
+  assert resumed["curve"][1] == curve[1]

@@ -238,7 +238,7 @@ class Loop:
     inds = self.population.individuals()
     trained = sorted((i for i in inds.values() if i.trained),
                      key=lambda i: (-i.val_accuracy, i.id))
-    keep = {i.id for i in trained[:c.ensemble_size]}
+    keep = {i.id for i in trained[:max(c.ensemble_size, c.final.candidates)]}
     costs = tuple(c.objectives)[1:]
     if costs:
       keep |= {i.id for i in front_of(list(inds.values()), costs)}

@@ -35,7 +35,7 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path,
   results = _search(config, workdir, recycle)
   if config.final.fraction:
     # pylint: disable-next=g-import-not-at-top
-    from evojax_nas.runs.retrain import final
+    from evojax_nas.runs.final import final
     results = final(config, workdir, results)
   return results
 

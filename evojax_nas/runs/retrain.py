@@ -53,9 +53,10 @@ from evojax_nas.genomes.scaling import scale
 from evojax_nas.train import trainer as trainer_lib
 from evojax_nas.train.checkpoints import (CheckpointError, CheckpointStore,
                                           weights_digest)
+from evojax_nas.train import data as data_lib
 from evojax_nas.train.data import DataError
 from evojax_nas.train.inheritance import inherit
-from evojax_nas.workdir import (CHECKPOINTS, EVENTS, FINAL, MODEL, RESULTS,
+from evojax_nas.workdir import (CHECKPOINTS, EVENTS, MODEL, RESULTS,
                                  RETRAIN_SETTINGS, RETRAINED, TENSORBOARD,
                                  read_results, write_results)
 
@@ -149,6 +150,19 @@ def training_config(config) -> ml_collections.ConfigDict:
   return c
 
 
+def build_trainer(config, out: Path):
+  """The trainer of a retraining into `out` (one slot; `training_config`)."""
+  return trainer_lib.build(training_config(config), out, slots=1,
+                           label_smoothing=config.retrain.label_smoothing)
+
+
+def close_trainer(trainer, out: Path) -> None:
+  trainer.close()
+  # The trainer's per-individual store: a retraining saves none.
+  with contextlib.suppress(OSError):
+    (out / CHECKPOINTS).rmdir()
+
+
 def _retraining_data(d, r) -> None:
   """`retrain.data.*` over the experiment's `data.*` ("" / 0: its own)."""
   if r.name:
@@ -193,7 +207,7 @@ def _from_tree(template, tree: dict):
       jnp.asarray(state.rng), impl="rbg"))
 
 
-class _StateStore:
+class StateStore:
   """The retraining's train state in `out/state/<step>` (the newest kept)."""
 
   def __init__(self, directory: Path):
@@ -219,6 +233,11 @@ class _StateStore:
           self.store.delete(old)
       self.store.remove_temporaries()
 
+  def clear(self) -> None:
+    """Removes every saved state."""
+    for step in self.store.ids():
+      self.store.delete(step)
+
   def close(self):
     self.store.close()
 
@@ -231,10 +250,13 @@ def _eval_dispatches(dispatches: int, points: int) -> set[int]:
 
 
 def retrain(workdir: str | Path, individual: int | None = None,
-            config: ml_collections.ConfigDict | None = None) -> dict:
+            config: ml_collections.ConfigDict | None = None,
+            trainer=None) -> dict:
   """Retrains individual `individual` (default: the run's best) of the
   experiment in `workdir` with `config.retrain` (default: the recorded
-  config's) and returns its results (also in `results.json`)."""
+  config's) and returns its results (also in `results.json`). `trainer`:
+  one built by `build_trainer` for this retraining's folder, shared (the
+  final race's: its data loaded, its programs compiled)."""
   workdir = Path(workdir).absolute()
   config = config_lib.validate(config if config is not None
                                else config_lib.from_workdir(workdir))
@@ -257,13 +279,24 @@ def retrain(workdir: str | Path, individual: int | None = None,
       return read_results(out)
     log.info("retraining individual %s into %s: %s", ident, out,
              genome.describe())
-    return _Retraining(config, out, found, ident=ident, genome=genome).run()
+    return Retraining(config, out, found, ident=ident, genome=genome,
+                      trainer=trainer).run()
 
 
 def best_so_far(workdir: Path) -> int:
   """A running experiment's best individual by validation accuracy among
   those whose checkpoint it keeps (read without writing: the run's own
   process owns the log)."""
+  kept = kept_by_validation(workdir)
+  if not kept:
+    raise ModelError(f"{workdir} has no trained individual with a kept "
+                     "checkpoint yet: wait for the run, or give --individual")
+  return kept[0][0]
+
+
+def kept_by_validation(workdir: Path) -> list[tuple[int, float]]:
+  """(id, validation accuracy) of the trained individuals whose checkpoints
+  are kept, the most accurate first (ties: the older)."""
   trained = []
   for line in raw_lines(workdir / EVENTS) if (
       workdir / EVENTS).is_file() else ():
@@ -275,10 +308,8 @@ def best_so_far(workdir: Path) -> int:
       trained.append(e)
   kept = [e for e in trained
           if (workdir / CHECKPOINTS / str(e["id"])).is_dir()]
-  if not kept:
-    raise ModelError(f"{workdir} has no trained individual with a kept "
-                     "checkpoint yet: wait for the run, or give --individual")
-  return max(kept, key=lambda e: (e["val_accuracy"], -e["id"]))["id"]
+  return [(e["id"], e["val_accuracy"]) for e in sorted(
+      kept, key=lambda e: (-e["val_accuracy"], e["id"]))]
 
 
 def scale_ladder(r) -> list[tuple[float, int]]:
@@ -326,18 +357,18 @@ def time_a_step(net, lane, state, k: int, seconds: float = 2.0) -> float:
   return run(n) / (n * k)
 
 
-class _Retraining:
+class Retraining:
   """One retraining's pieces: trainer, network, state store, curves."""
 
-  def __init__(self, config, out: Path, found, ident, genome):
+  def __init__(self, config, out: Path, found, ident, genome, trainer=None):
     self.started = time.perf_counter()  # `time_budget_s` counts from here
     self.config, self.r, self.out = config, config.retrain, out
     self.found, self.ident, self.genome = found, ident, genome
     self.steps = self.r.steps   # fewer where `time_budget_s` says so
     self.scale = (self.r.width, self.r.min_channels)  # the scale trained
     self.tried, self.per_eval = [], 0.0  # `_fit`'s timings
-    self.trainer = trainer_lib.build(training_config(config), out, slots=1,
-                                     label_smoothing=self.r.label_smoothing)
+    self.owns_trainer = trainer is None
+    self.trainer = trainer or build_trainer(config, out)
     d = self.trainer.dataset
     self.same_data = _same_data(found, d)
     shape = tuple(found.info.get("image_shape", (32, 32, 3)))
@@ -351,15 +382,13 @@ class _Retraining:
     try:
       return self._run()
     finally:
-      self.trainer.close()
-      # The trainer's per-individual store: a retraining saves none.
-      with contextlib.suppress(OSError):
-        (self.out / CHECKPOINTS).rmdir()
+      if self.owns_trainer:
+        close_trainer(self.trainer, self.out)
 
   def _run(self) -> dict:
     r = self.r
     lane = self.trainer.lane(0)
-    store = _StateStore(self.out / "state")
+    store = StateStore(self.out / "state")
     saved = store.latest()
     curve, seconds, start = [], 0.0, 0
     if saved is not None:
@@ -372,14 +401,12 @@ class _Retraining:
       self.tried = meta.get("tried", [])
       log.info("resuming %s at step %d of %d", self.out.name, start,
                self.steps)
-    elif r.time_budget_s:
-      net, state, report = self._fit(lane)
     else:
-      net, state, report = self._start(lane)
+      net, state, report = self.prepare(lane)
     tb = (SummaryWriter(self.out / TENSORBOARD)
           if self.config.tensorboard else None)
     try:
-      state, curve, seconds = self._train(
+      state, curve, seconds = self.train(
           net, lane, state, store=store, curve=curve, seconds=seconds,
           start=start, tb=tb)
     finally:
@@ -387,6 +414,17 @@ class _Retraining:
       if tb is not None:
         tb.close()
     return self._finish(net, state, curve, seconds=seconds, report=report)
+
+  def prepare(self, lane):
+    """The network, its train state at step 0 and what it inherited; with
+    `retrain.time_budget_s`, at the scale and steps that fit (`_fit`)."""
+    return self._fit(lane) if self.r.time_budget_s else self._start(lane)
+
+  def meta(self, step: int, curve: list, seconds: float) -> dict:
+    """What a saved train state needs beside its arrays to go on."""
+    return {"step": step, "curve": curve, "seconds": seconds,
+            "steps": self.steps, "scale": list(self.scale),
+            "tried": self.tried}
 
   def _keys(self):
     """(init, data order, augmentation, dropout) keys of `retrain.seed`."""
@@ -444,7 +482,11 @@ class _Retraining:
     t = self.trainer
     return len(t.dataset.train_labels) / t.cfg.batch_size
 
-  def _train(self, net, lane, state, store, curve, seconds, start, tb):
+  def train(self, net, lane, state, store, curve, seconds, start, tb,
+            until: float | None = None):
+    """Trains from step `start` to `self.steps`, or (`until`, a
+    `time.perf_counter()` deadline) pauses after the dispatch that passes
+    it, with a curve point there; returns (state, curve, seconds)."""
     r, t, d = self.r, self.trainer, lane.data
     _, k_data, k_aug, _ = self._keys()
     k = t.cfg.steps_per_dispatch
@@ -473,17 +515,17 @@ class _Retraining:
           jax.block_until_ready(metrics)
         step = (i + 1) * k
         bar.update(k)
-        if i in evals:
+        now = time.perf_counter()
+        pause = until is not None and now >= until and step < self.steps
+        if i in evals or pause:
           curve.append(self._point(step, state, metrics, rate=rates[step - 1],
                                    tb=tb))
           bar.set_postfix(val=f"{curve[-1]['val_accuracy']:.4f}")
-        now = time.perf_counter()
-        if step < self.steps and now - last_save >= r.checkpoint_every_s:
-          store.save(step, state, {"step": step, "curve": curve,
-                                   "seconds": seconds + now - t0,
-                                   "steps": self.steps,
-                                   "scale": list(self.scale),
-                                   "tried": self.tried})
+        if pause:
+          break
+        if (store is not None and step < self.steps
+            and now - last_save >= r.checkpoint_every_s):
+          store.save(step, state, self.meta(step, curve, seconds + now - t0))
           last_save = time.perf_counter()
     return state, curve, seconds + time.perf_counter() - t0
 
@@ -603,79 +645,9 @@ def _pct(x) -> str:
   return "-" if x is None else f"{x:.4f}"
 
 
-def _seconds_per_step(workdir: Path, ident: int) -> float | None:
-  """The best's training seconds per step in the search (its `trained`
-  event), to turn a time share into steps."""
-  path = workdir / EVENTS
-  if not path.is_file():
-    return None
-  for line in raw_lines(path):
-    try:
-      e = parse(line)
-    except ValueError:
-      continue
-    if e.get("event") == "trained" and e.get("id") == ident and e.get(
-        "steps"):
-      return e["seconds"]["train"] / e["steps"]
-  return None
-
-
-def final_steps(config, workdir: Path, best: int) -> int:
-  """The steps that `final.fraction` of the budget buys: that share of
-  `max_steps`, or twice what that share of `time_budget_s` buys at the
-  best's speed in the search, whichever is fewer. With a time budget this
-  is a bound: the retraining keeps the steps that fit at its own speed
-  (alone it runs faster than the search's slots, wider it runs slower;
-  `final_seconds`)."""
-  f, candidates = config.final.fraction, []
-  if config.max_steps:
-    candidates.append(int(f * config.max_steps))
-  per_step = _seconds_per_step(workdir, best)
-  if config.time_budget_s and per_step:
-    candidates.append(int(2 * f * config.time_budget_s / per_step))
-  chunk = config.train.chunk_steps
-  return max(chunk, min(candidates or [config.retrain.steps]) // chunk * chunk)
-
-
-def final_seconds(config, results: dict) -> float:
-  """What is left of `time_budget_s` after the search (0 = no limit): the
-  search stops at its share, give or take the children in flight."""
-  if not config.time_budget_s:
-    return 0.0
-  left = config.time_budget_s - results["wall_time_s"]
-  return max(left, 0.5 * config.final.fraction * config.time_budget_s)
-
-
-def final(config, workdir: str | Path, results: dict) -> dict:
-  """The end of a run with `final.fraction`: the best retrained with that
-  share of the budget (retrain.* settings) into `retrained/final/`;
-  `results.json` gains the split and the retrained accuracies."""
-  workdir = Path(workdir).absolute()
-  c = ml_collections.ConfigDict(config.to_dict())
-  c.retrain.name = FINAL
-  c.retrain.steps = final_steps(config, workdir, results["best"]["id"])
-  c.retrain.time_budget_s = final_seconds(config, results)
-  max_steps, time_budget_s = config_lib.search_budgets(config)
-  log.info("final: %.0f%% of the budget retrains individual %d for %d "
-           "steps", 100 * config.final.fraction, results["best"]["id"],
-           c.retrain.steps)
-  retrained = retrain(workdir, results["best"]["id"], c)
-  results = dict(results, final={
-      "fraction": config.final.fraction,
-      "search": {"max_steps": max_steps, "time_budget_s": time_budget_s,
-                 "wall_time_s": results["wall_time_s"]},
-      "retrain": {k: retrained[k] for k in (
-          "name", "steps", "epochs", "scale", "seconds", "val_accuracy", "test_accuracy",
-          "found_val_accuracy", "found_test_accuracy")},
-      "model": str(workdir / RETRAINED / FINAL / MODEL)})
-  write_results(workdir, results)
-  return results
-
-
 def ensemble(workdir: str | Path, retrained: list[dict], config) -> dict:
   """The retrained members' majority vote on the test set (as the search's
   top-k ensemble votes), written to `retrained/ensemble-<settings>.json`."""
-  from evojax_nas.train import data as data_lib  # pylint: disable=g-import-not-at-top
   workdir = Path(workdir).absolute()
   d = training_config(config).data
   ds = data_lib.load(d.name, d.dir or None, d.cache_dir or None,
