@@ -4,6 +4,8 @@ race's end, trains on from where it stopped, and a restart reads the race
 back instead of running it again."""
 
 import json
+import time
+import types
 
 import pytest
 
@@ -12,6 +14,7 @@ from evojax_nas import run
 from evojax_nas.config import ConfigError, default_config
 from evojax_nas.model.exported import load_model
 from evojax_nas.runs import final as final_lib
+from evojax_nas.train.checkpoints import CheckpointError
 from test_retrain import tiny
 
 
@@ -68,6 +71,29 @@ def test_the_race_takes_the_answer_then_the_kept_by_validation(tmp_path):
   assert final_lib.candidates(c, tmp_path, {"best": {"id": 3}}) == [3, 2, 1]
   c.final.candidates = 1
   assert final_lib.candidates(c, tmp_path, {"best": {"id": 3}}) == [3]
+
+
+def test_a_candidate_whose_checkpoint_cannot_be_read_is_left_out(
+    tmp_path, monkeypatch):
+  (tmp_path / "events.jsonl").write_text("")
+
+  def heat(config, workdir, ident, trainer, lane, budget, share):
+    del config, workdir, trainer, lane, budget, share
+    if ident == 2:
+      raise CheckpointError(2, "checkpoint 2 is truncated")
+    return {"id": ident, "val_accuracy": {1: 0.3, 3: 0.5}[ident],
+            "step": 2}, None, None, None, 0.0
+
+  monkeypatch.setattr(final_lib, "_heat", heat)
+  trainer = types.SimpleNamespace(lane=lambda i: None)
+  ends_at = time.perf_counter() + 10.0
+  entries, best = final_lib._heats(default_config(), tmp_path, [1, 2, 3],
+                                   trainer, ends_at=ends_at, share=1.0)
+  assert [e["id"] for e in entries] == [1, 3] and best[0]["id"] == 3
+  # Not the search's answer: without it there is nothing to race against.
+  with pytest.raises(CheckpointError, match="checkpoint 2 is truncated"):
+    final_lib._heats(default_config(), tmp_path, [2, 1], trainer,
+                     ends_at=ends_at, share=1.0)
 
 
 @pytest.mark.parametrize("key,value,message", [

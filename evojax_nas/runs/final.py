@@ -27,11 +27,12 @@ from evojax_nas import config as config_lib
 from evojax_nas import files
 from evojax_nas.evolution.events import parse, raw_lines
 from evojax_nas.genomes.scaling import scale
-from evojax_nas.model.exported import load_model
+from evojax_nas.model.exported import ModelError, load_model
 from evojax_nas.runs import ownership
 from evojax_nas.runs.retrain import (Retraining, StateStore, build_trainer,
                                      close_trainer, kept_by_validation,
                                      retrain)
+from evojax_nas.train.checkpoints import CheckpointError
 from evojax_nas.workdir import (EVENTS, FINAL, MODEL, RACE, RETRAINED,
                                  read_record, write_results)
 
@@ -157,26 +158,43 @@ def race(config, workdir: Path, ids: list[int], ends_at: float,
            / len(ids))
   log.info("final: %d candidates race for %.0f s each: %s", len(ids), share,
            ", ".join(map(str, ids)))
-  searched = dict(kept_by_validation(workdir))
   with ownership.held(out, "the final race"):
     store = StateStore(out / "state")
-    store.clear()  # a race cut short
-    lane, entries, best = trainer.lane(0), [], None
-    for i, ident in enumerate(ids):
-      later = (len(ids) - 1 - i) * share  # the heats after this one
-      heat = _heat(config, workdir, ident, trainer=trainer, lane=lane,
-                   budget=ends_at - time.perf_counter() - later, share=share)
-      heat[0]["search_val_accuracy"] = searched.get(ident)
-      entries.append(heat[0])
-      if best is None or heat[0]["val_accuracy"] > best[0]["val_accuracy"]:
-        best = heat
-    entry, run, state, curve, spent = best
-    store.save(entry["step"], state, run.meta(entry["step"], curve, spent))
-    store.close()
+    try:
+      store.clear()  # a race cut short
+      entries, (entry, run, state, curve, spent) = _heats(
+          config, workdir, ids, trainer=trainer, ends_at=ends_at, share=share)
+      store.save(entry["step"], state, run.meta(entry["step"], curve, spent))
+    finally:
+      store.close()
     raced = {"seconds_each": round(share, 1), "candidates": entries,
              "winner": entry["id"]}
     files.write_atomic(out / RACE, json.dumps(raced, indent=1))
   return raced
+
+
+def _heats(config, workdir: Path, ids: list[int], trainer, ends_at: float,
+           share: float):
+  """Every candidate's heat (`_heat`), one after another: (their race
+  entries, the winning heat). A candidate whose checkpoint cannot be read
+  is left out, the search's answer (the first) excepted."""
+  searched = dict(kept_by_validation(workdir))
+  lane, entries, best = trainer.lane(0), [], None
+  for i, ident in enumerate(ids):
+    later = (len(ids) - 1 - i) * share  # the heats after this one
+    try:
+      heat = _heat(config, workdir, ident, trainer=trainer, lane=lane,
+                   budget=ends_at - time.perf_counter() - later, share=share)
+    except (ModelError, CheckpointError) as err:
+      if i == 0:
+        raise
+      log.warning("final race: individual %d left out: %s", ident, err)
+      continue
+    heat[0]["search_val_accuracy"] = searched.get(ident)
+    entries.append(heat[0])
+    if best is None or heat[0]["val_accuracy"] > best[0]["val_accuracy"]:
+      best = heat
+  return entries, best
 
 
 def _heat(config, workdir: Path, ident: int, trainer, lane, budget: float,
