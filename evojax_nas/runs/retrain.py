@@ -50,10 +50,10 @@ from evojax_nas.model.exported import ModelError, export_model, load_model
 from evojax_nas.model.vote import majority_vote
 from evojax_nas.runs.tensorboard import SummaryWriter
 from evojax_nas.genomes.scaling import scale
+from evojax_nas.train import data as data_lib
 from evojax_nas.train import trainer as trainer_lib
 from evojax_nas.train.checkpoints import (CheckpointError, CheckpointStore,
                                           weights_digest)
-from evojax_nas.train import data as data_lib
 from evojax_nas.train.data import DataError
 from evojax_nas.train.inheritance import inherit
 from evojax_nas.workdir import (CHECKPOINTS, EVENTS, MODEL, RESULTS,
