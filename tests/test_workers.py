@@ -8,9 +8,10 @@ import time
 import pytest
 
 from evojax_nas import config as config_lib
+from evojax_nas.evolution.invariants import check_events
+from evojax_nas.evolution.store import PopulationStore, read_events
 from evojax_nas.runs.dispatch import run
 from evojax_nas.runs.faults import check, inject_faults
-from evojax_nas.evolution.store import PopulationStore, read_events
 
 
 def _reserve_and_kill(root, name, victims, out):
@@ -64,6 +65,43 @@ def test_stale_claims_are_taken_back_once(tmp_path):
   kinds = [e["event"] for e in read_events(tmp_path)]
   assert kinds == ["started", "born", "trained"]
   assert read_events(tmp_path)[-1]["val_accuracy"] == 0.5
+
+
+def _replay_race(store: PopulationStore, steps):
+  """Publishes (kind, id, t) steps as the workers would: births and kills
+  with the snapshot's time, trainings after them."""
+  for kind, ident, t in steps:
+    event = {"event": kind, "id": ident, "t": t}
+    if kind == "born":
+      assert store.reserve() == ident
+      store.birth(ident, dict(event, parent=None))
+    elif kind == "trained":
+      assert store.finish(ident, dict(event, val_accuracy=0.1 * ident))
+    else:
+      assert store.kill(ident, event)
+
+
+def test_the_checker_counts_a_replacement_once_and_a_race_as_one_over(
+    tmp_path):
+  """A replacement's kill and birth share a time, which the store orders
+  born first: the checker counts the population after each instant, so a
+  replacement while another worker's racing birth is out (4 of 3, the most
+  two workers may reach) passes, and one more birth does not."""
+  store = PopulationStore(tmp_path, "a")
+  first = [("born", i, 0.1 * i) for i in range(3)] + [
+      ("trained", i, 1.0 + 0.1 * i) for i in range(3)]
+  _replay_race(store, first + [
+      ("born", 3, 2.0),                     # b saw 2 alive: no kill
+      ("killed", 0, 2.0001), ("born", 4, 2.0001),  # a saw 3: replaces 0
+      ("trained", 3, 3.0), ("trained", 4, 3.1),
+      ("killed", 1, 4.0)])                  # the end's trim
+  found = check_events(read_events(tmp_path), 3, num_workers=2,
+                       max_individuals=5)
+  assert found["max_population"] == 4 and found["final_population"] == 3
+  _replay_race(store, [("born", 5, 5.0), ("born", 6, 5.0), ("trained", 5, 6.0),
+                       ("trained", 6, 6.0)])
+  with pytest.raises(AssertionError, match="population reached 5 > 4"):
+    check_events(read_events(tmp_path), 3, num_workers=2)
 
 
 def test_claim_of_a_dead_process_is_stale_at_once(tmp_path):
