@@ -37,7 +37,8 @@ COSTS = ("flops", "params", "latency")
 # What a config.json recorded before a key existed meant, so that resuming
 # such a workdir goes on making the choices it made (keys not listed: their
 # default, which is what the code did before them).
-LEGACY_VALUES = {"sample_replacement": "without"}
+LEGACY_VALUES = {"sample_replacement": "without",
+                 "train.compile_options": "default"}
 
 
 def upgrade_recorded(flat: dict) -> dict:
@@ -216,6 +217,12 @@ def _train(c: ml_collections.ConfigDict) -> None:
   # programs shared by every architecture that has that vertex's shapes;
   # compile/layers.py), "auto" (trainer.engine_for).
   c.engine = "auto"
+  # XLA's options for the search's programs: "fast_compile" (XLA:CPU: ~0.72x
+  # the compile time of a late demo network at the same step time, weights
+  # equal to float rounding), "default" (XLA's own), "auto" (fast_compile on
+  # CPU; default on GPU and TPU, where it is not measured). A retraining
+  # compiles once and always takes XLA's default.
+  c.compile_options = "auto"
   # True: every individual's batch split over all local devices (one lane);
   # False: each slot trains on one device (round-robin).
   c.data_parallel = False
@@ -528,6 +535,8 @@ def _validate_data_and_training(c) -> None:
         "(0 = auto)")
   _one_of(t.compute_dtype, "train.compute_dtype", ("float32", "bfloat16"))
   _one_of(t.engine, "train.engine", ("auto", "network", "split", "layers"))
+  _one_of(t.compile_options, "train.compile_options",
+          ("auto", "default", "fast_compile"))
   _check_lr_schedule(t.lr_schedule, "train.lr_schedule")
 
 

@@ -225,8 +225,8 @@ class SharedPrograms:
         prog = self._programs.get(key)
       if prog is None:
         t0 = time.perf_counter()
-        prog = jax.jit(fn, static_argnames=static).lower(
-            *abstract_args()).compile()
+        prog = self.cfg.compile(jax.jit(fn, static_argnames=static).lower(
+            *abstract_args()))
         seconds = time.perf_counter() - t0
         with self._lock:
           self.misses += 1

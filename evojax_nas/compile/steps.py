@@ -72,6 +72,13 @@ class StepConfig:
   # architectures (compile/layers.py; one device, unrolled single chunks).
   engine: str = "network"
   label_smoothing: float = 0.0       # retraining's option (0: the papers')
+  # XLA options of every program ((name, value), ...; COMPILER_OPTIONS).
+  compiler_options: tuple = ()
+
+  def compile(self, lowered):
+    """`lowered` compiled with this config's XLA options."""
+    return lowered.compile(compiler_options=dict(self.compiler_options)
+                           or None)
 
   @property
   def steps_per_dispatch(self) -> int:
@@ -79,6 +86,17 @@ class StepConfig:
 
 
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+# XLA options per program, by `train.compile_options` name. "fast_compile"
+# (XLA:CPU): LLVM at optimisation level 2 instead of 3 and the loop emitters
+# instead of the MLIR fusion emitters; a late demo network compiles in
+# ~0.72x the time at the same step time, weights equal to float rounding
+# (benchmarks/compile_options.py, docs/performance.md).
+COMPILER_OPTIONS = {
+    "default": (),
+    "fast_compile": (("xla_backend_optimization_level", 2),
+                     ("xla_cpu_use_fusion_emitters", False)),
+}
 
 
 def batch_order(seed: jax.Array, steps: int, batch_size: int,
@@ -263,8 +281,8 @@ class CompiledNetwork:
       compiled = self._compiled.get(name)
       if compiled is None:
         t0 = time.perf_counter()
-        compiled = self._compiled[name] = jax.jit(
-            fn, donate_argnums=donate).lower(*abstract_args()).compile()
+        compiled = self._compiled[name] = self.cfg.compile(jax.jit(
+            fn, donate_argnums=donate).lower(*abstract_args()))
         seconds = time.perf_counter() - t0
     if seconds is not None:  # told after the lock: no lock inside another
       self._cache.compiled(seconds)

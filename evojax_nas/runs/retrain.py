@@ -141,6 +141,7 @@ def training_config(config) -> ml_collections.ConfigDict:
   c.train.flip = r.flip
   c.train.data_parallel = True
   c.train.lr_schedule = ()
+  c.train.compile_options = "default"  # one architecture: its speed counts
   if trainer_lib.train_loop(c)[0] == "scan" and not c.train.chunks_per_dispatch:
     # A scan over every chunk would leave no point to validate or save at:
     # at least `eval_points` dispatches.

@@ -35,8 +35,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile import memory, persistent_cache
-from evojax_nas.compile.steps import (StepCache, StepConfig, batch_order,
-                                      data_mesh)
+from evojax_nas.compile.steps import (COMPILER_OPTIONS, StepCache,
+                                      StepConfig, batch_order, data_mesh)
 from evojax_nas.errors import ConfigError
 from evojax_nas.train import data as data_lib
 from evojax_nas.train.checkpoints import CheckpointError, CheckpointStore
@@ -591,6 +591,17 @@ def engine_for(config) -> str:
   return "network" if engine == "auto" else engine
 
 
+def compiler_options_for(config, backend: str | None = None) -> tuple:
+  """`train.compile_options` as XLA options, "auto" resolved: fast_compile
+  on CPU (measured: ~0.72x the compile time at the same step time), XLA's
+  default on GPU and TPU (not measured there)."""
+  name = config.train.compile_options
+  if name == "auto":
+    backend = backend or jax.default_backend()
+    name = "fast_compile" if backend == "cpu" else "default"
+  return COMPILER_OPTIONS[name]
+
+
 def build(config, workdir: Path, for_training: bool = True,
           slots: int | None = None, label_smoothing: float = 0.0) -> Trainer:
   """The trainer of an experiment: its data on the devices, the compiled
@@ -617,7 +628,8 @@ def build(config, workdir: Path, for_training: bool = True,
       eval_batch_size=t.eval_batch_size, momentum=t.momentum,
       weight_decay=t.weight_decay, crop_padding=t.crop_padding, flip=t.flip,
       loop=loop, chunks_per_dispatch=chunks, compute_dtype=t.compute_dtype,
-      engine=engine_for(config), label_smoothing=label_smoothing)
+      engine=engine_for(config), label_smoothing=label_smoothing,
+      compiler_options=compiler_options_for(config))
   if config.persistent_compile_cache:
     persistent_cache.enable(workdir / COMPILE_CACHE,
                             config.persistent_cache_min_compile_s)
