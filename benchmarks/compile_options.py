@@ -45,7 +45,8 @@ DEFAULT_OPTIONS = (
 
 
 def parse_options(text: str) -> dict[str, dict]:
-  """'name=k:v,k:v;name=' -> {name: {k: v}} (true/false/ints parsed)."""
+  """'name=k:v,k:v;name=' -> {name: {k: v}} (true/false/ints parsed; a
+  list value joins its items with '|')."""
   out = {}
   for part in filter(None, text.split(";")):
     name, _, body = part.partition("=")
@@ -53,7 +54,7 @@ def parse_options(text: str) -> dict[str, dict]:
     for kv in filter(None, body.split(",")):
       k, _, v = kv.partition(":")
       opts[k] = {"true": True, "false": False}.get(
-          v, int(v) if v.lstrip("-").isdigit() else v)
+          v, int(v) if v.lstrip("-").isdigit() else v.replace("|", ","))
     out[name.strip()] = opts
   return out
 

@@ -8,12 +8,15 @@ starts from a cold compile cache (no persistent cache), as a run does.
 
   python benchmarks/replay_throughput.py WORKDIR [--individuals 40]
       [--slots 1,2,4] [--steps 0] [--data_dir DIR] [--loop auto]
+      [--engines network] [--compile_options default,fast_compile]
 
 Each S is run with every `--engines` value (train.engine: "network", one
 train program per architecture with its batch preparation; "split", the
 preparation shared by every architecture; "layers", per-unit programs
-shared across architectures), interleaved so that the machine's drift hits
-all of them.
+shared across architectures) and every `--compile_options` value
+(train.compile_options: "default", XLA's own; "fast_compile", XLA:CPU's
+optimisation level 2 and loop emitters), interleaved so that the machine's
+drift hits all of them.
 
 Columns: individuals per hour; programs compiled and their seconds in
 total; compile on the critical path; training and validation seconds
@@ -31,6 +34,7 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures
+import itertools
 import json
 import sys
 import tempfile
@@ -95,10 +99,10 @@ def replay(config, born: list[dict], slots: int) -> dict:
         parent = (parent, genomes[parent]) if parent in done else None
         slot = min(set(range(slots)) - {f[2] for f in flights})
         key = keys.stream(keys.individual(root, e["id"]), keys.Stream.TRAIN)
-        fut = pool.submit(trainer.train, key, e["id"], genomes[e["id"]],
-                          parent, None,
-                          not space.inherits_nothing(e["mutation"]),
-                          None, lambda *a: None, slot)
+        fut = pool.submit(trainer.train_and_validate, key, e["id"],
+                          genomes[e["id"]], parent=parent,
+                          inherit=not space.inherits_nothing(e["mutation"]),
+                          slot=slot)
         flights.append((e["id"], fut, slot))
     wall = time.perf_counter() - t0
     trainer.close()
@@ -137,6 +141,9 @@ def main(argv=None):
                  help="train.chunk_steps (default: the run's)")
   p.add_argument("--engines", default="network,split,layers",
                  help="train.engine values to compare (same individuals)")
+  p.add_argument("--compile_options", default="auto",
+                 help="train.compile_options values to compare, each with "
+                 "every engine (e.g. default,fast_compile)")
   args = p.parse_args(argv)
   config = config_lib.from_workdir(args.workdir)
   config.persistent_compile_cache = False
@@ -156,14 +163,15 @@ def main(argv=None):
         f"{config.steps_per_individual} steps each, loop "
         f"{trainer_lib.train_loop(config)}, chunks of "
         f"{config.train.chunk_steps} steps")
-  print(f"{'engine':>8} {'S':>3} {'wall s':>8} {'indiv/h':>8} "
+  print(f"{'engine':>8} {'options':>12} {'S':>3} {'wall s':>8} {'indiv/h':>8} "
         f"{'programs':>8} {'compile s':>9} {'crit s':>7} {'train s':>8} "
         f"{'eval s':>7} {'busy':>6} {'host ms/step':>12}")
   for slots in [int(s) for s in args.slots.split(",")]:
-    for engine in args.engines.split(","):  # interleaved: same drift
-      config.train.engine = engine
+    for engine, options in itertools.product(  # interleaved: same drift
+        args.engines.split(","), args.compile_options.split(",")):
+      config.train.engine, config.train.compile_options = engine, options
       r = replay(config, born, slots)
-      print(f"{engine:>8} {r['slots']:>3} {r['wall_s']:>8.1f} "
+      print(f"{engine:>8} {options:>12} {r['slots']:>3} {r['wall_s']:>8.1f} "
             f"{r['per_hour']:>8.0f} {r['compiles']:>8} "
             f"{r['compile_total_s']:>9.1f} {r['compile_s']:>7.1f} "
             f"{r['train_s']:>8.1f} {r['eval_s']:>7.1f} {r['busy']:>6.1%} "

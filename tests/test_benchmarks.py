@@ -1,0 +1,44 @@
+"""The benchmarks that replay a recorded run still run against today's
+trainer (the throughput replay once went stale behind an API change)."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from evojax_nas.runs.dispatch import run
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str):
+  spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def _rows(out: str, first: set[str]) -> list[list[str]]:
+  return [line.split() for line in out.splitlines()
+          if line.split()[:1] and line.split()[0] in first]
+
+
+@pytest.mark.slow
+def test_the_replay_benchmarks_run_on_a_recorded_run(tiny_config, tmp_path,
+                                                     capsys):
+  wd = tmp_path / "wd"
+  run(tiny_config, wd)
+  capsys.readouterr()
+  _load("replay_throughput").main([
+      str(wd), "--individuals", "3", "--slots", "1", "--engines", "network",
+      "--compile_options", "default,fast_compile"])
+  rows = _rows(capsys.readouterr().out, {"network"})
+  assert [r[1] for r in rows] == ["default", "fast_compile"]
+  assert all(float(r[4]) > 0 and int(r[5]) > 0 for r in rows)  # per h, programs
+  _load("compile_options").main([
+      str(wd), "--architectures", "2", "--steps", "4",
+      "--options", "default=;level_2=xla_backend_optimization_level:2"])
+  rows = _rows(capsys.readouterr().out, {"default", "level_2"})
+  assert [r[0] for r in rows] == ["default", "level_2"]
+  assert rows[0][2] == rows[0][4] == "1.00"  # the default is the baseline
+  assert float(rows[1][1]) > 0 and float(rows[1][5]) < 1e-3  # rounding only
