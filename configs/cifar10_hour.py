@@ -39,7 +39,6 @@ def get_config():
   config = sibling_config(__file__, "cifar10_demo")
   config.time_budget_s = 3540.0
   config.final.fraction = 0.4
-  config.final.candidates = 1  # the race is measured on the demo only
   config.retrain.width = 2.0
   config.retrain.min_channels = 32
   config.retrain.min_epochs = 20.0

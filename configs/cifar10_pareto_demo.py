@@ -20,7 +20,6 @@ from evojax_nas.config import sibling_config
 def get_config():
   config = sibling_config(__file__, "cifar10_demo")
   config.final.fraction = 0.0  # the answer is the front, as searched
-  config.final.candidates = 1
   config.strategy = "aging"
   config.population_size = 8
   config.sample_size = 3

@@ -21,7 +21,6 @@ from evojax_nas.config import sibling_config
 def get_config():
   config = sibling_config(__file__, "cifar10_demo")
   config.final.fraction = 0.0  # the study compares searches alone
-  config.final.candidates = 1
   config.population_size = 8
   config.steps_per_individual = 100
   config.time_budget_s = 0.0
