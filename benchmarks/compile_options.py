@@ -37,6 +37,8 @@ from evojax_nas.genomes.formats import genome_from_json
 
 DEFAULT_OPTIONS = (
     "default=;"
+    "fast_compile=xla_backend_optimization_level:2,"
+    "xla_cpu_use_fusion_emitters:false;"  # steps.COMPILER_OPTIONS's
     "no_fusion_emitters=xla_cpu_use_fusion_emitters:false;"
     "fast_compile_preset=xla_cpu_opt_preset:CPU_OPT_PRESET_FAST_COMPILE;"
     "codegen_split_1=xla_cpu_parallel_codegen_split_count:1;"
