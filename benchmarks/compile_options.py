@@ -1,6 +1,7 @@
 """Compile and step time of a recorded run's architectures under XLA
-compiler options, given per program (`Lowered.compile(compiler_options=)`),
-so that every option set runs in one process, interleaved.
+compiler options, given per program (`StepConfig.compiler_options`, the
+trainer's own path), so that every option set runs in one process,
+interleaved.
 
   python benchmarks/compile_options.py WORKDIR [--architectures 6]
       [--steps 40] [--options NAME=K:V,K:V;NAME=...]
@@ -19,7 +20,6 @@ options must not change what an individual computes beyond rounding).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import statistics
@@ -61,21 +61,6 @@ def parse_options(text: str) -> dict[str, dict]:
   return out
 
 
-@contextlib.contextmanager
-def compiler_options(opts: dict):
-  """Every `Lowered.compile()` inside gets `opts`."""
-  original = jax.stages.Lowered.compile
-
-  def compile_with(self, compiler_options=None):
-    return original(self, compiler_options={**opts,
-                                            **(compiler_options or {})})
-  jax.stages.Lowered.compile = compile_with
-  try:
-    yield
-  finally:
-    jax.stages.Lowered.compile = original
-
-
 def late_architectures(workdir: Path, count: int) -> list:
   """The last `count` distinct trained architectures of the run."""
   events = [json.loads(l) for l in (workdir / "events.jsonl").open()]
@@ -98,15 +83,15 @@ class Contender:
   def __init__(self, genome, cfg: StepConfig, opts: dict, data):
     images, labels, order = data
     opts = dict(opts)
-    cfg = dataclasses.replace(cfg, chunk_steps=opts.pop("chunk_steps",
-                                                        cfg.chunk_steps))
+    cfg = dataclasses.replace(  # the trainer's own path for XLA's options
+        cfg, chunk_steps=opts.pop("chunk_steps", cfg.chunk_steps),
+        compiler_options=tuple(sorted(opts.items())))
     self.data, self.cfg = data, cfg
     cache = StepCache(cfg)
     net = cache.get(genome)
-    with compiler_options(opts):
-      t0 = time.perf_counter()
-      net.precompile(len(labels), cfg.eval_batch_size, len(order))
-      self.compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    net.precompile(len(labels), cfg.eval_batch_size, len(order))
+    self.compile_s = time.perf_counter() - t0
     self.net = net
     self.state = net.new_state(net.init(jax.random.key(0)))
     self.mean, self.std = jnp.zeros(3), jnp.ones(3)
