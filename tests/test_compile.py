@@ -97,9 +97,10 @@ def test_programs_trace_once_per_architecture(monkeypatch):
   """The compile cache is keyed by the architecture's signature, so every
   genome of one architecture (children differing in learning rate only)
   runs the train and predict programs traced for the first; chex counts
-  the traces, and a new architecture's trace is the one too many."""
+  the traces, and a new architecture's trace is the one too many. The SGD
+  step is traced once for the chunk's unrolled steps and the FLOP count."""
   chex.clear_trace_counter()
-  for name in ("_train_dispatch", "_predict"):
+  for name in ("_train_dispatch", "_predict", "_train_step"):
     monkeypatch.setattr(CompiledNetwork, name, chex.assert_max_traces(
         getattr(CompiledNetwork, name), n=1))
   cache = StepCache(StepConfig(num_classes=10, batch_size=8, chunk_steps=2,
@@ -109,6 +110,7 @@ def test_programs_trace_once_per_architecture(monkeypatch):
   parent = conv_chain((4, 8), (2, 2))
   for lr in (0.1, 0.05, 0.2):
     _train_once(cache, parent.replace(learning_rate=lr), data)
+    assert cache.get(parent).flops()["train_step"] > 0
   assert cache.stats()["hits"] == 2
   with pytest.raises(AssertionError, match="traced > 1 times"):
     _train_once(cache, conv_chain((4, 8, 8), (2, 2, 1)), data)

@@ -155,6 +155,10 @@ class CompiledNetwork:
     self._compiled: dict[str, Any] = {}
     self._lock = threading.Lock()
     self._flops = None
+    # One SGD step as its own jit: the unrolled chunk calls it k times,
+    # traced once (same shapes), and XLA inlines the calls, so the compiled
+    # program is the same; the FLOP count reads the same trace.
+    self._step = jax.jit(self._train_step)
     dummy = jax.ShapeDtypeStruct((1,) + cfg.image_shape, jnp.float32)
     self.abstract_variables = jax.eval_shape(
         self._init_variables, jax.ShapeDtypeStruct((), jax.random.key(0).dtype),
@@ -234,7 +238,7 @@ class CompiledNetwork:
     """The chunk's SGD steps on prepared batches xs (k, B, H, W, C)."""
     losses, accs = [], []
     for i in range(xs.shape[0]):
-      state, loss, acc = self._train_step(state, xs[i], ys[i], lr[i])
+      state, loss, acc = self._step(state, xs[i], ys[i], lr[i])
       losses.append(loss)
       accs.append(acc)
     return state, {"loss": jnp.mean(jnp.stack(losses)),
@@ -417,7 +421,10 @@ class CompiledNetwork:
     lab = jax.ShapeDtypeStruct((b,), jnp.int32)
     vec = jax.ShapeDtypeStruct((cfg.image_shape[-1],), f32)
     scalar = jax.ShapeDtypeStruct((), f32)
-    ft = flops_lib.count_flops(self._train_step, abstract_state, x, lab, scalar)
+    # On the train program's devices, so that the step's trace is the one
+    # the program already made (jit's cache), not a second one.
+    ft = flops_lib.count_flops(self._step, *self._abstract(
+        (abstract_state, x, lab, scalar), self._replicated))
     fwd = lambda v, x, m, s: self.model.apply(
         v, augment_lib.standardize(x, m, s), train=False)
     fv = flops_lib.count_flops(fwd, self.abstract_variables, img, vec, vec)
