@@ -9,14 +9,16 @@ starts from a cold compile cache (no persistent cache), as a run does.
   python benchmarks/replay_throughput.py WORKDIR [--individuals 40]
       [--slots 1,2,4] [--steps 0] [--data_dir DIR] [--loop auto]
       [--engines network] [--compile_options default,fast_compile]
+      [--conv_kernels xla,eigen]
 
 Each S is run with every `--engines` value (train.engine: "network", one
 train program per architecture with its batch preparation; "split", the
 preparation shared by every architecture; "layers", per-unit programs
 shared across architectures) and every `--compile_options` value
 (train.compile_options: "default", XLA's own; "fast_compile", XLA:CPU's
-optimisation level 2 and loop emitters), interleaved so that the machine's
-drift hits all of them.
+optimisation level 2 and loop emitters) and every `--conv_kernels` value
+(train.conv_kernels: "xla", XLA:CPU's own, YNNPACK; "eigen"), interleaved
+so that the machine's drift hits all of them.
 
 Columns: individuals per hour; programs compiled and their seconds in
 total; compile on the critical path; training and validation seconds
@@ -144,6 +146,9 @@ def main(argv=None):
   p.add_argument("--compile_options", default="auto",
                  help="train.compile_options values to compare, each with "
                  "every engine (e.g. default,fast_compile)")
+  p.add_argument("--conv_kernels", default="auto",
+                 help="train.conv_kernels values to compare, each with "
+                 "every engine and options (e.g. xla,eigen)")
   args = p.parse_args(argv)
   config = config_lib.from_workdir(args.workdir)
   config.persistent_compile_cache = False
@@ -163,16 +168,18 @@ def main(argv=None):
         f"{config.steps_per_individual} steps each, loop "
         f"{trainer_lib.train_loop(config)}, chunks of "
         f"{config.train.chunk_steps} steps")
-  print(f"{'engine':>8} {'options':>12} {'S':>3} {'wall s':>8} {'indiv/h':>8} "
-        f"{'programs':>8} {'compile s':>9} {'crit s':>7} {'train s':>8} "
+  print(f"{'engine':>8} {'options':>12} {'kernels':>7} {'S':>3} "
+        f"{'wall s':>8} {'indiv/h':>8} {'programs':>8} {'compile s':>9} {'crit s':>7} {'train s':>8} "
         f"{'eval s':>7} {'busy':>6} {'host ms/step':>12}")
   for slots in [int(s) for s in args.slots.split(",")]:
-    for engine, options in itertools.product(  # interleaved: same drift
-        args.engines.split(","), args.compile_options.split(",")):
+    for engine, options, kernels in itertools.product(  # interleaved
+        args.engines.split(","), args.compile_options.split(","),
+        args.conv_kernels.split(",")):
       config.train.engine, config.train.compile_options = engine, options
+      config.train.conv_kernels = kernels
       r = replay(config, born, slots)
-      print(f"{engine:>8} {options:>12} {r['slots']:>3} {r['wall_s']:>8.1f} "
-            f"{r['per_hour']:>8.0f} {r['compiles']:>8} "
+      print(f"{engine:>8} {options:>12} {kernels:>7} {r['slots']:>3} "
+            f"{r['wall_s']:>8.1f} {r['per_hour']:>8.0f} {r['compiles']:>8} "
             f"{r['compile_total_s']:>9.1f} {r['compile_s']:>7.1f} "
             f"{r['train_s']:>8.1f} {r['eval_s']:>7.1f} {r['busy']:>6.1%} "
             f"{r['host_ms_per_step']:>12.3f}", flush=True)

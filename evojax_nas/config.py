@@ -38,7 +38,8 @@ COSTS = ("flops", "params", "latency")
 # such a workdir goes on making the choices it made (keys not listed: their
 # default, which is what the code did before them).
 LEGACY_VALUES = {"sample_replacement": "without",
-                 "train.compile_options": "default"}
+                 "train.compile_options": "default",
+                 "train.conv_kernels": "xla"}
 
 
 def upgrade_recorded(flat: dict) -> dict:
@@ -223,6 +224,12 @@ def _train(c: ml_collections.ConfigDict) -> None:
   # CPU; default on GPU and TPU, where it is not measured). A retraining
   # compiles once and always takes XLA's default.
   c.compile_options = "auto"
+  # XLA:CPU's convolution kernels, for the search and the retraining:
+  # "eigen" (Eigen's, multi-threaded; a late demo network steps in ~0.75x
+  # the time, a retrained answer in ~0.64x, weights equal to float rounding),
+  # "xla" (XLA's own choice: YNNPACK in jaxlib 0.10), "auto" (eigen where
+  # this jaxlib lets XLA choose). Ignored on GPU and TPU.
+  c.conv_kernels = "auto"
   # True: every individual's batch split over all local devices (one lane);
   # False: each slot trains on one device (round-robin).
   c.data_parallel = False
@@ -537,6 +544,7 @@ def _validate_data_and_training(c) -> None:
   _one_of(t.engine, "train.engine", ("auto", "network", "split", "layers"))
   _one_of(t.compile_options, "train.compile_options",
           ("auto", "default", "fast_compile"))
+  _one_of(t.conv_kernels, "train.conv_kernels", ("auto", "xla", "eigen"))
   _check_lr_schedule(t.lr_schedule, "train.lr_schedule")
 
 

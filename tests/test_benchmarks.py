@@ -31,10 +31,10 @@ def test_the_replay_benchmarks_run_on_a_recorded_run(tiny_config, tmp_path,
   capsys.readouterr()
   _load("replay_throughput").main([
       str(wd), "--individuals", "3", "--slots", "1", "--engines", "network",
-      "--compile_options", "default,fast_compile"])
+      "--compile_options", "default,fast_compile", "--conv_kernels", "xla"])
   rows = _rows(capsys.readouterr().out, {"network"})
-  assert [r[1] for r in rows] == ["default", "fast_compile"]
-  assert all(float(r[4]) > 0 and int(r[5]) > 0 for r in rows)  # per h, programs
+  assert [r[1:3] for r in rows] == [["default", "xla"], ["fast_compile", "xla"]]
+  assert all(float(r[5]) > 0 and int(r[6]) > 0 for r in rows)  # per h, programs
   _load("compile_options").main([
       str(wd), "--architectures", "2", "--steps", "4",
       "--options", "default=;level_2=xla_backend_optimization_level:2"])
@@ -42,3 +42,11 @@ def test_the_replay_benchmarks_run_on_a_recorded_run(tiny_config, tmp_path,
   assert [r[0] for r in rows] == ["default", "level_2"]
   assert rows[0][2] == rows[0][4] == "1.00"  # the default is the baseline
   assert float(rows[1][1]) > 0 and float(rows[1][5]) < 1e-3  # rounding only
+
+
+def test_the_convolution_kernel_benchmark_times_every_kernel_set(capsys):
+  _load("conv_kernels").main(["--layers", "8x4x6", "--batch", "4"])
+  rows = _rows(capsys.readouterr().out, {"8x4x6"})
+  assert [r[1] for r in rows] == ["xla", "eigen"]
+  assert all(float(v) > 0 for r in rows for v in r[2:5])
+  assert float(rows[0][5]) == 0 and float(rows[1][5]) < 1e-5  # rounding only

@@ -4,6 +4,7 @@ float rounding, units are shared across architectures, and the engine is
 what `train.engine` picks."""
 
 import json
+import re
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +13,8 @@ import pytest
 from jax.sharding import Mesh
 
 from evojax_nas import config as config_lib
-from evojax_nas.compile.steps import COMPILER_OPTIONS, StepCache, StepConfig
+from evojax_nas.compile.steps import (COMPILER_OPTIONS, CONV_KERNELS,
+                                     StepCache, StepConfig, cpu_accepts)
 from evojax_nas.genomes.dna import DNA
 from evojax_nas.genomes.formats import genome_from_json
 
@@ -126,14 +128,81 @@ def test_fast_compile_options_train_the_same_weights(engine, monkeypatch):
   assert np.max(np.abs(p_ref - p_fast)) < 1e-5
 
 
+def _ynn_convolutions(text: str) -> int:
+  """Convolutions XLA:CPU left to YNNPACK in a compiled program's text."""
+  n = 0
+  for name in re.findall(r"kind=kCustom, calls=%?([\w.\-]+)[^\n]*__ynn_fusion",
+                         text):
+    body = re.search(r"\n%?" + re.escape(name) + r" [^\n]*\{\n(.*?)\n\}",
+                     text, re.S)
+    n += " convolution(" in body.group(1)
+  return n
+
+
+def test_eigen_kernels_take_the_convolutions_from_ynnpack():
+  """At a demo layer's shape XLA:CPU (jaxlib 0.10) gives the filter
+  gradient to YNNPACK (one thread, ~2x Eigen's time); "eigen" keeps it."""
+  if not cpu_accepts(CONV_KERNELS["eigen"]):
+    pytest.skip("this jaxlib's XLA:CPU has no YNNPACK fusions")
+  conv = lambda w, h: jax.lax.conv_general_dilated(
+      h, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  filter_grad = jax.jit(lambda w, h, dy: jax.vjp(
+      lambda w: conv(w, h), w)[1](dy)[0]).lower(
+          jax.ShapeDtypeStruct((3, 3, 16, 35), jnp.float32),
+          jax.ShapeDtypeStruct((50, 16, 16, 16), jnp.float32),
+          jax.ShapeDtypeStruct((50, 16, 16, 35), jnp.float32))
+  compiled = {k: filter_grad.compile(
+      compiler_options=dict(CONV_KERNELS[k]) or None) for k in CONV_KERNELS}
+  assert _ynn_convolutions(compiled["xla"].as_text()) == 1
+  assert _ynn_convolutions(compiled["eigen"].as_text()) == 0
+  keys = jax.random.split(jax.random.key(0), 3)
+  args = [jax.random.normal(k, a.shape) for k, a in zip(
+      keys, filter_grad.in_avals[0])]
+  got = {k: np.asarray(c(*args)) for k, c in compiled.items()}
+  # Measured: 1.3e-6 of the largest entry (another summation order).
+  rel = np.max(np.abs(got["xla"] - got["eigen"])) / np.max(np.abs(got["xla"]))
+  assert 0 < rel < 1e-5, rel
+
+
+@pytest.mark.parametrize("engine", ["network", "layers"])
+def test_eigen_kernels_reach_every_program_and_train_the_same_weights(
+    engine, monkeypatch):
+  if not cpu_accepts(CONV_KERNELS["eigen"]):
+    pytest.skip("this jaxlib's XLA:CPU has no YNNPACK fusions")
+  seen = []
+  compile_ = jax.stages.Lowered.compile
+  monkeypatch.setattr(jax.stages.Lowered, "compile",
+                      lambda self, compiler_options=None: seen.append(
+                          compiler_options) or compile_(self, compiler_options))
+  genome = genome_from_json(GENOME)
+  v_ref, p_ref, *_ = _train(engine, genome)
+  seen.clear()
+  eigen = COMPILER_OPTIONS["fast_compile"] + CONV_KERNELS["eigen"]
+  v_eig, p_eig, *_ = _train(engine, genome, compiler_options=eigen)
+  assert seen and all(o == dict(eigen) for o in seen)
+  # Measured on XLA:CPU after six steps: network 1.4e-7 on the weights and
+  # 3.6e-7 on the probabilities, layers 2.4e-7 and 1.8e-7; one step more
+  # lands at 0.24 (test_layers_and_network_train_the_same_weights).
+  diff = _max_diff(v_ref, v_eig)
+  assert diff < 1e-5, diff
+  assert np.max(np.abs(p_ref - p_eig)) < 1e-5
+
+
 def test_compile_options_resolve_per_backend_and_retrainings_take_xlas():
   from evojax_nas.runs.retrain import training_config
   from evojax_nas.train.trainer import compiler_options_for
   c = config_lib.default_config()
-  assert config_lib.validate(c).train.compile_options == "auto"
-  assert compiler_options_for(c, "cpu") == COMPILER_OPTIONS["fast_compile"]
+  t = config_lib.validate(c).train
+  assert (t.compile_options, t.conv_kernels) == ("auto", "auto")
+  kernels = (CONV_KERNELS["eigen"] if cpu_accepts(CONV_KERNELS["eigen"])
+             else ())
+  assert compiler_options_for(c, "cpu") == (
+      COMPILER_OPTIONS["fast_compile"] + kernels)
   assert compiler_options_for(c, "gpu") == COMPILER_OPTIONS["default"] == ()
-  assert compiler_options_for(training_config(c), "cpu") == ()
+  # A retraining: XLA's default compile, the same convolution kernels.
+  assert compiler_options_for(training_config(c), "cpu") == kernels
+  c.train.conv_kernels = "xla"
+  assert compiler_options_for(c, "cpu") == COMPILER_OPTIONS["fast_compile"]
   for name in COMPILER_OPTIONS:  # the config's choices are the registry's
     c.train.compile_options = name
     assert compiler_options_for(config_lib.validate(c), "tpu") == (
@@ -141,6 +210,20 @@ def test_compile_options_resolve_per_backend_and_retrainings_take_xlas():
   c.train.compile_options = "fastest"
   with pytest.raises(config_lib.ConfigError, match="'fast_compile'"):
     config_lib.validate(c)
+  c.train.compile_options, c.train.conv_kernels = "auto", "mkl"
+  with pytest.raises(config_lib.ConfigError, match="'eigen'"):
+    config_lib.validate(c)
+
+
+def test_an_old_workdir_resumes_with_xlas_own_kernels():
+  """A config.json recorded before `train.conv_kernels` existed reads as
+  what the code then did (bitwise the same programs on resume)."""
+  flat = {k: v for k, v in config_lib.flatten(
+      config_lib.default_config()).items()
+          if k not in ("train.conv_kernels", "train.compile_options")}
+  upgraded = config_lib.upgrade_recorded(flat)
+  assert upgraded["train.conv_kernels"] == "xla"
+  assert upgraded["train.compile_options"] == "default"
 
 
 def test_a_child_reuses_its_parents_unit_programs():

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import gc
 import threading
 import time
@@ -97,6 +98,31 @@ COMPILER_OPTIONS = {
     "fast_compile": (("xla_backend_optimization_level", 2),
                      ("xla_cpu_use_fusion_emitters", False)),
 }
+
+# XLA:CPU's kernels for convolutions, by `train.conv_kernels` name. XLA
+# (jaxlib 0.10) runs them through YNNPACK, one thread each, whose filter
+# gradient takes ~2x Eigen's even on one core; "eigen" leaves YNNPACK the
+# reductions only: a late demo network steps in ~0.75x the time on 2 cores
+# (~0.85x on one), a retrained answer in ~0.64x, weights equal to float
+# rounding (benchmarks/compile_options.py, docs/performance.md).
+CONV_KERNELS = {
+    "xla": (),
+    "eigen": (("xla_cpu_experimental_ynn_fusion_type",
+               "LIBRARY_FUSION_TYPE_REDUCE"),),
+}
+
+
+@functools.cache
+def cpu_accepts(options: tuple) -> bool:
+  """Whether this jaxlib's XLA:CPU takes `options` (an older one may not
+  know a flag: compiling with it would fail)."""
+  lowered = jax.jit(lambda x: x + 1).lower(
+      jax.ShapeDtypeStruct((1,), jnp.float32))
+  try:
+    lowered.compile(compiler_options=dict(options))
+  except Exception:  # XlaRuntimeError / ValueError: unknown flag or value
+    return False
+  return True
 
 
 def batch_order(seed: jax.Array, steps: int, batch_size: int,
