@@ -104,10 +104,25 @@ def test_a_shared_preparation_trains_what_the_fused_program_trains():
   assert cache.stats()["shared_programs"]["compiled"] == 1  # preparation
 
 
+# Measured on XLA:CPU after six steps (weights, probabilities): fast_compile
+# network 1.8e-7 and 2.4e-7, layers 0 (bitwise); with Eigen's convolutions
+# network 1.4e-7 and 3.6e-7, layers 2.4e-7 and 1.8e-7. One step more lands
+# at 0.24 (test_layers_and_network_train_the_same_weights).
+OPTION_SETS = {
+    "fast_compile": COMPILER_OPTIONS["fast_compile"],
+    "fast_compile+eigen": COMPILER_OPTIONS["fast_compile"]
+    + CONV_KERNELS["eigen"],
+}
+
+
+@pytest.mark.parametrize("options", sorted(OPTION_SETS))
 @pytest.mark.parametrize("engine", ["network", "layers"])
-def test_fast_compile_options_train_the_same_weights(engine, monkeypatch):
-  """`train.compile_options="fast_compile"` reaches every program and
-  changes the weights by float rounding only."""
+def test_xla_options_reach_every_program_and_train_the_same_weights(
+    engine, options, monkeypatch):
+  """`train.compile_options` and `train.conv_kernels` reach every program
+  and change the weights by float rounding only."""
+  if "eigen" in options and not cpu_accepts(CONV_KERNELS["eigen"]):
+    pytest.skip("this jaxlib's XLA:CPU has no YNNPACK fusions")
   seen = []
   compile_ = jax.stages.Lowered.compile
   monkeypatch.setattr(jax.stages.Lowered, "compile",
@@ -117,15 +132,12 @@ def test_fast_compile_options_train_the_same_weights(engine, monkeypatch):
   v_ref, p_ref, *_ = _train(engine, genome)
   assert seen and not any(seen)
   seen.clear()
-  fast = COMPILER_OPTIONS["fast_compile"]
-  v_fast, p_fast, *_ = _train(engine, genome, compiler_options=fast)
-  assert seen and all(o == dict(fast) for o in seen)
-  # Measured on XLA:CPU after six steps: network 1.8e-7 on the weights and
-  # 2.4e-7 on the probabilities, layers 0 (bitwise); one step more lands at
-  # 0.24 (test_layers_and_network_train_the_same_weights).
-  diff = _max_diff(v_ref, v_fast)
+  opts = OPTION_SETS[options]
+  v_opt, p_opt, *_ = _train(engine, genome, compiler_options=opts)
+  assert seen and all(o == dict(opts) for o in seen)
+  diff = _max_diff(v_ref, v_opt)
   assert diff < 1e-5, diff
-  assert np.max(np.abs(p_ref - p_fast)) < 1e-5
+  assert np.max(np.abs(p_ref - p_opt)) < 1e-5
 
 
 def _ynn_convolutions(text: str) -> int:
@@ -162,30 +174,6 @@ def test_eigen_kernels_take_the_convolutions_from_ynnpack():
   # Measured: 1.3e-6 of the largest entry (another summation order).
   rel = np.max(np.abs(got["xla"] - got["eigen"])) / np.max(np.abs(got["xla"]))
   assert 0 < rel < 1e-5, rel
-
-
-@pytest.mark.parametrize("engine", ["network", "layers"])
-def test_eigen_kernels_reach_every_program_and_train_the_same_weights(
-    engine, monkeypatch):
-  if not cpu_accepts(CONV_KERNELS["eigen"]):
-    pytest.skip("this jaxlib's XLA:CPU has no YNNPACK fusions")
-  seen = []
-  compile_ = jax.stages.Lowered.compile
-  monkeypatch.setattr(jax.stages.Lowered, "compile",
-                      lambda self, compiler_options=None: seen.append(
-                          compiler_options) or compile_(self, compiler_options))
-  genome = genome_from_json(GENOME)
-  v_ref, p_ref, *_ = _train(engine, genome)
-  seen.clear()
-  eigen = COMPILER_OPTIONS["fast_compile"] + CONV_KERNELS["eigen"]
-  v_eig, p_eig, *_ = _train(engine, genome, compiler_options=eigen)
-  assert seen and all(o == dict(eigen) for o in seen)
-  # Measured on XLA:CPU after six steps: network 1.4e-7 on the weights and
-  # 3.6e-7 on the probabilities, layers 2.4e-7 and 1.8e-7; one step more
-  # lands at 0.24 (test_layers_and_network_train_the_same_weights).
-  diff = _max_diff(v_ref, v_eig)
-  assert diff < 1e-5, diff
-  assert np.max(np.abs(p_ref - p_eig)) < 1e-5
 
 
 def test_compile_options_resolve_per_backend_and_retrainings_take_xlas():

@@ -226,6 +226,11 @@ def test_mistakes_end_in_one_line(finished):
   done = cli("retrain", f"--workdir={wd}", "--config.population_size=9")
   assert done.returncode == 2 and "retrain takes --config.retrain." in (
       done.stderr.strip().splitlines()[-1])
+  # The convolution kernels may differ from the recorded run's (speed).
+  done = cli("retrain", f"--workdir={wd}", "--config.train.conv_kernels=mkl")
+  assert done.returncode == 2 and done.stderr.strip().splitlines()[-1] == (
+      "evojax_nas retrain: error: train.conv_kernels 'mkl' unknown; valid "
+      "choices: ['auto', 'eigen', 'xla']")
   # A folder that holds another retraining.
   retrain(wd, None, settings(tmp, steps=20, name="mine"))
   with pytest.raises(ConfigError, match="holds a different retraining "

@@ -6,7 +6,8 @@ Default: the run's best; `--individual ID` any exported or kept individual;
 `--ensemble` each member of the top-k ensemble; `--front` each exported
 Pareto front member. Settings are the recorded config's `retrain.*` (see
 evojax_nas/config.py: retrain_config) with `--config.retrain.KEY=VALUE` on
-top, e.g. `--config.retrain.steps=9000 --config.retrain.width=2`. Run the
+top, e.g. `--config.retrain.steps=9000 --config.retrain.width=2` (and
+`--config.train.conv_kernels=eigen` for a run recorded before that key). Run the
 same command again to resume an interrupted retraining; each writes
 `results.json`, `model/` (`evojax_nas export --workdir DIR/retrained/NAME`)
 and TensorBoard curves.
@@ -23,8 +24,10 @@ from evojax_nas.commands import cli
 from evojax_nas.workdir import RESULTS, RETRAINED, read_results
 
 # Besides retrain.*: what may differ from the recorded config (paths,
-# display), as on resume.
-_ALSO = ("progress", "tensorboard", "data.dir", "data.cache_dir")
+# display, XLA:CPU's convolution kernels: a run recorded before
+# `train.conv_kernels` reads as "xla"), as on resume.
+_ALSO = ("progress", "tensorboard", "data.dir", "data.cache_dir",
+         "train.conv_kernels")
 
 
 def _ids(workdir: Path, ensemble: bool, front: bool, individual):
