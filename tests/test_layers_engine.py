@@ -198,7 +198,11 @@ def test_compile_options_resolve_per_backend_and_retrainings_take_xlas():
   c.train.compile_options = "fastest"
   with pytest.raises(config_lib.ConfigError, match="'fast_compile'"):
     config_lib.validate(c)
-  c.train.compile_options, c.train.conv_kernels = "auto", "mkl"
+  for name in CONV_KERNELS:  # the config's kernels are the registry's
+    c.train.compile_options, c.train.conv_kernels = "auto", name
+    assert config_lib.validate(c).train.conv_kernels == name
+  assert not cpu_accepts((("xla_no_such_flag", 1),))
+  c.train.conv_kernels = "mkl"
   with pytest.raises(config_lib.ConfigError, match="'eigen'"):
     config_lib.validate(c)
 

@@ -120,8 +120,8 @@ def cpu_accepts(options: tuple) -> bool:
       jax.ShapeDtypeStruct((1,), jnp.float32))
   try:
     lowered.compile(compiler_options=dict(options))
-  except Exception:  # XlaRuntimeError / ValueError: unknown flag or value
-    return False
+  except RuntimeError:  # JaxRuntimeError INVALID_ARGUMENT: unknown flag
+    return False        # or value ("No such compile option: ...")
   return True
 
 
