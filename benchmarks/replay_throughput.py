@@ -9,7 +9,7 @@ starts from a cold compile cache (no persistent cache), as a run does.
   python benchmarks/replay_throughput.py WORKDIR [--individuals 40]
       [--slots 1,2,4] [--steps 0] [--data_dir DIR] [--loop auto]
       [--engines network] [--compile_options default,fast_compile]
-      [--conv_kernels xla,eigen]
+      [--conv_kernels xla,eigen] [--cpu_devices N] [--warm]
 
 Each S is run with every `--engines` value (train.engine: "network", one
 train program per architecture with its batch preparation; "split", the
@@ -20,12 +20,15 @@ optimisation level 2 and loop emitters) and every `--conv_kernels` value
 (train.conv_kernels: "xla", XLA:CPU's own, YNNPACK; "eigen"), interleaved
 so that the machine's drift hits all of them.
 
-Columns: individuals per hour; programs compiled and their seconds in
-total; compile on the critical path; training and validation seconds
+Columns: individuals per hour; programs compiled, programs loaded from
+another CPU device instead (`moved`, compile/relocate.py) and their seconds
+in total; compile on the critical path; training and validation seconds
 summed over the individuals; device busy = the union of the intervals in
 which some slot's training or evaluation programs ran (train + validation
 + checkpoint start, `Trainer.timeline`) over the wall time; compile on the
 critical path = time some compilation ran while no slot used the device;
+with `--warm`, each row again with every program already compiled (the
+ceiling that no compilation at all would give);
 host overhead per step = the rest of the device's idle time (restores,
 dispatch gaps, waits) per SGD step. Births follow the log: slot k trains
 individual i when i - S has been published, as in the loop.
@@ -76,39 +79,52 @@ def minus(intervals, holes) -> float:
   return union(intervals + holes) - union(holes)
 
 
-def replay(config, born: list[dict], slots: int) -> dict:
-  """Trains `born` on `slots` slots (FIFO, results in order); the row."""
+def train_all(trainer, config, born: list[dict], slots: int) -> list:
+  """Trains `born` on `slots` slots (FIFO, results in order)."""
+  space = spaces.make(config.search_space, config)
+  root = jax.random.key(config.seed)
+  done: set[int] = set()
+  genomes = {e["id"]: genome_from_json(e["genome"]) for e in born}
+  flights = collections.deque()
+  results = []
+  with concurrent.futures.ThreadPoolExecutor(slots) as pool:
+    for e in born + [None] * slots:
+      if len(flights) == slots or (e is None and flights):
+        ident, fut, _ = flights.popleft()
+        results.append(fut.result())
+        done.add(ident)
+      if e is None:
+        continue
+      parent = e["parent"]
+      parent = (parent, genomes[parent]) if parent in done else None
+      slot = min(set(range(slots)) - {f[2] for f in flights})
+      key = keys.stream(keys.individual(root, e["id"]), keys.Stream.TRAIN)
+      fut = pool.submit(trainer.train_and_validate, key, e["id"],
+                        genomes[e["id"]], parent=parent,
+                        inherit=not space.inherits_nothing(e["mutation"]),
+                        slot=slot)
+      flights.append((e["id"], fut, slot))
+  return results
+
+
+def replay(config, born: list[dict], slots: int, warm: bool = False) -> dict:
+  """The row of `born` trained on `slots` slots from a cold compile cache,
+  or (`warm`) trained a second time with every program compiled: the
+  ceiling that no compilation at all would give."""
   with tempfile.TemporaryDirectory() as tmp:
     trainer = trainer_lib.build(config, Path(tmp), slots=slots)
-    trainer.timeline = []
     trainer.lane(0)  # the data on the device before the clock starts
-    space = spaces.make(config.search_space, config)
-    root = jax.random.key(config.seed)
-    done: set[int] = set()
-    genomes = {e["id"]: genome_from_json(e["genome"]) for e in born}
-    flights = collections.deque()
-    results = []
+    if warm:
+      train_all(trainer, config, born, slots)
+    trainer.timeline = []
+    before = trainer.cache.stats()
     t0 = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(slots) as pool:
-      for e in born + [None] * slots:
-        if len(flights) == slots or (e is None and flights):
-          ident, fut, _ = flights.popleft()
-          results.append(fut.result())
-          done.add(ident)
-        if e is None:
-          continue
-        parent = e["parent"]
-        parent = (parent, genomes[parent]) if parent in done else None
-        slot = min(set(range(slots)) - {f[2] for f in flights})
-        key = keys.stream(keys.individual(root, e["id"]), keys.Stream.TRAIN)
-        fut = pool.submit(trainer.train_and_validate, key, e["id"],
-                          genomes[e["id"]], parent=parent,
-                          inherit=not space.inherits_nothing(e["mutation"]),
-                          slot=slot)
-        flights.append((e["id"], fut, slot))
+    results = train_all(trainer, config, born, slots)
     wall = time.perf_counter() - t0
     trainer.close()
     stats = trainer.cache.stats()
+  stats = {k: stats[k] - before[k]
+           for k in ("compiles", "relocated", "compile_seconds")}
   device = [(a, b) for _, kind, a, b in trainer.timeline if kind == "device"]
   compiles = [(a, b) for _, kind, a, b in trainer.timeline
               if kind == "compile"]
@@ -119,7 +135,8 @@ def replay(config, born: list[dict], slots: int) -> dict:
   return {"slots": slots, "wall_s": wall,
           "per_hour": 3600.0 * len(born) / wall, "busy": busy / wall,
           "compile_s": critical, "compile_total_s": stats["compile_seconds"],
-          "compiles": stats["compiles"], "train_s": spent("train"),
+          "compiles": stats["compiles"], "relocated": stats["relocated"],
+          "train_s": spent("train"),
           "eval_s": spent("eval"),
           "host_ms_per_step": 1e3 * max(0.0, wall - busy - critical) / steps}
 
@@ -146,6 +163,12 @@ def main(argv=None):
   p.add_argument("--compile_options", default="auto",
                  help="train.compile_options values to compare, each with "
                  "every engine (e.g. default,fast_compile)")
+  p.add_argument("--cpu_devices", type=int, default=-1, help="cpu_devices: "
+                 "the XLA:CPU devices the host is split into, one lane each "
+                 "(default: the run's; 0 = auto); one count per process")
+  p.add_argument("--warm", action="store_true", help="also each row "
+                 "trained a second time with its programs compiled (the "
+                 "ceiling without compilation)")
   p.add_argument("--conv_kernels", default="auto",
                  help="train.conv_kernels values to compare, each with "
                  "every engine and options (e.g. xla,eigen)")
@@ -158,7 +181,10 @@ def main(argv=None):
   config.train.compute_dtype = (args.compute_dtype
                                 or config.train.compute_dtype)
   config.train.chunk_steps = args.chunk_steps or config.train.chunk_steps
+  if args.cpu_devices >= 0:
+    config.cpu_devices = args.cpu_devices
   config = config_lib.validate(config)
+  trainer_lib.split_host(config)  # before JAX starts
   born = recorded_individuals(args.workdir, args.individuals, args.first)
   depth = max(sum(t.strip().startswith("C") for t in genome_from_json(
       e["genome"]).describe().split(">")) for e in born)
@@ -169,7 +195,7 @@ def main(argv=None):
         f"{trainer_lib.train_loop(config)}, chunks of "
         f"{config.train.chunk_steps} steps")
   print(f"{'engine':>8} {'options':>12} {'kernels':>7} {'S':>3} "
-        f"{'wall s':>8} {'indiv/h':>8} {'programs':>8} {'compile s':>9} {'crit s':>7} {'train s':>8} "
+        f"{'wall s':>8} {'indiv/h':>8} {'programs':>8} {'moved':>5} {'compile s':>9} {'crit s':>7} {'train s':>8} "
         f"{'eval s':>7} {'busy':>6} {'host ms/step':>12}")
   for slots in [int(s) for s in args.slots.split(",")]:
     for engine, options, kernels in itertools.product(  # interleaved
@@ -177,12 +203,15 @@ def main(argv=None):
         args.conv_kernels.split(",")):
       config.train.engine, config.train.compile_options = engine, options
       config.train.conv_kernels = kernels
-      r = replay(config, born, slots)
-      print(f"{engine:>8} {options:>12} {kernels:>7} {r['slots']:>3} "
-            f"{r['wall_s']:>8.1f} {r['per_hour']:>8.0f} {r['compiles']:>8} "
-            f"{r['compile_total_s']:>9.1f} {r['compile_s']:>7.1f} "
-            f"{r['train_s']:>8.1f} {r['eval_s']:>7.1f} {r['busy']:>6.1%} "
-            f"{r['host_ms_per_step']:>12.3f}", flush=True)
+      for warm in (False, True) if args.warm else (False,):
+        r = replay(config, born, slots, warm)
+        print(f"{engine:>8} {options:>12} {kernels:>7} {r['slots']:>3} "
+              f"{r['wall_s']:>8.1f} {r['per_hour']:>8.0f} {r['compiles']:>8} "
+              f"{r['relocated']:>5} "
+              f"{r['compile_total_s']:>9.1f} {r['compile_s']:>7.1f} "
+              f"{r['train_s']:>8.1f} {r['eval_s']:>7.1f} {r['busy']:>6.1%} "
+              f"{r['host_ms_per_step']:>12.3f}{' warm' if warm else ''}",
+              flush=True)
 
 
 if __name__ == "__main__":

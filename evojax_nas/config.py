@@ -39,7 +39,7 @@ COSTS = ("flops", "params", "latency")
 # default, which is what the code did before them).
 LEGACY_VALUES = {"sample_replacement": "without",
                  "train.compile_options": "default",
-                 "train.conv_kernels": "xla"}
+                 "train.conv_kernels": "xla", "cpu_devices": 1}
 
 
 def upgrade_recorded(flat: dict) -> dict:
@@ -105,6 +105,18 @@ def _process(c: ml_collections.ConfigDict) -> None:
   # total S (child n sees the results of children <= n - S): a run records
   # its S and a resume keeps it.
   c.slots_per_device = 0
+  # XLA:CPU devices the host's cores are split into, one slot lane each:
+  # XLA:CPU runs one program at a time per device, so on one device two
+  # slots take turns; on two their programs run side by side, and a program
+  # compiled on one is loaded on the other, not compiled again. 0 = auto: 2
+  # for the in-process loop (on 2 cores a replayed demo trains ~1.15x the
+  # individuals per hour; docs/slots.md); JAX's default (1) with workers,
+  # under train.data_parallel, or where XLA_FLAGS sets
+  # --xla_force_host_platform_device_count. Set before JAX starts; the
+  # final stage gets the whole host back. GPUs and TPUs are untouched.
+  # Results agree to float rounding (a lone program gets a share of the
+  # cores, which rounds differently).
+  c.cpu_devices = 0
   # JAX's persistent compilation cache in WORKDIR/compile_cache, shared by
   # restarts and workers; compiles above the threshold (seconds) persist.
   c.persistent_compile_cache = True
@@ -559,6 +571,7 @@ def _validate_process(c) -> None:
   _need(c.persistent_cache_min_compile_s >= 0.0,
         "persistent_cache_min_compile_s must be >= 0")
   _need(c.slots_per_device >= 0, "slots_per_device must be >= 0 (0 = auto)")
+  _need(c.cpu_devices >= 0, "cpu_devices must be >= 0 (0 = auto)")
   _need(c.num_workers >= 0, "num_workers must be >= 0 (0: one in-process "
         "loop)")
   _one_of(c.runner, "runner", RUNNERS)

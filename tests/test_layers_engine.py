@@ -207,15 +207,18 @@ def test_compile_options_resolve_per_backend_and_retrainings_take_xlas():
     config_lib.validate(c)
 
 
-def test_an_old_workdir_resumes_with_xlas_own_kernels():
-  """A config.json recorded before `train.conv_kernels` existed reads as
-  what the code then did (bitwise the same programs on resume)."""
+def test_an_old_workdir_resumes_with_xlas_own_kernels_on_one_device():
+  """A config.json recorded before `train.conv_kernels` (or `cpu_devices`)
+  existed reads as what the code then did (bitwise the same programs on
+  resume)."""
   flat = {k: v for k, v in config_lib.flatten(
       config_lib.default_config()).items()
-          if k not in ("train.conv_kernels", "train.compile_options")}
+          if k not in ("train.conv_kernels", "train.compile_options",
+                       "cpu_devices")}
   upgraded = config_lib.upgrade_recorded(flat)
   assert upgraded["train.conv_kernels"] == "xla"
   assert upgraded["train.compile_options"] == "default"
+  assert upgraded["cpu_devices"] == 1
 
 
 def test_a_child_reuses_its_parents_unit_programs():
@@ -242,3 +245,37 @@ def test_an_experiment_runs_on_the_layers_engine(tiny_config, tmp_path):
   assert results["individuals"] == tiny_config.max_individuals
   assert results["compile_cache"]["shared_programs"]["compiled"] > 0
   assert 0.0 <= results["best"]["test_accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize("engine", ["network", "split", "layers"])
+def test_a_second_device_loads_the_programs_instead_of_compiling(engine):
+  """With the host split into devices (`cpu_devices`), what one device
+  compiled (an architecture, a unit, the batch preparation) is loaded on
+  the other (compile/relocate.py): nothing compiles twice, and it trains
+  the same bits there."""
+  if len(jax.devices()) < 2:
+    pytest.skip("needs --xla_force_host_platform_device_count>=2")
+  genome = genome_from_json(GENOME)
+  lanes = [Mesh(np.array([d]), ("data",)) for d in jax.devices()[:2]]
+  cache = StepCache(_cfg(engine), mesh=lanes[0])
+  weights = []
+  for lane in lanes:
+    net = cache.get(genome, mesh=lane)
+    net.precompile(64, 16, 2)
+    if lane is lanes[0]:
+      compiled = cache.compiles
+    with jax.default_device(lane.devices.flat[0]):
+      images, labels = synthetic_images(64)
+      images, labels = jnp.asarray(images), jnp.asarray(labels, jnp.int32)
+      state = net.new_state(net.init(jax.random.key(3)))
+      for d in range(2):
+        idx = (jnp.arange(16, dtype=jnp.int32).reshape(2, 8) + 16 * d) % 64
+        state, _ = train_one_chunk(net, state, images, labels, 0.1, idx,
+                                   seed=d)
+    assert jax.tree.leaves(state.params)[0].devices() == {
+        lane.devices.flat[0]}
+    weights.append(jax.device_get(state.variables()))
+  assert cache.compiles == compiled and cache.relocations >= 2, (
+      cache.compiles, compiled, cache.relocations)
+  assert all(np.array_equal(a, b) for a, b in zip(
+      jax.tree.leaves(weights[0]), jax.tree.leaves(weights[1])))

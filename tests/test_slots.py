@@ -74,7 +74,8 @@ def test_loop_and_steps_per_dispatch_by_backend(backend, loop, chunks,
 
 @pytest.mark.parametrize("key,value", [
     ("train.loop", "while"), ("train.compute_dtype", "float16"),
-    ("slots_per_device", -1), ("train.chunks_per_dispatch", -2)])
+    ("slots_per_device", -1), ("train.chunks_per_dispatch", -2),
+    ("cpu_devices", -1)])
 def test_bad_slot_and_loop_settings_are_one_line(tiny_config, key, value):
   section, _, name = key.rpartition(".")
   setattr(tiny_config[section] if section else tiny_config, name, value)
@@ -366,3 +367,41 @@ def test_local_workers_see_every_device(tmp_path, monkeypatch):
     launch.start_worker(tmp_path, f"w{i}")
   assert set(seen) == {"w0", "w1"}
   assert not any("CUDA_VISIBLE_DEVICES" in env for env in seen.values())
+
+
+# --- the host split into devices (cpu_devices) ---------------------------------
+@pytest.mark.parametrize("cpu_devices,workers,data_parallel,flags,expected", [
+    (0, 0, False, "", 2), (0, 0, False, "--xla_force_host_platform_device_"
+                           "count=4", None), (0, 2, False, "", None),
+    (0, 0, True, "", None), (3, 2, True, "", 3), (1, 0, False, "", 1)])
+def test_cpu_devices_resolve(cpu_devices, workers, data_parallel, flags,
+                             expected):
+  from evojax_nas.config import default_config
+  c = default_config()
+  c.cpu_devices, c.num_workers = cpu_devices, workers
+  c.train.data_parallel = data_parallel
+  assert trainer_lib.cpu_device_count(c, 2, flags) == expected
+  assert trainer_lib.cpu_device_count(c, 1, flags) == (
+      expected if cpu_devices or expected is None else 1)
+
+
+@pytest.mark.slow
+def test_a_run_splits_the_host_for_its_slots_and_gives_it_back_at_the_end(
+    cifar10_dir, tmp_path):
+  """Auto: the two slots on two XLA:CPU devices, the final stage on one
+  again (JAX's backends rebuilt between them), in one process."""
+  from conftest import write_cli_config  # pylint: disable=g-import-not-at-top
+  from test_mistakes import cli  # pylint: disable=g-import-not-at-top
+  cfg = write_cli_config(tmp_path / "cfg.py", cifar10_dir, tmp_path / "cache",
+                         max_individuals=5, max_steps=0, time_budget_s=40.0,
+                         **{"final.fraction": 0.25, "retrain.eval_points": 2})
+  done = cli(f"--config={cfg}", f"--workdir={tmp_path / 'wd'}",
+             XLA_FLAGS="")
+  assert done.returncode == 0, done.stderr[-3000:]
+  log = done.stderr
+  assert "2 slots on cpu:0, cpu:1" in log, log
+  assert log.index("the host is one CPU device again") < log.index(
+      "retraining individual"), log
+  final = json.loads((tmp_path / "wd" / "retrained" / "final" /
+                      "results.json").read_text())
+  assert final["steps"] > 0 and final["test_accuracy"] is not None

@@ -47,6 +47,7 @@ import optax
 
 from evojax_nas.compile import augment as augment_lib
 from evojax_nas.compile.network import HE_NORMAL, LECUN_NORMAL, match_shape
+from evojax_nas.compile.relocate import relocate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,37 +205,55 @@ class SharedPrograms:
     self._programs: collections.OrderedDict = collections.OrderedDict()
     self._locks: dict = {}
     self._units: dict = {}
+    # Where a key was first compiled (a single device), to relocate from.
+    self._homes: dict = {}
+    self._devices: dict = {}
     self._lock = threading.Lock()
     self.max_programs = max_programs
     self.hits = 0
     self.misses = 0
+    self.relocated = 0
 
-  def get(self, key: tuple, fn, abstract_args, static=None):
-    """The program `key`: `fn` compiled for `abstract_args()` (called only
-    on a miss)."""
+  def get(self, key: tuple, fn, abstract_args, static=None, devices=()):
+    """The program `key` on `devices`: `fn` compiled for `abstract_args()`
+    (called only on a miss), or where another single device has it, that
+    program loaded for this one (compile/relocate.py)."""
+    full = (key, tuple(d.id for d in devices))
     with self._lock:
-      prog = self._programs.get(key)
+      prog = self._programs.get(full)
       if prog is not None:
-        self._programs.move_to_end(key)
+        self._programs.move_to_end(full)
         self.hits += 1
         return prog
-      lock = self._locks.setdefault(key, threading.Lock())
+      lock = self._locks.setdefault(full, threading.Lock())
     seconds = None
-    with lock:  # one compilation of `key`; other threads wait for it
+    with lock:  # one compilation of `full`; other threads wait for it
       with self._lock:
-        prog = self._programs.get(key)
+        prog = self._programs.get(full)
+        home = self._homes.get(key)
+        twin = self._programs.get(home) if home and home != full else None
       if prog is None:
         t0 = time.perf_counter()
-        prog = self.cfg.compile(jax.jit(fn, static_argnames=static).lower(
-            *abstract_args()))
+        if twin is not None and len(devices) == 1:
+          prog = relocate(twin, self._devices[home], devices[0])
+        moved = prog is not None
+        if prog is None:
+          prog = self.cfg.compile(jax.jit(fn, static_argnames=static).lower(
+              *abstract_args()))
         seconds = time.perf_counter() - t0
         with self._lock:
-          self.misses += 1
-          self._programs[key] = prog
+          if moved:
+            self.relocated += 1
+          else:
+            self.misses += 1
+          self._programs[full] = prog
+          if len(devices) == 1:
+            self._homes.setdefault(key, full)
+            self._devices[full] = devices[0]
           while len(self._programs) > self.max_programs:
             self._programs.popitem(last=False)
     if seconds is not None:
-      self._record(seconds)  # the cache's count (no lock of ours held)
+      self._record(seconds, moved)  # the cache's count (no lock of ours held)
     return prog
 
   def unit(self, conv, bn: bool, dtype) -> UnitPrograms:
@@ -282,9 +301,9 @@ def prepare_program(programs: SharedPrograms, net, train_rows: int,
             jax.ShapeDtypeStruct((c,), jnp.float32),
             jax.ShapeDtypeStruct((c,), jnp.float32)))
   key = ("prepare", train_rows, order_rows, cfg.batch_size, k,
-         cfg.crop_padding, cfg.flip, cfg.image_shape,
-         tuple(d.id for d in sharding.mesh.devices.flat))
-  return programs.get(key, prep, args)
+         cfg.crop_padding, cfg.flip, cfg.image_shape)
+  return programs.get(key, prep, args,
+                      devices=tuple(sharding.mesh.devices.flat))
 
 
 class LayeredNetwork:
@@ -300,7 +319,7 @@ class LayeredNetwork:
     self.units = units_of(base.signature)
     self._programs = programs
     self._sharding = sharding
-    self._device = tuple(d.id for d in sharding.mesh.devices.flat)
+    self._on = tuple(sharding.mesh.devices.flat)  # its devices
     self._dtype = base.model.dtype
     self._num_classes = base.cfg.num_classes
     self._dense = nn.Dense(self._num_classes, kernel_init=LECUN_NORMAL,
@@ -366,7 +385,7 @@ class LayeredNetwork:
   def _key(self, kind: str, u: Unit, batch: int, *extra) -> tuple:
     h, skips = self._inputs(u, batch)
     return (kind, u.conv, u.bn, str(self._dtype), h.shape, str(h.dtype),
-            tuple(s.shape for s in skips), self._device, *extra)
+            tuple(s.shape for s in skips), *extra)
 
   def _fwd(self, u: Unit):
     b = self.cfg.batch_size
@@ -377,7 +396,7 @@ class LayeredNetwork:
       return self._abstract((*self._unit_vars(v["params"], v["batch_stats"],
                                               u), h, skips))
     return self._programs.get(self._key("fwd", u, b), self._unit(u).forward,
-                              args)
+                              args, devices=self._on)
 
   def _bwd(self, u: Unit):
     b = self.cfg.batch_size
@@ -392,7 +411,8 @@ class LayeredNetwork:
       lr = jax.ShapeDtypeStruct((), jnp.float32)
       return self._abstract((cp, bp, bs, cp, bp, h, skips, z, y, lr))
     fn = lambda *a: unit.backward(*a, need_dh=need)
-    return self._programs.get(self._key("bwd", u, b, need), fn, args)
+    return self._programs.get(self._key("bwd", u, b, need), fn, args,
+                              devices=self._on)
 
   def _infer(self, u: Unit):
     e = self.cfg.eval_batch_size
@@ -403,7 +423,7 @@ class LayeredNetwork:
       return self._abstract((*self._unit_vars(v["params"], v["batch_stats"],
                                               u), h, skips))
     return self._programs.get(self._key("infer", u, e), self._unit(u).infer,
-                              args)
+                              args, devices=self._on)
 
   def _head(self, train: bool):
     batch = self.cfg.batch_size if train else self.cfg.eval_batch_size
@@ -411,7 +431,7 @@ class LayeredNetwork:
     p = self.abstract_variables["params"]["head"]
     dense, cfg = self._dense, self.cfg
     key = ("head" if train else "head_infer", h.shape, str(h.dtype),
-           self._num_classes, str(self._dtype), self._device)
+           self._num_classes, str(self._dtype))
     if train:
       fn = lambda p, t, h, y, lr: head_step(dense, cfg.weight_decay,
                                             cfg.momentum, p, t, h, y, lr)
@@ -420,7 +440,7 @@ class LayeredNetwork:
     else:
       fn = lambda p, h: head_infer(dense, p, h)
       args = lambda: self._abstract((p, h))
-    return self._programs.get(key, fn, args)
+    return self._programs.get(key, fn, args, devices=self._on)
 
   def _prepare(self, train_rows: int, order_rows: int):
     return prepare_program(self._programs, self.base, train_rows, order_rows,
@@ -441,8 +461,8 @@ class LayeredNetwork:
           jax.ShapeDtypeStruct((), jnp.int32),
           jax.ShapeDtypeStruct((c,), jnp.float32),
           jax.ShapeDtypeStruct((c,), jnp.float32)))
-    return self._programs.get(("eval_input", eval_rows, e, cfg.image_shape,
-                               self._device), standardize, args)
+    return self._programs.get(("eval_input", eval_rows, e, cfg.image_shape),
+                              standardize, args, devices=self._on)
 
   def precompile(self, train_rows: int, eval_rows: int,
                  order_rows: int | None = None):

@@ -47,6 +47,7 @@ from evojax_nas.compile import persistent_cache
 from evojax_nas.compile.layers import (LayeredNetwork, SharedPrograms,
                                        prepare_program)
 from evojax_nas.compile.modules import build_module
+from evojax_nas.compile.relocate import relocate
 from evojax_nas.compile.network import sample_variables
 from evojax_nas.genomes.dna import DNA
 
@@ -175,6 +176,9 @@ class CompiledNetwork:
         optax.add_decayed_weights(cfg.weight_decay, mask=_kernel_mask),
         optax.trace(decay=cfg.momentum))
     self._mesh = mesh
+    # Its one device (None: several), whose programs a twin on another
+    # device can load instead of compiling (StepCache.twin).
+    self.device = mesh.devices.flat[0] if mesh.devices.size == 1 else None
     self._cache = cache
     self._replicated = NamedSharding(mesh, P())
     self._batch_sharding = NamedSharding(mesh, P("data"))
@@ -306,16 +310,22 @@ class CompiledNetwork:
     compiled = self._compiled.get(name)
     if compiled is not None:
       return compiled
+    twin = self._cache.twin(self)  # on another device (looked up unlocked)
     seconds = None
     with self._lock:
       compiled = self._compiled.get(name)
       if compiled is None:
         t0 = time.perf_counter()
-        compiled = self._compiled[name] = self.cfg.compile(jax.jit(
-            fn, donate_argnums=donate).lower(*abstract_args()))
+        mine = twin and twin._compiled.get(name)
+        compiled = mine and relocate(mine, twin.device, self.device)
+        moved = compiled is not None
+        if compiled is None:
+          compiled = self.cfg.compile(jax.jit(
+              fn, donate_argnums=donate).lower(*abstract_args()))
+        self._compiled[name] = compiled
         seconds = time.perf_counter() - t0
     if seconds is not None:  # told after the lock: no lock inside another
-      self._cache.compiled(seconds)
+      self._cache.compiled(seconds, moved)
     return compiled
 
   def init(self, key: jax.Array):
@@ -486,6 +496,7 @@ class StepCache:
     self.hits = 0
     self.misses = 0
     self.compiles = 0
+    self.relocations = 0
     self.compile_seconds = 0.0
     self._used: set[tuple] = set()
     self._persistent_start = persistent_cache.counts()
@@ -560,13 +571,29 @@ class StepCache:
       self._networks.clear()
     gc.collect()
 
-  def compiled(self, seconds: float):
+  def compiled(self, seconds: float, relocated: bool = False):
     """A network (or a shared unit program) compiled a program in
-    `seconds`: counted, then mappings bounded (only after a miss)."""
+    `seconds`, or loaded one compiled for another device (`relocated`):
+    counted, then mappings bounded (only after a miss)."""
     with self._lock:
-      self.compiles += 1
+      if relocated:
+        self.relocations += 1
+      else:
+        self.compiles += 1
       self.compile_seconds += seconds
     self.bound_mappings()
+
+  def twin(self, net: "CompiledNetwork") -> "CompiledNetwork | None":
+    """The most recent network of `net`'s architecture on another single
+    device (its programs can be relocated to `net`'s), or None."""
+    if net.device is None:
+      return None
+    with self._lock:
+      for (sig, _), other in reversed(self._networks.items()):
+        if (sig == net.signature and isinstance(other, CompiledNetwork)
+            and other.device not in (None, net.device)):
+          return other
+    return None
 
   def stats(self) -> dict[str, float]:
     """In-process hits/misses by individual, programs compiled (or loaded
@@ -577,6 +604,7 @@ class StepCache:
     return {"hits": self.hits, "misses": self.misses,
             "hit_rate": self.hits / lookups if lookups else 0.0,
             "compiles": self.compiles,
+            "relocated": self.relocations,
             "compile_seconds": round(self.compile_seconds, 3),
             "persistent_hits": now["hits"] - self._persistent_start["hits"],
             "evictions": self.evictions,

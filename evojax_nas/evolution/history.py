@@ -43,7 +43,10 @@ def front_of(individuals, costs: tuple[str, ...]) -> list[Individual]:
   return [inds[k] for k in non_dominated(points)] if inds else []
 
 
-_NO_KEY = jax.random.key(0)  # tell() ignores its key for these strategies
+def _no_key():
+  """A key tell() ignores for these strategies (made per call: an array made
+  at import would start JAX's backends before a run chose its CPU devices)."""
+  return jax.random.key(0)
 
 
 @dataclasses.dataclass
@@ -93,14 +96,14 @@ class History:
     ind = record(self.individuals, e)
     if kind == "trained":
       if ind.killed_t is None and not strategy.generational:
-        self.state, _ = strategy.tell(_NO_KEY, self.state, ident,
+        self.state, _ = strategy.tell(_no_key(), self.state, ident,
                                       fitness_of(strategy, e))
     elif kind == "killed":
       if not strategy.generational:
         self.state = strategy.remove(self.state, ident)
     elif kind == "generation":
       # A finished generation replaces the strategy's population at once.
-      self.state, _ = strategy.tell(_NO_KEY, self.state, e["ids"],
+      self.state, _ = strategy.tell(_no_key(), self.state, e["ids"],
                                     e["fitness"])
       self.generations.append(e)
     elif kind == "population_reset":

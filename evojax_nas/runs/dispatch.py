@@ -19,6 +19,7 @@ from evojax_nas.runs.launch import run_workers
 from evojax_nas.evolution.loop import RecycleNeeded
 from evojax_nas.runs.recycle import continue_in_child
 from evojax_nas.runs.runner import Experiment
+from evojax_nas.train.trainer import merge_host, split_host
 
 
 def run(config: ml_collections.ConfigDict, workdir: str | Path,
@@ -32,8 +33,11 @@ def run(config: ml_collections.ConfigDict, workdir: str | Path,
   returns its results; by default a child process (`evojax_nas resume`),
   the command line re-executes itself instead."""
   config = config_lib.validate(config)
+  split = split_host(config)  # before JAX starts: the slots' lanes
   results = _search(config, workdir, recycle)
   if config.final.fraction:
+    if split and split > 1 and not config.cpu_devices:
+      merge_host()  # auto: one program at a time gets every core
     # pylint: disable-next=g-import-not-at-top
     from evojax_nas.runs.final import final
     results = final(config, workdir, results)

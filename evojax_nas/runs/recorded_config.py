@@ -22,7 +22,7 @@ _RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
                       "compiled_networks_in_memory",
                       # Placement and speed, not the science: the schedule's
                       # S is recorded in the log and kept (evolution/loop.py).
-                      "slots_per_device", "train.loop", "train.engine",
+                      "slots_per_device", "cpu_devices", "train.loop", "train.engine",
                       "train.compile_options", "train.conv_kernels",
                       "train.chunks_per_dispatch", "train.data_parallel",
                       "persistent_cache_min_compile_s",

@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.extend import backend as jax_backend
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from evojax_nas.compile import flops as flops_lib
@@ -555,14 +557,77 @@ def _effective_chunk(steps: int, chunk: int) -> int:
 AUTO_SLOTS_PER_ACCELERATOR = 4
 
 
+# XLA:CPU devices the host is split into by `cpu_devices = 0`: one slot lane
+# each, so two slots' programs run side by side instead of taking turns
+# (XLA:CPU runs one program at a time per device). Measured on 2 cores,
+# docs/slots.md: a replayed demo's individuals per hour ~1.1x one device's
+# (training ~1.3x, the cores shared by both lanes' programs).
+AUTO_CPU_DEVICES = 2
+
+
+def cpu_device_count(config, cores: int | None, xla_flags: str
+                     ) -> int | None:
+  """The XLA:CPU devices `cpu_devices` asks for (0 = auto: AUTO_CPU_DEVICES
+  capped by the cores, for the in-process loop), or None: leave JAX's
+  default (auto with workers, whose processes already share the cores, or
+  under `train.data_parallel`, where a batch split over one host's cores
+  gains nothing, or where XLA_FLAGS forces a device count)."""
+  if config.cpu_devices:
+    return config.cpu_devices
+  if (config.num_workers or config.train.data_parallel
+      or "xla_force_host_platform_device_count" in xla_flags):
+    return None
+  return min(AUTO_CPU_DEVICES, cores or 1)
+
+
+def split_host(config) -> int | None:
+  """Splits the host into `cpu_device_count` XLA:CPU devices. Takes effect
+  only before JAX starts its backends; returns the count set, or None
+  where it leaves JAX as it is (also where JAX has started: a notebook
+  that ran JAX first; logged where the count was asked for)."""
+  n = cpu_device_count(config, os.cpu_count(),
+                       os.environ.get("XLA_FLAGS", ""))
+  if n is None:
+    return None
+  try:
+    jax.config.update("jax_num_cpu_devices", n)
+  except RuntimeError:  # the backends exist: their devices stay
+    if config.cpu_devices:
+      log.warning("cpu_devices=%d not applied: JAX started before the run "
+                  "(call jax.config.update('jax_num_cpu_devices', %d) "
+                  "first)", n, n)
+    return None
+  return n
+
+
+def merge_host() -> bool:
+  """The host back to one XLA:CPU device after `split_host`, for a stage
+  that trains one program at a time (the final retraining): on a split
+  host a lone program gets a share of the cores (measured 1.1-1.25x the
+  step time). JAX's backends are rebuilt, so no array or program of the
+  split host may be used after; False where JAX refuses (the stage then
+  runs on the split host)."""
+  try:
+    jax_backend.clear_backends()
+    jax.config.update("jax_num_cpu_devices", 1)
+  except RuntimeError as err:
+    log.warning("the final stage runs on the split host: %s", err)
+    return False
+  log.info("one program at a time from here: the host is one CPU device "
+           "again")
+  return True
+
+
 def slot_count(config, lanes: int, backend: str | None = None) -> int:
-  """Slots in all: `slots_per_device` per lane, or (0 = auto) 2 on CPU (one
-  training, the next compiling: the host's cores are shared by all its
-  devices) and AUTO_SLOTS_PER_ACCELERATOR per GPU/TPU lane."""
+  """Slots in all: `slots_per_device` per lane, or (0 = auto) on CPU 2 or
+  one per lane where there are more (one training while another compiles:
+  the host's cores are shared by all its devices) and
+  AUTO_SLOTS_PER_ACCELERATOR per GPU/TPU lane."""
   backend = backend or jax.default_backend()
   if config.slots_per_device:
     return config.slots_per_device * lanes
-  return 2 if backend == "cpu" else AUTO_SLOTS_PER_ACCELERATOR * lanes
+  return max(2, lanes) if backend == "cpu" else (
+      AUTO_SLOTS_PER_ACCELERATOR * lanes)
 
 
 def train_loop(config, backend: str | None = None) -> tuple[str, int]:
@@ -623,6 +688,7 @@ def build(config, workdir: Path, for_training: bool = True,
   `workdir/checkpoints` and JAX's persistent compile cache; `slots`
   (default: `slot_count`) round-robin over the local devices. Not
   `for_training`: it predicts and restores only (the end of a run)."""
+  split_host(config)  # before anything below starts JAX
   d, t = config.data, config.train
   loop, chunks = train_loop(config)
   dataset = data_lib.load(d.name, d.dir or None, d.cache_dir or None,
