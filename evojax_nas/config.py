@@ -109,8 +109,8 @@ def _process(c: ml_collections.ConfigDict) -> None:
   # XLA:CPU runs one program at a time per device, so on one device two
   # slots take turns; on two their programs run side by side, and a program
   # compiled on one is loaded on the other, not compiled again. 0 = auto: 2
-  # for the in-process loop (on 2 cores a replayed demo trains ~1.15x the
-  # individuals per hour; docs/slots.md); JAX's default (1) with workers,
+  # for the in-process loop (on 2 cores a replayed demo trains 1.05-1.09x
+  # the individuals per hour; docs/slots.md); JAX's default (1) with workers,
   # under train.data_parallel, or where XLA_FLAGS sets
   # --xla_force_host_platform_device_count. Set before JAX starts; the
   # final stage gets the whole host back. GPUs and TPUs are untouched.

@@ -5,7 +5,7 @@ each), a program keyed by its shapes (the layers engine's unit programs,
 the shared batch preparation) or an architecture seen on another lane
 would otherwise compile once per device. XLA:CPU's executable is machine
 code that does not depend on which CPU device runs it: serialized, it
-loads for another device in milliseconds (a conv gradient: 5 ms against
+loads for another device in milliseconds (a conv gradient: 2–5 ms against
 0.45 s to compile; the same bits). JAX does the same from its persistent
 cache on GPUs (`cache_key`: the device assignment stripped there); here it
 is done in memory, through `jax.experimental.serialize_executable`'s
