@@ -7,7 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import train_one_chunk
+from conftest import synthetic_images, train_one_chunk
+from jax.sharding import Mesh
 
 from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile.network import DNANet, match_shape
@@ -199,6 +200,34 @@ def test_persistent_cache_serves_a_new_process_worth_of_programs(tmp_path):
   second = StepCache(cfg)  # a fresh cache, as in a restarted process
   second.get(dna).precompile(32, 16)
   assert second.stats()["persistent_hits"] >= 2  # train chunk and predict
+
+
+def test_a_program_from_the_persistent_cache_compiles_on_another_device(
+    tmp_path):
+  """Loaded from the persistent cache, a program serialized again lacks its
+  kernels ("Function ... not found" when run): another device compiles its
+  own instead of relocating it, and trains."""
+  if len(jax.devices()) < 2:
+    pytest.skip("needs --xla_force_host_platform_device_count>=2")
+  from evojax_nas.compile import persistent_cache
+  persistent_cache.enable(tmp_path / "compile_cache")
+  cfg = StepConfig(num_classes=10, batch_size=8, chunk_steps=1,
+                   eval_batch_size=8)
+  lanes = [Mesh(np.array([d]), ("data",)) for d in jax.devices()[:2]]
+  dna = conv_chain((5, 7), (2, 1))
+  StepCache(cfg, mesh=lanes[0]).get(dna).precompile(32, 16)
+  cache = StepCache(cfg, mesh=lanes[0])  # as in a restarted process
+  cache.get(dna).precompile(32, 16)
+  assert cache.stats()["persistent_hits"] >= 2
+  net = cache.get(dna, mesh=lanes[1])
+  net.precompile(32, 16)
+  assert cache.stats()["relocated"] == 0
+  with jax.default_device(lanes[1].devices.flat[0]):
+    images, labels = synthetic_images(32)
+    state = net.new_state(net.init(jax.random.key(0)))
+    _, metrics = train_one_chunk(net, state, jnp.asarray(images),
+                                 jnp.asarray(labels, jnp.int32), 0.1)
+    assert np.isfinite(jax.device_get(metrics)["loss"])
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ from jax.experimental.compilation_cache import compilation_cache
 
 _lock = threading.Lock()
 _counts = {"requests": 0, "hits": 0}
+_thread = threading.local()  # JAX records the events in the compiling thread
 _listening = False
 
 _EVENTS = {"/jax/compilation_cache/compile_requests_use_cache": "requests",
@@ -29,6 +30,13 @@ def _listener(event: str, **kwargs):
   if name:
     with _lock:
       _counts[name] += 1
+    if name == "hits":
+      _thread.hits = thread_hits() + 1
+
+
+def thread_hits() -> int:
+  """The persistent cache's hits in this thread's compilations so far."""
+  return getattr(_thread, "hits", 0)
 
 
 def enable(directory: str | Path, min_compile_time_s: float = 0.0) -> Path:

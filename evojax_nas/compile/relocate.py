@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import pickle
+import weakref
 
 import jax
 import numpy as np
@@ -24,6 +25,16 @@ from jax.experimental import serialize_executable
 from jaxlib import _jax as xla  # CompileOptions, DeviceAssignment
 
 log = logging.getLogger("evojax_nas")
+
+# Programs loaded from JAX's persistent cache: serialized again they lack
+# their kernels ("Function ... not found" when run), so they are compiled
+# on the other device instead.
+_FROM_DISK: weakref.WeakSet = weakref.WeakSet()
+
+
+def from_disk(compiled: jax.stages.Compiled) -> None:
+  """Marks `compiled` as loaded from the persistent cache: not relocated."""
+  _FROM_DISK.add(compiled)
 
 
 class _Unpickler(serialize_executable._JaxPjrtUnpickler):  # pylint: disable=protected-access
@@ -47,9 +58,11 @@ class _Unpickler(serialize_executable._JaxPjrtUnpickler):  # pylint: disable=pro
 
 def relocate(compiled: jax.stages.Compiled, source, target):
   """`compiled` (a single-device XLA:CPU program on `source`) loaded to run
-  on `target`, or None where it cannot be (another platform, or this
-  jaxlib refuses; the caller compiles instead)."""
-  if source.platform != "cpu" or target.platform != "cpu":
+  on `target`, or None where it cannot be (another platform, a program
+  from the persistent cache, or this jaxlib refuses; the caller compiles
+  instead)."""
+  if (source.platform != "cpu" or target.platform != "cpu"
+      or compiled in _FROM_DISK):
     return None
   try:
     blob, in_tree, out_tree = serialize_executable.serialize(compiled)

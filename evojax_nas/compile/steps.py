@@ -47,7 +47,7 @@ from evojax_nas.compile import persistent_cache
 from evojax_nas.compile.layers import (LayeredNetwork, SharedPrograms,
                                        prepare_program)
 from evojax_nas.compile.modules import build_module
-from evojax_nas.compile.relocate import relocate
+from evojax_nas.compile import relocate as relocate_lib
 from evojax_nas.compile.network import sample_variables
 from evojax_nas.genomes.dna import DNA
 
@@ -78,9 +78,14 @@ class StepConfig:
   compiler_options: tuple = ()
 
   def compile(self, lowered):
-    """`lowered` compiled with this config's XLA options."""
-    return lowered.compile(compiler_options=dict(self.compiler_options)
-                           or None)
+    """`lowered` compiled with this config's XLA options (or loaded from
+    the persistent cache: then marked as such, see compile/relocate.py)."""
+    hits = persistent_cache.thread_hits()
+    compiled = lowered.compile(compiler_options=dict(self.compiler_options)
+                               or None)
+    if persistent_cache.thread_hits() > hits:
+      relocate_lib.from_disk(compiled)
+    return compiled
 
   @property
   def steps_per_dispatch(self) -> int:
@@ -317,7 +322,8 @@ class CompiledNetwork:
       if compiled is None:
         t0 = time.perf_counter()
         mine = twin and twin._compiled.get(name)
-        compiled = mine and relocate(mine, twin.device, self.device)
+        compiled = mine and relocate_lib.relocate(mine, twin.device,
+                                                   self.device)
         moved = compiled is not None
         if compiled is None:
           compiled = self.cfg.compile(jax.jit(
