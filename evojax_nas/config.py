@@ -105,17 +105,8 @@ def _process(c: ml_collections.ConfigDict) -> None:
   # total S (child n sees the results of children <= n - S): a run records
   # its S and a resume keeps it.
   c.slots_per_device = 0
-  # XLA:CPU devices the host's cores are split into, one slot lane each:
-  # XLA:CPU runs one program at a time per device, so on one device two
-  # slots take turns; on two their programs run side by side, and a program
-  # compiled on one is loaded on the other, not compiled again. 0 = auto: 2
-  # for the in-process loop (on 2 cores a replayed demo trains 1.05-1.09x
-  # the individuals per hour; docs/slots.md); JAX's default (1) with workers,
-  # under train.data_parallel, or where XLA_FLAGS sets
-  # --xla_force_host_platform_device_count. Set before JAX starts; the
-  # final stage gets the whole host back. GPUs and TPUs are untouched.
-  # Results agree to float rounding (a lone program gets a share of the
-  # cores, which rounds differently).
+  # XLA:CPU devices the host is split into, one slot lane each (docs/
+  # slots.md). 0 = auto: 2 for the in-process loop, else JAX's default.
   c.cpu_devices = 0
   # JAX's persistent compilation cache in WORKDIR/compile_cache, shared by
   # restarts and workers; compiles above the threshold (seconds) persist.
