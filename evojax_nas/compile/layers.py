@@ -205,9 +205,9 @@ class SharedPrograms:
     self._programs: collections.OrderedDict = collections.OrderedDict()
     self._locks: dict = {}
     self._units: dict = {}
-    # Where a key was first compiled (a single device), to relocate from.
+    # key -> (full key, device) where it was first compiled on a single
+    # device: the copy to relocate from.
     self._homes: dict = {}
-    self._devices: dict = {}
     self._lock = threading.Lock()
     self.max_programs = max_programs
     self.hits = 0
@@ -230,12 +230,12 @@ class SharedPrograms:
     with lock:  # one compilation of `full`; other threads wait for it
       with self._lock:
         prog = self._programs.get(full)
-        home = self._homes.get(key)
-        twin = self._programs.get(home) if home and home != full else None
+        home, source = self._homes.get(key, (None, None))
+        twin = self._programs.get(home) if home not in (None, full) else None
       if prog is None:
         t0 = time.perf_counter()
         if twin is not None and len(devices) == 1:
-          prog = relocate(twin, self._devices[home], devices[0])
+          prog = relocate(twin, source, devices[0])
         moved = prog is not None
         if prog is None:
           prog = self.cfg.compile(jax.jit(fn, static_argnames=static).lower(
@@ -247,9 +247,8 @@ class SharedPrograms:
           else:
             self.misses += 1
           self._programs[full] = prog
-          if len(devices) == 1:
-            self._homes.setdefault(key, full)
-            self._devices[full] = devices[0]
+          if len(devices) == 1 and twin is None:  # none, or it was evicted
+            self._homes[key] = (full, devices[0])
           while len(self._programs) > self.max_programs:
             self._programs.popitem(last=False)
     if seconds is not None:
