@@ -10,6 +10,7 @@ starts from a cold compile cache (no persistent cache), as a run does.
       [--slots 1,2,4] [--steps 0] [--data_dir DIR] [--loop auto]
       [--engines network] [--compile_options default,fast_compile]
       [--conv_kernels xla,eigen] [--cpu_devices N] [--warm]
+      [--program_stores ,DIR] [--fill_program_store DIR]
 
 Each S is run with every `--engines` value (train.engine: "network", one
 train program per architecture with its batch preparation; "split", the
@@ -21,9 +22,12 @@ optimisation level 2 and loop emitters) and every `--conv_kernels` value
 so that the machine's drift hits all of them.
 
 Columns: individuals per hour; programs compiled, programs loaded from
-another CPU device instead (`moved`, compile/relocate.py) and their seconds
-in total; compile on the critical path; training and validation seconds
-summed over the individuals; device busy = the union of the intervals in
+another CPU device instead (`moved`, compile/relocate.py) or from the
+program store (`loaded`: `--program_stores`, a folder filled by
+`--fill_program_store DIR` on another recorded run; each row reads a copy;
+compile/program_store.py) and their seconds in total; compile on the
+critical path; training and validation seconds summed over the
+individuals; device busy = the union of the intervals in
 which some slot's training or evaluation programs ran (train + validation
 + checkpoint start, `Trainer.timeline`) over the wall time; compile on the
 critical path = time some compilation ran while no slot used the device;
@@ -41,6 +45,7 @@ import collections
 import concurrent.futures
 import itertools
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -107,12 +112,18 @@ def train_all(trainer, config, born: list[dict], slots: int) -> list:
   return results
 
 
-def replay(config, born: list[dict], slots: int, warm: bool = False) -> dict:
-  """The row of `born` trained on `slots` slots from a cold compile cache,
-  or (`warm`) trained a second time with every program compiled: the
-  ceiling that no compilation at all would give."""
+def replay(config, born: list[dict], slots: int, warm: bool = False,
+           copy_store: bool = True) -> dict:
+  """The row of `born` trained on `slots` slots from a cold compile cache
+  (and the program store `config.program_store`: none, or one another run
+  filled), or (`warm`) trained a second time with every program compiled:
+  the ceiling that no compilation at all would give."""
+  store = config.program_store
   with tempfile.TemporaryDirectory() as tmp:
+    if store and copy_store:  # a copy: each row starts from the same store
+      config.program_store = str(shutil.copytree(store, Path(tmp) / "p"))
     trainer = trainer_lib.build(config, Path(tmp), slots=slots)
+    config.program_store = store
     trainer.lane(0)  # the data on the device before the clock starts
     if warm:
       train_all(trainer, config, born, slots)
@@ -123,8 +134,8 @@ def replay(config, born: list[dict], slots: int, warm: bool = False) -> dict:
     wall = time.perf_counter() - t0
     trainer.close()
     stats = trainer.cache.stats()
-  stats = {k: stats[k] - before[k]
-           for k in ("compiles", "relocated", "compile_seconds")}
+  stats = {k: stats[k] - before[k] for k in (
+      "compiles", "relocated", "compile_seconds", "stored_loads")}
   device = [(a, b) for _, kind, a, b in trainer.timeline if kind == "device"]
   compiles = [(a, b) for _, kind, a, b in trainer.timeline
               if kind == "compile"]
@@ -136,6 +147,7 @@ def replay(config, born: list[dict], slots: int, warm: bool = False) -> dict:
           "per_hour": 3600.0 * len(born) / wall, "busy": busy / wall,
           "compile_s": critical, "compile_total_s": stats["compile_seconds"],
           "compiles": stats["compiles"], "relocated": stats["relocated"],
+          "loaded": stats["stored_loads"],
           "train_s": spent("train"),
           "eval_s": spent("eval"),
           "host_ms_per_step": 1e3 * max(0.0, wall - busy - critical) / steps}
@@ -169,6 +181,13 @@ def main(argv=None):
   p.add_argument("--warm", action="store_true", help="also each row "
                  "trained a second time with its programs compiled (the "
                  "ceiling without compilation)")
+  p.add_argument("--program_stores", default="", help="program_store "
+                 "values to compare: '' (none, a cold start) or a folder of "
+                 "shape-keyed programs another run filled (each row a copy), "
+                 "e.g. ',/tmp/store'")
+  p.add_argument("--fill_program_store", default="", help="every row "
+                 "writes its shape-keyed programs into this folder (to be "
+                 "read by --program_stores in a replay of another run)")
   p.add_argument("--conv_kernels", default="auto",
                  help="train.conv_kernels values to compare, each with "
                  "every engine and options (e.g. xla,eigen)")
@@ -195,22 +214,27 @@ def main(argv=None):
         f"{trainer_lib.train_loop(config)}, chunks of "
         f"{config.train.chunk_steps} steps")
   print(f"{'engine':>8} {'options':>12} {'kernels':>7} {'S':>3} "
-        f"{'wall s':>8} {'indiv/h':>8} {'programs':>8} {'moved':>5} {'compile s':>9} {'crit s':>7} {'train s':>8} "
+        f"{'wall s':>8} {'indiv/h':>8} {'programs':>8} {'moved':>5} "
+        f"{'loaded':>6} {'compile s':>9} {'crit s':>7} {'train s':>8} "
         f"{'eval s':>7} {'busy':>6} {'host ms/step':>12}")
   for slots in [int(s) for s in args.slots.split(",")]:
-    for engine, options, kernels in itertools.product(  # interleaved
+    for engine, options, kernels, store in itertools.product(  # interleaved
         args.engines.split(","), args.compile_options.split(","),
-        args.conv_kernels.split(",")):
+        args.conv_kernels.split(","),
+        [args.fill_program_store] if args.fill_program_store
+        else args.program_stores.split(",")):
       config.train.engine, config.train.compile_options = engine, options
-      config.train.conv_kernels = kernels
+      config.train.conv_kernels, config.program_store = kernels, store
       for warm in (False, True) if args.warm else (False,):
-        r = replay(config, born, slots, warm)
+        r = replay(config, born, slots, warm,
+                   copy_store=not args.fill_program_store)
         print(f"{engine:>8} {options:>12} {kernels:>7} {r['slots']:>3} "
               f"{r['wall_s']:>8.1f} {r['per_hour']:>8.0f} {r['compiles']:>8} "
-              f"{r['relocated']:>5} "
+              f"{r['relocated']:>5} {r['loaded']:>6} "
               f"{r['compile_total_s']:>9.1f} {r['compile_s']:>7.1f} "
               f"{r['train_s']:>8.1f} {r['eval_s']:>7.1f} {r['busy']:>6.1%} "
-              f"{r['host_ms_per_step']:>12.3f}{' warm' if warm else ''}",
+              f"{r['host_ms_per_step']:>12.3f}{' warm' if warm else ''}"
+              f"{' store ' + store if store else ''}",
               flush=True)
 
 

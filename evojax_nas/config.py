@@ -112,6 +112,12 @@ def _process(c: ml_collections.ConfigDict) -> None:
   # restarts and workers; compiles above the threshold (seconds) persist.
   c.persistent_compile_cache = True
   c.persistent_cache_min_compile_s = 0.0
+  # Programs keyed by shapes, not architectures (train.engine "layers" and
+  # "split"), kept for every run on this machine (compile/program_store.py):
+  # "auto" = $EVOJAX_NAS_CACHE_DIR, else ~/.cache/evojax_nas; a folder;
+  # or "" (none). At most `program_store_mb` (least recently used removed).
+  c.program_store = "auto"
+  c.program_store_mb = 1024
   # Architectures whose compiled programs stay in memory at most (least
   # recently used evicted; `resources.cache_map_fraction` bounds them by
   # memory mappings as well).
@@ -563,6 +569,9 @@ def _validate_process(c) -> None:
         "persistent_cache_min_compile_s must be >= 0")
   _need(c.slots_per_device >= 0, "slots_per_device must be >= 0 (0 = auto)")
   _need(c.cpu_devices >= 0, "cpu_devices must be >= 0 (0 = auto)")
+  _need(isinstance(c.program_store, str), "program_store must be \"auto\", "
+        "a folder, or \"\" (none)")
+  _need(c.program_store_mb > 0, "program_store_mb must be > 0")
   _need(c.num_workers >= 0, "num_workers must be >= 0 (0: one in-process "
         "loop)")
   _one_of(c.runner, "runner", RUNNERS)

@@ -16,6 +16,15 @@ import pytest
 # Several host devices for the data-parallel tests; set before JAX starts.
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 
+
+
+@pytest.fixture(autouse=True)
+def _program_store(tmp_path, monkeypatch):
+  """Each test its own machine program store (compile/program_store.py):
+  nothing shared between tests, nothing written to the user's ~/.cache."""
+  monkeypatch.setenv("EVOJAX_NAS_CACHE_DIR", str(tmp_path / "machine_cache"))
+
+
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",

@@ -35,6 +35,18 @@ def test_the_replay_benchmarks_run_on_a_recorded_run(tiny_config, tmp_path,
   rows = _rows(capsys.readouterr().out, {"network"})
   assert [r[1:3] for r in rows] == [["default", "xla"], ["fast_compile", "xla"]]
   assert all(float(r[5]) > 0 and int(r[6]) > 0 for r in rows)  # per h, programs
+  store = tmp_path / "store"  # one replay fills a program store ...
+  _load("replay_throughput").main([
+      str(wd), "--individuals", "3", "--slots", "1", "--engines", "layers",
+      "--fill_program_store", str(store)])
+  capsys.readouterr()
+  _load("replay_throughput").main([  # ... that the next one loads from
+      str(wd), "--individuals", "3", "--slots", "1", "--engines", "layers",
+      "--program_stores", f",{store}"])
+  cold, stored = _rows(capsys.readouterr().out, {"layers"})
+  assert int(cold[8]) == 0 and int(stored[8]) == int(cold[6]) > 0, (cold,
+                                                                    stored)
+  assert int(stored[6]) == 0 and stored[-1] == str(store)  # none compiled
   _load("compile_options").main([
       str(wd), "--architectures", "2", "--steps", "4",
       "--options", "default=;level_2=xla_backend_optimization_level:2"])

@@ -15,6 +15,7 @@ from jax.sharding import Mesh
 from evojax_nas import config as config_lib
 from evojax_nas.compile.steps import (COMPILER_OPTIONS, CONV_KERNELS,
                                      StepCache, StepConfig, cpu_accepts)
+from evojax_nas.compile.program_store import ProgramStore
 from evojax_nas.genomes.dna import DNA
 from evojax_nas.genomes.formats import genome_from_json
 
@@ -279,3 +280,75 @@ def test_a_second_device_loads_the_programs_instead_of_compiling(engine):
       cache.compiles, compiled, cache.relocations)
   assert all(np.array_equal(a, b) for a, b in zip(
       jax.tree.leaves(weights[0]), jax.tree.leaves(weights[1])))
+
+
+def test_a_second_run_loads_its_unit_programs_from_the_machines_store(
+    tmp_path):
+  """What one run compiled (unit, head, preparation programs) the next run
+  on the machine loads from the store (compile/program_store.py) instead of
+  compiling, onto either CPU device, and trains the same bits."""
+  store = ProgramStore(tmp_path / "programs")
+  devices = jax.devices()[:2]
+  weights, counts = [], []
+  for device in [devices[0], devices[-1], devices[0]]:  # three "runs"
+    cache = StepCache(_cfg("layers"), mesh=Mesh(np.array([device]), ("data",)),
+                      store=store)
+    net = cache.get(genome_from_json(GENOME))
+    net.precompile(64, 16, 2)
+    with jax.default_device(device):
+      images, labels = synthetic_images(64)
+      images, labels = jnp.asarray(images), jnp.asarray(labels, jnp.int32)
+      state = net.new_state(net.init(jax.random.key(3)))
+      for d in range(2):
+        idx = (jnp.arange(16, dtype=jnp.int32).reshape(2, 8) + 16 * d) % 64
+        state, _ = train_one_chunk(net, state, images, labels, 0.1, idx,
+                                   seed=d)
+    weights.append(jax.device_get(state.variables()))
+    counts.append((cache.compiles, cache.loads))
+  assert counts[0][0] > 0 and counts[0][1] == 0, counts
+  assert counts[1] == (0, counts[0][0]), counts  # all loaded, none compiled
+  assert counts[2] == (0, counts[0][0]), counts
+  for w in weights[1:]:
+    assert all(np.array_equal(a, b) for a, b in zip(
+        jax.tree.leaves(weights[0]), jax.tree.leaves(w)))
+
+
+def test_a_damaged_stored_program_is_dropped_and_compiled_again(tmp_path):
+  store = ProgramStore(tmp_path / "programs")
+  mesh = Mesh(np.array(jax.devices()[:1]), ("data",))
+  StepCache(_cfg("layers"), mesh=mesh, store=store).get(
+      genome_from_json(GENOME)).precompile(64, 16, 2)
+  files = sorted((tmp_path / "programs").glob("*.program"))
+  assert files
+  files[0].write_bytes(files[0].read_bytes()[:100])  # a crash mid-write
+  cache = StepCache(_cfg("layers"), mesh=mesh, store=store)
+  cache.get(genome_from_json(GENOME)).precompile(64, 16, 2)
+  assert (cache.compiles, cache.loads) == (1, len(files) - 1)
+
+
+def test_the_store_keeps_its_size_bound(tmp_path):
+  store = ProgramStore(tmp_path / "programs", max_bytes=1)
+  mesh = Mesh(np.array(jax.devices()[:1]), ("data",))
+  StepCache(_cfg("layers"), mesh=mesh, store=store).get(
+      genome_from_json(GENOME)).precompile(64, 16, 2)
+  assert len(list((tmp_path / "programs").glob("*.program"))) > 1
+  ProgramStore(tmp_path / "programs", max_bytes=1)  # the next run prunes
+  assert not list((tmp_path / "programs").glob("*.program"))
+
+
+def test_the_program_store_resolves_and_names_a_bad_folder(tmp_path):
+  from evojax_nas.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  from evojax_nas.train.trainer import program_store  # pylint: disable=g-import-not-at-top
+  config = config_lib.default_config()
+  assert program_store(config, "network") is None  # no shape-keyed programs
+  assert program_store(config, "layers").directory == (  # conftest's env
+      tmp_path / "machine_cache" / "programs")
+  config.program_store = ""
+  assert program_store(config, "layers") is None
+  (tmp_path / "a_file").write_text("")
+  config.program_store = str(tmp_path / "a_file" / "programs")
+  with pytest.raises(ConfigError, match="program_store .* cannot be used"):
+    program_store(config, "split")
+  config.program_store_mb = 0
+  with pytest.raises(ConfigError, match="program_store_mb must be > 0"):
+    config_lib.validate(config)

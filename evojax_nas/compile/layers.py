@@ -22,9 +22,12 @@ gradients of its inputs and applies SGD with momentum and weight decay to
 its own parameters (the optimizer of `steps.CompiledNetwork`: decay on
 kernels, trace, then `p - lr * t`). The convolution's own forward is not
 recomputed in its backward program (it is linear: XLA drops its unused
-forward), only the cheap batch norm. Every gradient is taken at the
-step's old parameters, as the whole-network program does, so the two agree
-to float rounding (tests/test_layers_engine.py states how closely).
+forward), only the cheap batch norm (its moments and output passed from
+the forward instead measured no faster). An identity vertex with nothing
+summed in and no activation (the input, mostly) runs no program. Every
+gradient is taken at the step's old parameters, as the whole-network
+program does, so the two agree to float rounding
+(tests/test_layers_engine.py states how closely).
 
 Augmentation and batch gathering are the network path's own `_prepare`
 (one program for every architecture), so both paths train on the same
@@ -47,7 +50,7 @@ import optax
 
 from evojax_nas.compile import augment as augment_lib
 from evojax_nas.compile.network import HE_NORMAL, LECUN_NORMAL, match_shape
-from evojax_nas.compile.relocate import relocate
+from evojax_nas.compile import relocate as relocate_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,9 +202,11 @@ class SharedPrograms:
   shapes them; least recently used evicted past `max_programs`. Safe from
   several threads: a program is compiled once."""
 
-  def __init__(self, cfg, record_compile, max_programs: int = 4096):
+  def __init__(self, cfg, record_compile, max_programs: int = 4096,
+               store=None):
     self.cfg = cfg
     self._record = record_compile
+    self._store = store  # compile/program_store.py: this machine's, or None
     self._programs: collections.OrderedDict = collections.OrderedDict()
     self._locks: dict = {}
     self._units: dict = {}
@@ -213,11 +218,13 @@ class SharedPrograms:
     self.hits = 0
     self.misses = 0
     self.relocated = 0
+    self.loaded = 0
 
   def get(self, key: tuple, fn, abstract_args, static=None, devices=()):
-    """The program `key` on `devices`: `fn` compiled for `abstract_args()`
-    (called only on a miss), or where another single device has it, that
-    program loaded for this one (compile/relocate.py)."""
+    """The program `key` on `devices`: where another single device has it,
+    that program loaded for this one (compile/relocate.py); else the
+    machine's stored copy (compile/program_store.py); else `fn` compiled
+    for `abstract_args()` (called only then) and stored."""
     full = (key, tuple(d.id for d in devices))
     with self._lock:
       prog = self._programs.get(full)
@@ -234,25 +241,40 @@ class SharedPrograms:
         twin = self._programs.get(home) if home not in (None, full) else None
       if prog is None:
         t0 = time.perf_counter()
-        if twin is not None and len(devices) == 1:
-          prog = relocate(twin, source, devices[0])
-        moved = prog is not None
+        prog, kind = self._find(key, twin, source, devices)
         if prog is None:
-          prog = self.cfg.compile(jax.jit(fn, static_argnames=static).lower(
-              *abstract_args()))
+          prog, kind = self._compile(key, fn, abstract_args, static,
+                                     devices), "compiled"
         seconds = time.perf_counter() - t0
         with self._lock:
-          if moved:
-            self.relocated += 1
-          else:
-            self.misses += 1
+          self.relocated += kind == "relocated"
+          self.loaded += kind == "loaded"
+          self.misses += kind == "compiled"
           self._programs[full] = prog
           if len(devices) == 1 and twin is None:  # none, or it was evicted
             self._homes[key] = (full, devices[0])
           while len(self._programs) > self.max_programs:
             self._programs.popitem(last=False)
     if seconds is not None:
-      self._record(seconds, moved)  # the cache's count (no lock of ours held)
+      self._record(seconds, kind)  # the cache's count (no lock of ours held)
+    return prog
+
+  def _find(self, key, twin, source, devices):
+    """(program, how) without compiling: relocated from `twin`, or loaded
+    from the store; (None, None) if neither has it."""
+    if len(devices) != 1:
+      return None, None
+    prog = twin is not None and relocate_lib.relocate(twin, source, devices[0])
+    if prog:
+      return prog, "relocated"
+    prog = self._store and self._store.load((key, self.cfg), devices[0])
+    return (prog, "loaded") if prog else (None, None)
+
+  def _compile(self, key, fn, abstract_args, static, devices):
+    prog = self.cfg.compile(jax.jit(fn, static_argnames=static).lower(
+        *abstract_args()))
+    if self._store and len(devices) == 1 and not relocate_lib.loaded(prog):
+      self._store.save((key, self.cfg), prog, devices[0])
     return prog
 
   def unit(self, conv, bn: bool, dtype) -> UnitPrograms:
@@ -347,6 +369,12 @@ class LayeredNetwork:
     return jax.device_put(state, self._sharding)
 
   # --- shapes and programs ----------------------------------------------------
+  @staticmethod
+  def _passthrough(u: Unit) -> bool:
+    """An identity edge, nothing summed in, no activation: its output is
+    its input, so it runs no program (the input vertex, mostly)."""
+    return u.conv is None and not u.bn and not u.skips
+
   def _unit(self, u: Unit) -> UnitPrograms:
     return self._programs.unit(u.conv, u.bn, self._dtype)
 
@@ -366,8 +394,8 @@ class LayeredNetwork:
         h = x if u.src is None else acts[u.src]
         skips = [acts[s] for s in u.skips]
         cp, bp, bs = self._unit_vars(v["params"], v["batch_stats"], u)
-        acts[u.vertex] = jax.eval_shape(self._unit(u).forward, cp, bp, bs, h,
-                                        skips)[1]
+        acts[u.vertex] = (h if self._passthrough(u) else jax.eval_shape(
+            self._unit(u).forward, cp, bp, bs, h, skips)[1])
       self._shapes_by_batch[batch] = acts
     return self._shapes_by_batch[batch]
 
@@ -471,6 +499,8 @@ class LayeredNetwork:
     self._prepare(train_rows, order_rows)
     self._eval_input(eval_rows)
     for u in self.units:
+      if self._passthrough(u):
+        continue
       self._fwd(u)
       if u.src is not None or u.bn:
         self._bwd(u)
@@ -486,6 +516,9 @@ class LayeredNetwork:
     acts, zs = {}, {}
     for u in self.units:
       h = x if u.src is None else acts[u.src]
+      if self._passthrough(u):
+        acts[u.vertex] = h
+        continue
       cp, bp, bs = self._unit_vars(params, batch_stats, u)
       zs[u.vertex], acts[u.vertex], new_bs = self._fwd(u)(
           cp, bp, bs, h, [acts[s] for s in u.skips])
@@ -499,22 +532,30 @@ class LayeredNetwork:
       dy = grads.pop(u.vertex, None)
       if dy is None or (u.src is None and not u.bn):
         continue
-      h = x if u.src is None else acts[u.src]
-      cp, bp, bs = self._unit_vars(params, batch_stats, u)
-      tc = trace[f"conv_{u.edge}"] if u.conv else {}
-      tb = trace[f"bn_{u.vertex}"] if u.bn else {}
-      cp, bp, tc, tb, dh, dskips = self._bwd(u)(
-          cp, bp, bs, tc, tb, h, [acts[s] for s in u.skips], zs[u.vertex],
-          dy, lr)
-      if u.conv:
-        params[f"conv_{u.edge}"], trace[f"conv_{u.edge}"] = cp, tc
-      if u.bn:
-        params[f"bn_{u.vertex}"], trace[f"bn_{u.vertex}"] = bp, tb
-      inflows = ([(u.src, dh)] if dh is not None else []) + list(
-          zip(u.skips, dskips))
+      if self._passthrough(u):
+        inflows = [(u.src, dy)] if self._needs_grad[u.src] else []
+      else:
+        inflows = self._backward(u, params, batch_stats, trace, x, acts,
+                                 zs[u.vertex], dy, lr)
       for src, g in inflows:
         grads[src] = g if src not in grads else grads[src] + g
     return loss, acc
+
+  def _backward(self, u, params, batch_stats, trace, x, acts, z, dy, lr):
+    """Unit `u`'s backward program: its parameters stepped in place; the
+    gradients it sends to its inputs, [(vertex, gradient)]."""
+    h = x if u.src is None else acts[u.src]
+    cp, bp, bs = self._unit_vars(params, batch_stats, u)
+    tc = trace[f"conv_{u.edge}"] if u.conv else {}
+    tb = trace[f"bn_{u.vertex}"] if u.bn else {}
+    cp, bp, tc, tb, dh, dskips = self._bwd(u)(
+        cp, bp, bs, tc, tb, h, [acts[s] for s in u.skips], z, dy, lr)
+    if u.conv:
+      params[f"conv_{u.edge}"], trace[f"conv_{u.edge}"] = cp, tc
+    if u.bn:
+      params[f"bn_{u.vertex}"], trace[f"bn_{u.vertex}"] = bp, tb
+    return ([(u.src, dh)] if dh is not None else []) + list(
+        zip(u.skips, dskips))
 
   def train_dispatch(self, state, images, labels, order, dispatch, key, mean,
                      std, lr):
@@ -544,7 +585,7 @@ class LayeredNetwork:
     acts = {}
     for u in self.units:
       h = x if u.src is None else acts[u.src]
-      acts[u.vertex] = self._infer(u)(
+      acts[u.vertex] = h if self._passthrough(u) else self._infer(u)(
           *self._unit_vars(params, batch_stats, u), h,
           [acts[s] for s in u.skips])
     return self._head(False)(params["head"], acts[self.units[-1].vertex])

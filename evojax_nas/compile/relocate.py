@@ -26,24 +26,29 @@ from jaxlib import _jax as xla  # CompileOptions, DeviceAssignment
 
 log = logging.getLogger("evojax_nas")
 
-# Programs loaded from JAX's persistent cache: serialized again they lack
-# their kernels ("Function ... not found" when run), so they are compiled
-# on the other device instead.
+# Programs loaded (from JAX's persistent cache, a program store or another
+# device) rather than compiled: serialized again they lack their kernels
+# ("Function ... not found" when run), so they are never relocated.
 _FROM_DISK: weakref.WeakSet = weakref.WeakSet()
 
 
 def from_disk(compiled: jax.stages.Compiled) -> None:
-  """Marks `compiled` as loaded from the persistent cache: not relocated."""
+  """Marks `compiled` as loaded rather than compiled: not relocated."""
   _FROM_DISK.add(compiled)
+
+
+def loaded(compiled: jax.stages.Compiled) -> bool:
+  """Whether `compiled` was loaded rather than compiled in this process."""
+  return compiled in _FROM_DISK
 
 
 class _Unpickler(serialize_executable._JaxPjrtUnpickler):  # pylint: disable=protected-access
   """Loads the executable for `target` and maps the source device's
   shardings onto it."""
 
-  def __init__(self, blob: bytes, source, target):
+  def __init__(self, blob: bytes, source_id: int, target):
     super().__init__(io.BytesIO(blob), target.client, [target])
-    self.devices_by_id = {source.id: target}
+    self.devices_by_id = {source_id: target}
     self._assignment = xla.DeviceAssignment.create(
         np.array([[target.id]]))
 
@@ -65,14 +70,31 @@ def relocate(compiled: jax.stages.Compiled, source, target):
       or compiled in _FROM_DISK):
     return None
   try:
-    blob, in_tree, out_tree = serialize_executable.serialize(compiled)
-    executable, args_info, no_kwargs = _Unpickler(blob, source,
+    serialized = serialize_executable.serialize(compiled)
+  except (RuntimeError, ValueError, TypeError, AttributeError) as err:
+    log.debug("serializing a program failed (%s); compiling it", err)
+    return None
+  return load((serialized, source.id), target)
+
+
+def load(payload, target):
+  """A program serialized on the CPU device `payload[1]` (`(serialize(
+  compiled), device id)`) loaded for the CPU device `target`, or None where
+  this jaxlib refuses. Marked as loaded: its own serialization would lack
+  its kernels, so it is never relocated again."""
+  (blob, in_tree, out_tree), source_id = payload
+  if target.platform != "cpu":
+    return None
+  try:
+    executable, args_info, no_kwargs = _Unpickler(blob, source_id,
                                                   target).load()
-    return jax.stages.Compiled(executable.load(), [],
-                               in_tree.unflatten(args_info), out_tree,
-                               no_kwargs=no_kwargs)
+    program = jax.stages.Compiled(executable.load(), [],
+                                  in_tree.unflatten(args_info), out_tree,
+                                  no_kwargs=no_kwargs)
   except (RuntimeError, ValueError, KeyError, TypeError, AttributeError,
           pickle.PickleError) as err:  # a jaxlib that differs: compile
-    log.debug("relocating a program to %s failed (%s); compiling it", target,
-              err)
+    log.debug("loading a program onto %s failed (%s); compiling it",
+              target, err)
     return None
+  from_disk(program)
+  return program

@@ -324,14 +324,14 @@ class CompiledNetwork:
         mine = twin and twin._compiled.get(name)
         compiled = mine and relocate_lib.relocate(mine, twin.device,
                                                    self.device)
-        moved = compiled is not None
+        kind = "compiled" if compiled is None else "relocated"
         if compiled is None:
           compiled = self.cfg.compile(jax.jit(
               fn, donate_argnums=donate).lower(*abstract_args()))
         self._compiled[name] = compiled
         seconds = time.perf_counter() - t0
     if seconds is not None:  # told after the lock: no lock inside another
-      self._cache.compiled(seconds, moved)
+      self._cache.compiled(seconds, kind)
     return compiled
 
   def init(self, key: jax.Array):
@@ -483,7 +483,8 @@ class StepCache:
   MIN_NETWORKS = 2
 
   def __init__(self, cfg: StepConfig, mesh: Mesh | None = None,
-               max_networks: int = 64, max_mappings: int | None = None):
+               max_networks: int = 64, max_mappings: int | None = None,
+               store=None):
     self.cfg = cfg
     self.mesh = mesh if mesh is not None else data_mesh(cfg.batch_size)
     # Least recently used first. Bounded by count and, where given, by this
@@ -503,11 +504,13 @@ class StepCache:
     self.misses = 0
     self.compiles = 0
     self.relocations = 0
+    self.loads = 0
     self.compile_seconds = 0.0
     self._used: set[tuple] = set()
     self._persistent_start = persistent_cache.counts()
-    # The per-unit programs of the "layers" engine, shared by every network.
-    self.shared = SharedPrograms(cfg, self.compiled)
+    # The per-unit programs of the "layers" engine, shared by every network
+    # (and, through `store`, compile/program_store.py, by every run).
+    self.shared = SharedPrograms(cfg, self.compiled, store=store)
 
   def _layered(self, genome, mesh: Mesh) -> bool:
     """Whether `genome` trains through per-unit programs on `mesh`."""
@@ -577,13 +580,16 @@ class StepCache:
       self._networks.clear()
     gc.collect()
 
-  def compiled(self, seconds: float, relocated: bool = False):
-    """A network (or a shared unit program) compiled a program in
-    `seconds`, or loaded one compiled for another device (`relocated`):
-    counted, then mappings bounded (only after a miss)."""
+  def compiled(self, seconds: float, kind: str = "compiled"):
+    """A network (or a shared unit program) spent `seconds` getting a
+    program: "compiled", "relocated" (loaded from another device's) or
+    "loaded" (from the machine's program store); counted, then mappings
+    bounded."""
     with self._lock:
-      if relocated:
+      if kind == "relocated":
         self.relocations += 1
+      elif kind == "loaded":
+        self.loads += 1
       else:
         self.compiles += 1
       self.compile_seconds += seconds
@@ -611,6 +617,7 @@ class StepCache:
             "hit_rate": self.hits / lookups if lookups else 0.0,
             "compiles": self.compiles,
             "relocated": self.relocations,
+            "stored_loads": self.loads,
             "compile_seconds": round(self.compile_seconds, 3),
             "persistent_hits": now["hits"] - self._persistent_start["hits"],
             "evictions": self.evictions,

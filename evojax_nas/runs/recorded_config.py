@@ -26,6 +26,7 @@ _RESUMABLE_CHANGES = ("max_individuals", "max_steps", "time_budget_s",
                       "train.compile_options", "train.conv_kernels",
                       "train.chunks_per_dispatch", "train.data_parallel",
                       "persistent_cache_min_compile_s",
+                      "program_store", "program_store_mb",
                       "resources.cache_map_fraction",
                       "resources.recycle_map_fraction",
                       "resources.recycle_memory_fraction")

@@ -37,6 +37,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile import memory, persistent_cache
+from evojax_nas.compile.program_store import ProgramStore, default_directory
 from evojax_nas.compile.steps import (COMPILER_OPTIONS, CONV_KERNELS,
                                       StepCache, StepConfig, batch_order,
                                       cpu_accepts, data_mesh)
@@ -646,6 +647,21 @@ def train_loop(config, backend: str | None = None) -> tuple[str, int]:
   return loop, chunks
 
 
+def program_store(config, engine: str) -> ProgramStore | None:
+  """This machine's store of shape-keyed programs (config.program_store),
+  where the engine has such programs ("layers", "split"), else None."""
+  where = config.program_store
+  if engine not in ("layers", "split") or not where:
+    return None
+  directory = default_directory() if where == "auto" else Path(where)
+  try:
+    return ProgramStore(directory, config.program_store_mb << 20)
+  except OSError as err:
+    raise ConfigError(f"program_store {str(directory)!r} cannot be used "
+                      f"({err.strerror}); name a writable folder, or set "
+                      "--config.program_store='' to keep none") from None
+
+
 def engine_for(config) -> str:
   """`train.engine`, "auto" resolved: "network" on every backend, the one
   measured fastest or within noise (docs/performance.md): the
@@ -718,7 +734,8 @@ def build(config, workdir: Path, for_training: bool = True,
   cache = StepCache(step_config, mesh=meshes[0],
                     max_networks=config.compiled_networks_in_memory,
                     max_mappings=max_maps and max(1, int(
-                        config.resources.cache_map_fraction * max_maps)))
+                        config.resources.cache_map_fraction * max_maps)),
+                    store=program_store(config, step_config.engine))
   return Trainer(dataset, step_config, CheckpointStore(workdir / CHECKPOINTS),
                  steps=config.steps_per_individual,
                  weight_inheritance=config.weight_inheritance,
