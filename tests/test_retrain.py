@@ -250,9 +250,12 @@ def test_mistakes_end_in_one_line(finished):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("engine", ["network", "layers"])
 def test_final_fraction_retrains_the_best_with_its_share(cifar10_dir,
-                                                         tmp_path):
+                                                         tmp_path, engine):
+  """The final stage after a search on either engine."""
   c = tiny(default_config(), tmp_path)
+  c.train.engine = engine
   c.data.dir = str(cifar10_dir)
   c.max_steps = 360
   c.final.fraction = 0.5
@@ -268,6 +271,22 @@ def test_final_fraction_retrains_the_best_with_its_share(cifar10_dir,
   on_disk = json.loads((tmp_path / "wd" / "results.json").read_text())
   assert on_disk["final"] == final
   assert load_model(final["model"]).info["retrained"]["steps"] == 180
+
+
+def test_a_retraining_is_one_fused_program_whatever_the_search_ran():
+  """The per-unit engine keeps no dropout stream for a retraining's
+  checkpoints (the demo's final stage, on one device, once failed on it)."""
+  from jax.sharding import Mesh  # pylint: disable=g-import-not-at-top
+  from evojax_nas.compile.steps import CompiledNetwork, StepCache, StepConfig  # pylint: disable=g-import-not-at-top
+  from evojax_nas.runs.retrain import training_config  # pylint: disable=g-import-not-at-top
+  from evojax_nas.train.trainer import engine_for  # pylint: disable=g-import-not-at-top
+  c = default_config()
+  c.train.engine = "layers"
+  assert engine_for(training_config(c)) == "network"
+  cache = StepCache(StepConfig(num_classes=10, batch_size=8, chunk_steps=2,
+                               engine=engine_for(training_config(c))),
+                    mesh=Mesh(np.array(jax.devices()[:1]), ("data",)))
+  assert type(cache.get(conv_chain())) is CompiledNetwork  # pylint: disable=unidiomatic-typecheck
 
 
 def test_the_report_shows_found_against_retrained(finished):
