@@ -4,7 +4,9 @@ float rounding, units are shared across architectures, and the engine is
 what `train.engine` picks."""
 
 import json
+import os
 import re
+import time
 
 import jax
 import jax.numpy as jnp
@@ -332,8 +334,13 @@ def test_the_store_keeps_its_size_bound(tmp_path):
   StepCache(_cfg("layers"), mesh=mesh, store=store).get(
       genome_from_json(GENOME)).precompile(64, 16, 2)
   assert len(list((tmp_path / "programs").glob("*.program"))) > 1
+  old, new = tmp_path / "programs" / "a.tmp", tmp_path / "programs" / "b.tmp"
+  old.write_bytes(b"x")
+  new.write_bytes(b"x")
+  os.utime(old, (time.time() - 7200,) * 2)  # left by a killed process
   ProgramStore(tmp_path / "programs", max_bytes=1)  # the next run prunes
   assert not list((tmp_path / "programs").glob("*.program"))
+  assert not old.exists() and new.exists()  # another's write in progress
 
 
 def test_the_program_store_resolves_and_names_a_bad_folder(tmp_path):

@@ -264,16 +264,21 @@ class SharedPrograms:
     from the store; (None, None) if neither has it."""
     if len(devices) != 1:
       return None, None
-    prog = twin is not None and relocate_lib.relocate(twin, source, devices[0])
-    if prog:
-      return prog, "relocated"
-    prog = self._store and self._store.load((key, self.cfg), devices[0])
-    return (prog, "loaded") if prog else (None, None)
+    if twin is not None:
+      prog = relocate_lib.relocate(twin, source, devices[0])
+      if prog is not None:
+        return prog, "relocated"
+    if self._store is not None:
+      prog = self._store.load((key, self.cfg), devices[0])
+      if prog is not None:
+        return prog, "loaded"
+    return None, None
 
   def _compile(self, key, fn, abstract_args, static, devices):
     prog = self.cfg.compile(jax.jit(fn, static_argnames=static).lower(
         *abstract_args()))
-    if self._store and len(devices) == 1 and not relocate_lib.loaded(prog):
+    if (self._store is not None and len(devices) == 1
+        and not relocate_lib.loaded(prog)):
       self._store.save((key, self.cfg), prog, devices[0])
     return prog
 

@@ -26,6 +26,7 @@ import os
 import pickle
 import platform
 import tempfile
+import time
 from pathlib import Path
 
 import jax
@@ -114,7 +115,14 @@ class ProgramStore:
       log.warning("cannot write %s (%s)", path, err)
 
   def prune(self) -> None:
-    """Removes the least recently used programs past `max_bytes`."""
+    """Removes the least recently used programs past `max_bytes`, and
+    temporary files a killed process left (older than an hour)."""
+    for path in self.directory.glob("*.tmp"):
+      try:
+        if time.time() - path.stat().st_mtime > 3600:
+          path.unlink(missing_ok=True)
+      except OSError:
+        continue
     files = []
     for path in self.directory.glob("*.program"):
       try:
