@@ -98,7 +98,7 @@ def _budgets(c: ml_collections.ConfigDict) -> None:
 
 
 def _process(c: ml_collections.ConfigDict) -> None:
-  """Slots, compilation cache, memory limits, workers."""
+  """Slots and the devices they run on."""
   # Individuals in flight per device (each compiles while others train;
   # evolution/loop.py). 0 = auto: 2 in all on CPU (one training, the next
   # compiling), 4 per GPU or TPU. The in-process schedule depends on the
@@ -108,6 +108,10 @@ def _process(c: ml_collections.ConfigDict) -> None:
   # XLA:CPU devices the host is split into, one slot lane each (docs/
   # slots.md). 0 = auto: 2 for the in-process loop, else JAX's default.
   c.cpu_devices = 0
+
+
+def _programs(c: ml_collections.ConfigDict) -> None:
+  """Compiled programs: on disk, in memory; the process's limits."""
   # JAX's persistent compilation cache in WORKDIR/compile_cache, shared by
   # restarts and workers; compiles above the threshold (seconds) persist.
   c.persistent_compile_cache = True
@@ -133,6 +137,10 @@ def _process(c: ml_collections.ConfigDict) -> None:
       cache_map_fraction=0.4,
       recycle_map_fraction=0.75,
       recycle_memory_fraction=0.9))
+
+
+def _workers(c: ml_collections.ConfigDict) -> None:
+  """Asynchronous worker processes on one population."""
   # 0: one in-process loop whose choices are a pure function of the seed.
   # N >= 1: N asynchronous worker processes sharing the population store in
   # WORKDIR/population (Real et al. 2017, 3.1), started by `runner`:
@@ -255,7 +263,8 @@ def _train(c: ml_collections.ConfigDict) -> None:
 def default_config() -> ml_collections.ConfigDict:
   """Every key, with the values of Real et al. (2017) on CIFAR-10."""
   c = ml_collections.ConfigDict()
-  for section in (_selection, _budgets, _process, _variation):
+  for section in (_selection, _budgets, _process, _programs, _workers,
+                  _variation):
     section(c)
   c.data = ml_collections.ConfigDict()
   _data(c.data)

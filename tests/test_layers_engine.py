@@ -250,6 +250,19 @@ def test_an_experiment_runs_on_the_layers_engine(tiny_config, tmp_path):
   assert 0.0 <= results["best"]["test_accuracy"] <= 1.0
 
 
+def _two_chunks_on(net, device):
+  """`net` trained two chunks from fresh weights on `device`: its state."""
+  with jax.default_device(device):
+    images, labels = synthetic_images(64)
+    images, labels = jnp.asarray(images), jnp.asarray(labels, jnp.int32)
+    state = net.new_state(net.init(jax.random.key(3)))
+    for d in range(2):
+      idx = (jnp.arange(16, dtype=jnp.int32).reshape(2, 8) + 16 * d) % 64
+      state, _ = train_one_chunk(net, state, images, labels, 0.1, idx,
+                                 seed=d)
+  return state
+
+
 @pytest.mark.parametrize("engine", ["network", "split", "layers"])
 def test_a_second_device_loads_the_programs_instead_of_compiling(engine):
   """With the host split into devices (`cpu_devices`), what one device
@@ -267,14 +280,7 @@ def test_a_second_device_loads_the_programs_instead_of_compiling(engine):
     net.precompile(64, 16, 2)
     if lane is lanes[0]:
       compiled = cache.compiles
-    with jax.default_device(lane.devices.flat[0]):
-      images, labels = synthetic_images(64)
-      images, labels = jnp.asarray(images), jnp.asarray(labels, jnp.int32)
-      state = net.new_state(net.init(jax.random.key(3)))
-      for d in range(2):
-        idx = (jnp.arange(16, dtype=jnp.int32).reshape(2, 8) + 16 * d) % 64
-        state, _ = train_one_chunk(net, state, images, labels, 0.1, idx,
-                                   seed=d)
+    state = _two_chunks_on(net, lane.devices.flat[0])
     assert jax.tree.leaves(state.params)[0].devices() == {
         lane.devices.flat[0]}
     weights.append(jax.device_get(state.variables()))
@@ -297,14 +303,7 @@ def test_a_second_run_loads_its_unit_programs_from_the_machines_store(
                       store=store)
     net = cache.get(genome_from_json(GENOME))
     net.precompile(64, 16, 2)
-    with jax.default_device(device):
-      images, labels = synthetic_images(64)
-      images, labels = jnp.asarray(images), jnp.asarray(labels, jnp.int32)
-      state = net.new_state(net.init(jax.random.key(3)))
-      for d in range(2):
-        idx = (jnp.arange(16, dtype=jnp.int32).reshape(2, 8) + 16 * d) % 64
-        state, _ = train_one_chunk(net, state, images, labels, 0.1, idx,
-                                   seed=d)
+    state = _two_chunks_on(net, device)
     weights.append(jax.device_get(state.variables()))
     counts.append((cache.compiles, cache.loads))
   assert counts[0][0] > 0 and counts[0][1] == 0, counts
