@@ -668,9 +668,9 @@ def engine_for(config) -> str:
   per-unit engine compiles ~40 % less on a replayed demo but trains its
   steps 16-50 % slower on XLA:CPU; the shared batch preparation trains the
   same bits and shortened compilation on the critical path, with the wall
-  time within the machine's drift. In the demo (seed 0 only) the per-unit
-  engine trained 1.65x the individuals, and its answer retrained 4.7
-  points worse: other seeds are to be measured before it is picked.
+  time within the machine's drift. In the demo the per-unit engine trained
+  1.65x the individuals on seed 0 and as many on seed 1, and its answers
+  retrained 4.7 and 2.5 points worse.
   Neither is measured on GPUs or TPUs."""
   engine = config.train.engine
   return "network" if engine == "auto" else engine
