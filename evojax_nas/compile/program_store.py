@@ -6,8 +6,9 @@ the next experiment on a machine needs many of the programs the last one
 compiled (16-35 % from a run of another seed, nearly all from a re-run;
 docs/performance.md). JAX's persistent cache would find them only after
 tracing and lowering each (the key is the lowered module) and keeps one
-copy per CPU device; here a program is found by its shape key before anything is traced,
-and loads onto any CPU device in milliseconds (compile/relocate.py).
+copy per CPU device; here a program is found by its shape key before
+anything is traced, and loads onto any CPU device in milliseconds
+(compile/relocate.py).
 
 A file's name hashes the key with everything else that shapes the program:
 the step configuration, XLA's options, the JAX and jaxlib versions, the
