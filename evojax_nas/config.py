@@ -229,11 +229,12 @@ def _train(c: ml_collections.ConfigDict) -> None:
   c.compute_dtype = "float32"
   # How an architecture is compiled (only the speed differs, results agree
   # to float rounding): "network" (one program for the whole train chunk
-  # with its batch preparation, one for prediction), "split" (the same, the
-  # batch preparation one program shared by every architecture: one
-  # device, unrolled single chunks, else "network"), "layers" (DNA: vertex
-  # programs shared by every architecture that has that vertex's shapes;
-  # compile/layers.py), "auto" (trainer.engine_for).
+  # with its batch preparation, one for prediction), "split" (one SGD step
+  # compiled and called once a step, the batch preparation one program
+  # shared by every architecture: one device, unrolled single chunks, else
+  # "network"), "layers" (DNA: vertex programs shared by every architecture
+  # that has that vertex's shapes; compile/layers.py), "auto"
+  # (trainer.engine_for: "split" on CPU, "network" on GPU and TPU).
   c.engine = "auto"
   # XLA's options for the search's programs: "fast_compile" (XLA:CPU: ~0.72x
   # the compile time of a late demo network at the same step time, weights

@@ -306,13 +306,16 @@ class SharedPrograms:
 def prepare_program(programs: SharedPrograms, net, train_rows: int,
                     order_rows: int, sharding):
   """One dispatch's batches gathered and augmented (`net.prepare`, the
-  network path's own): one program for every architecture on a device."""
+  network path's own) and its learning rates, one of each per step (so
+  that the steps need no slicing dispatch): one program for every
+  architecture on a device."""
   cfg = net.cfg
   k = cfg.chunk_steps
 
-  def prep(images, labels, order, dispatch, key, mean, std):
+  def prep(images, labels, order, dispatch, key, mean, std, lr):
     idx = jax.lax.dynamic_slice_in_dim(order, dispatch * k, k)
-    return net.prepare(images, labels, idx, key, dispatch, mean, std)
+    xs, ys = net.prepare(images, labels, idx, key, dispatch, mean, std)
+    return tuple(xs), tuple(ys), tuple(lr)
 
   def args():
     c = cfg.image_shape[-1]
@@ -325,11 +328,19 @@ def prepare_program(programs: SharedPrograms, net, train_rows: int,
             jax.ShapeDtypeStruct((), jnp.int32),
             jax.ShapeDtypeStruct((), rbg),
             jax.ShapeDtypeStruct((c,), jnp.float32),
-            jax.ShapeDtypeStruct((c,), jnp.float32)))
+            jax.ShapeDtypeStruct((c,), jnp.float32),
+            jax.ShapeDtypeStruct((k,), jnp.float32)))
   key = ("prepare", train_rows, order_rows, cfg.batch_size, k,
          cfg.crop_padding, cfg.flip, cfg.image_shape)
   return programs.get(key, prep, args,
                       devices=tuple(sharding.mesh.devices.flat))
+
+
+def mean_metrics(losses: list, accs: list) -> dict:
+  """A chunk's mean loss and accuracy from its steps' scalars (as few
+  eager operations as it takes: none for one step)."""
+  mean = lambda xs: xs[0] if len(xs) == 1 else sum(xs[1:], xs[0]) / len(xs)
+  return {"loss": mean(losses), "accuracy": mean(accs)}
 
 
 class LayeredNetwork:
@@ -566,20 +577,18 @@ class LayeredNetwork:
                      std, lr):
     """`chunk_steps` SGD steps (one dispatch of the network path: the same
     batches and augmentation) through the unit programs."""
-    xs, ys = self._prepare(images.shape[0], order.shape[0])(
-        images, labels, order, dispatch, key, mean, std)
+    xs, ys, lrs = self._prepare(images.shape[0], order.shape[0])(
+        images, labels, order, dispatch, key, mean, std, lr)
     params, batch_stats = dict(state.params), dict(state.batch_stats)
     trace = dict(state.trace)
     losses, accs = [], []
-    for i in range(self.cfg.chunk_steps):
-      loss, acc = self._sgd_step(params, batch_stats, trace, xs[i], ys[i],
-                                 lr[i])
+    for x, y, r in zip(xs, ys, lrs):
+      loss, acc = self._sgd_step(params, batch_stats, trace, x, y, r)
       losses.append(loss)
       accs.append(acc)
     state = LayeredState(step=state.step + self.cfg.chunk_steps,
                          params=params, batch_stats=batch_stats, trace=trace)
-    return state, {"loss": sum(losses) / len(losses),
-                   "accuracy": sum(accs) / len(accs)}
+    return state, mean_metrics(losses, accs)
 
   def predict(self, variables, images, start, mean, std):
     """Softmax of the eval batch at row `start` of `images`."""

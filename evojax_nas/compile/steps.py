@@ -45,7 +45,7 @@ from evojax_nas.compile import flops as flops_lib
 from evojax_nas.compile import memory
 from evojax_nas.compile import persistent_cache
 from evojax_nas.compile.layers import (LayeredNetwork, SharedPrograms,
-                                       prepare_program)
+                                       mean_metrics, prepare_program)
 from evojax_nas.compile.modules import build_module
 from evojax_nas.compile import relocate as relocate_lib
 from evojax_nas.compile.network import sample_variables
@@ -68,10 +68,11 @@ class StepConfig:
   chunks_per_dispatch: int = 1
   compute_dtype: str = "float32"     # or "bfloat16" (weights stay float32)
   # "network": one compiled train program per architecture, batch
-  # preparation inside it; "split": the same, preparation a program shared
-  # by every architecture (one device, unrolled single chunks; else as
-  # "network"); "layers": DNA networks run per-unit programs shared across
-  # architectures (compile/layers.py; one device, unrolled single chunks).
+  # preparation inside it; "split": one compiled SGD step per architecture,
+  # called once a step, preparation a program shared by every architecture
+  # (one device, unrolled single chunks; else as "network"); "layers": DNA
+  # networks run per-unit programs shared across architectures
+  # (compile/layers.py; one device, unrolled single chunks).
   engine: str = "network"
   label_smoothing: float = 0.0       # retraining's option (0: the papers')
   # XLA options of every program ((name, value), ...; COMPILER_OPTIONS).
@@ -375,26 +376,41 @@ class CompiledNetwork:
   @property
   def shares_preparation(self) -> bool:
     """Whether batches are prepared by a program shared by every
-    architecture (the "split" engine on one device, unrolled single
-    chunks), so that an architecture compiles only its steps: the
-    preparation (gather, augmentation) was about a quarter of a deep demo
-    network's train-program compile."""
+    architecture and the architecture compiles one SGD step, called
+    `chunk_steps` times a dispatch (the "split" engine on one device,
+    unrolled single chunks): a late demo network's step compiles in about
+    half the time of its fused chunk of two steps with their preparation
+    (docs/performance.md)."""
     c = self.cfg
     return (c.engine == "split" and c.loop == "unrolled"
             and c.chunks_per_dispatch == 1 and self._mesh.devices.size == 1)
 
-  def _steps_program(self):
+  def _step_program(self):
     cfg, rep = self.cfg, self._replicated
-    k = cfg.chunk_steps
 
     def args():
       state = self._abstract(jax.eval_shape(self._fresh_state,
                                             self.abstract_variables), rep)
       sds = lambda shape, dtype: jax.ShapeDtypeStruct(shape, dtype,
                                                       sharding=rep)
-      return (state, sds((k, cfg.batch_size) + cfg.image_shape, jnp.float32),
-              sds((k, cfg.batch_size), jnp.int32), sds((k,), jnp.float32))
-    return self._get("steps", self._train_steps, args, donate=(0,))
+      return (state, sds((cfg.batch_size,) + cfg.image_shape, jnp.float32),
+              sds((cfg.batch_size,), jnp.int32), sds((), jnp.float32))
+    return self._get("step", self._step, args, donate=(0,))
+
+  def _split_dispatch(self, state, images, labels, order, dispatch, key,
+                      mean, std, lr):
+    """The shared preparation, then the one-step program once a step."""
+    xs, ys, lrs = prepare_program(self._cache.shared, self, images.shape[0],
+                                  order.shape[0], self._replicated)(
+                                      images, labels, order, dispatch, key,
+                                      mean, std, lr)
+    step = self._step_program()
+    losses, accs = [], []
+    for x, y, r in zip(xs, ys, lrs):
+      state, loss, acc = step(state, x, y, r)
+      losses.append(loss)
+      accs.append(acc)
+    return state, mean_metrics(losses, accs)
 
   def train_dispatch(self, state, images, labels, order, dispatch, key, mean,
                      std, lr):
@@ -404,12 +420,10 @@ class CompiledNetwork:
     `images`/`labels`, augmented from the RBG key `key`; `mean`/`std`
     standardise, `lr` (float32, steps_per_dispatch) holds each step's
     learning rate (all replicated)."""
-    rows = (images.shape[0], order.shape[0])
     if self.shares_preparation:
-      xs, ys = prepare_program(self._cache.shared, self, *rows,
-                               self._replicated)(images, labels, order,
-                                                 dispatch, key, mean, std)
-      return self._steps_program()(state, xs, ys, lr)
+      return self._split_dispatch(state, images, labels, order, dispatch,
+                                  key, mean, std, lr)
+    rows = (images.shape[0], order.shape[0])
     return self._get(self._train_name(*rows), self._train_dispatch,
                      lambda: self._abstract_train_args(*rows),
                      donate=(0,))(state, images, labels, order, dispatch, key,
@@ -436,7 +450,7 @@ class CompiledNetwork:
     if self.shares_preparation:
       prepare_program(self._cache.shared, self, train_rows, order_rows,
                       self._replicated)
-      self._steps_program()
+      self._step_program()
     else:
       self._get(self._train_name(train_rows, order_rows),
                 self._train_dispatch,
