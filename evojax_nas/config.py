@@ -116,8 +116,10 @@ def _programs(c: ml_collections.ConfigDict) -> None:
   # restarts and workers; compiles above the threshold (seconds) persist.
   c.persistent_compile_cache = True
   c.persistent_cache_min_compile_s = 0.0
-  # Programs keyed by shapes, not architectures (train.engine "layers" and
-  # "split"), kept for every run on this machine (compile/program_store.py):
+  # Compiled programs found before tracing (train.engine "layers": keyed by
+  # shapes; "split": its preparation by shapes, each architecture's step and
+  # predict programs by signature), kept for every run on this machine
+  # (compile/program_store.py):
   # "auto" = $EVOJAX_NAS_CACHE_DIR, else ~/.cache/evojax_nas; a folder;
   # or "" (none). At most `program_store_mb` (least recently used removed).
   c.program_store = "auto"

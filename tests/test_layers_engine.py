@@ -300,16 +300,18 @@ def test_a_second_device_loads_the_programs_instead_of_compiling(engine):
       jax.tree.leaves(weights[0]), jax.tree.leaves(weights[1])))
 
 
-def test_a_second_run_loads_its_unit_programs_from_the_machines_store(
-    tmp_path):
-  """What one run compiled (unit, head, preparation programs) the next run
-  on the machine loads from the store (compile/program_store.py) instead of
+@pytest.mark.parametrize("engine", ["split", "layers"])
+def test_a_second_run_loads_its_programs_from_the_machines_store(
+    engine, tmp_path):
+  """What one run compiled (an architecture's step and predict programs;
+  unit and head programs; the batch preparation) the next run on the
+  machine loads from the store (compile/program_store.py) instead of
   compiling, onto either CPU device, and trains the same bits."""
   store = ProgramStore(tmp_path / "programs")
   devices = jax.devices()[:2]
   weights, counts = [], []
   for device in [devices[0], devices[-1], devices[0]]:  # three "runs"
-    cache = StepCache(_cfg("layers"), mesh=Mesh(np.array([device]), ("data",)),
+    cache = StepCache(_cfg(engine), mesh=Mesh(np.array([device]), ("data",)),
                       store=store)
     net = cache.get(genome_from_json(GENOME))
     net.precompile(64, 16, 2)

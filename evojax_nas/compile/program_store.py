@@ -1,12 +1,14 @@
-"""Shape-keyed programs kept on disk, shared by every run on a machine.
+"""Compiled programs kept on disk, shared by every run on a machine.
 
 The layers engine's unit programs (and the shared batch preparation, the
 evaluation input, the head) are keyed by shapes, not by architectures, so
 the next experiment on a machine needs many of the programs the last one
 compiled (16-35 % from a run of another seed, nearly all from a re-run;
-docs/performance.md). JAX's persistent cache would find them only after
-tracing and lowering each (the key is the lowered module) and keeps one
-copy per CPU device; here a program is found by its shape key before
+docs/performance.md). The split engine's step and predict programs are
+keyed by the architecture's signature: a re-run, a resumed run and the
+workers on the machine find them. JAX's persistent cache would find them
+only after tracing and lowering each (the key is the lowered module) and
+keeps one copy per CPU device; here a program is found by its key before
 anything is traced, and loads onto any CPU device in milliseconds
 (compile/relocate.py).
 
@@ -40,7 +42,8 @@ from evojax_nas.compile import relocate as relocate_lib
 log = logging.getLogger("evojax_nas")
 
 ENV = "EVOJAX_NAS_CACHE_DIR"
-_CODE = ("layers.py", "network.py", "augment.py", "steps.py", "modules.py")
+_CODE = ("layers.py", "network.py", "augment.py", "steps.py", "modules.py",
+         "nb201_network.py", "genetic_cnn_network.py")
 
 
 def default_directory() -> Path:

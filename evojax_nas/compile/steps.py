@@ -322,18 +322,40 @@ class CompiledNetwork:
       compiled = self._compiled.get(name)
       if compiled is None:
         t0 = time.perf_counter()
-        mine = twin and twin._compiled.get(name)
-        compiled = mine and relocate_lib.relocate(mine, twin.device,
-                                                   self.device)
-        kind = "compiled" if compiled is None else "relocated"
+        compiled, kind = self._find(name, twin)
         if compiled is None:
-          compiled = self.cfg.compile(jax.jit(
-              fn, donate_argnums=donate).lower(*abstract_args()))
+          compiled, kind = self.cfg.compile(jax.jit(
+              fn, donate_argnums=donate).lower(*abstract_args())), "compiled"
+          self._store_program(name, compiled)
         self._compiled[name] = compiled
         seconds = time.perf_counter() - t0
     if seconds is not None:  # told after the lock: no lock inside another
       self._cache.compiled(seconds, kind)
     return compiled
+
+  def _store_key(self, name: str) -> tuple:
+    return ("network", type(self.model).__qualname__, self.signature, name)
+
+  def _find(self, name: str, twin):
+    """(program `name`, how) without compiling: relocated from `twin`'s,
+    or loaded from the machine's program store; (None, None) if neither
+    has it."""
+    mine = twin and twin._compiled.get(name)
+    compiled = mine and relocate_lib.relocate(mine, twin.device, self.device)
+    if compiled is not None:
+      return compiled, "relocated"
+    store = self._cache.store
+    if store is not None and self.device is not None:
+      compiled = store.load((self._store_key(name), self.cfg), self.device)
+      if compiled is not None:
+        return compiled, "loaded"
+    return None, None
+
+  def _store_program(self, name: str, compiled) -> None:
+    store = self._cache.store
+    if (store is not None and self.device is not None
+        and not relocate_lib.loaded(compiled)):
+      store.save((self._store_key(name), self.cfg), compiled, self.device)
 
   def init(self, key: jax.Array):
     """Fresh He-initialised variables (host arrays; nothing to compile)."""
@@ -522,6 +544,9 @@ class StepCache:
     self.compile_seconds = 0.0
     self._used: set[tuple] = set()
     self._persistent_start = persistent_cache.counts()
+    # This machine's program store (compile/program_store.py) or None:
+    # the single-device programs of every engine that has one.
+    self.store = store
     # The per-unit programs of the "layers" engine, shared by every network
     # (and, through `store`, compile/program_store.py, by every run).
     self.shared = SharedPrograms(cfg, self.compiled, store=store)

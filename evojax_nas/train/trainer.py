@@ -648,8 +648,9 @@ def train_loop(config, backend: str | None = None) -> tuple[str, int]:
 
 
 def program_store(config, engine: str) -> ProgramStore | None:
-  """This machine's store of shape-keyed programs (config.program_store),
-  where the engine has such programs ("layers", "split"), else None."""
+  """This machine's store of compiled programs (config.program_store),
+  where the engine finds its programs by key before tracing ("layers",
+  "split"), else None."""
   where = config.program_store
   if engine not in ("layers", "split") or not where:
     return None
