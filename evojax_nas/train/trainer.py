@@ -667,7 +667,7 @@ def engine_for(config, backend: str | None = None) -> str:
   """`train.engine`, "auto" resolved per backend (docs/performance.md).
 
   XLA:CPU: "split". Its one-step program compiles in about half the time of
-  the fused chunk of two steps, at the same training speed: 1.22-1.25x the
+  the fused chunk of two steps, at the same training speed: 1.22-1.23x the
   individuals per hour of "network" on a replayed demo (two CPU devices).
   The per-unit engine compiles less but trains its steps ~1.5x slower.
   GPUs and TPUs: "network" (one step a dispatch is not measured there,
