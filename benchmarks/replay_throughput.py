@@ -11,6 +11,7 @@ starts from a cold compile cache (no persistent cache), as a run does.
       [--engines network] [--compile_options default,fast_compile]
       [--conv_kernels xla,eigen] [--cpu_devices N] [--warm]
       [--program_stores ,DIR] [--fill_program_store DIR]
+      [--paths old,new]
 
 Each S is run with every `--engines` value (train.engine: "network", one
 train program per architecture with its batch preparation; "split", the
@@ -32,10 +33,22 @@ which some slot's training or evaluation programs ran (train + validation
 + checkpoint start, `Trainer.timeline`) over the wall time; compile on the
 critical path = time some compilation ran while no slot used the device;
 with `--warm`, each row again with every program already compiled (the
-ceiling that no compilation at all would give);
+ceiling that no compilation at all would give), and the CPU that
+compiling took: the cold row's CPU time less the warm row's (XLA:CPU
+compiles on a pool of its own threads, ~1.6 cores of 2 when alone, so the
+compile seconds, which are wall seconds, are not its CPU);
 host overhead per step = the rest of the device's idle time (restores,
-dispatch gaps, waits) per SGD step. Births follow the log: slot k trains
-individual i when i - S has been published, as in the loop.
+dispatch gaps, waits) per SGD step; CPU s = the process's CPU time over
+the row (every thread), and compile's share of it; devices = the CPU
+devices the host was split into (`cpu_devices`).
+
+`--paths old,new` compares whole paths in one table, each in its own
+process (the device count is fixed when JAX starts), with each row's
+individuals per hour as a multiple of the first path's: "old" is the
+trainer before issue 25 (one device, one fused train program per
+architecture, XLA's own options and kernels), "new" what `auto` picks on
+this backend. Births follow the log: slot k trains individual i when
+i - S has been published, as in the loop.
 """
 
 from __future__ import annotations
@@ -45,7 +58,9 @@ import collections
 import concurrent.futures
 import itertools
 import json
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,6 +73,14 @@ from evojax_nas.evolution import keys
 from evojax_nas.genomes import spaces
 from evojax_nas.genomes.formats import genome_from_json
 from evojax_nas.train import trainer as trainer_lib
+
+# The paths `--paths` compares, as the flags each path's process gets.
+PATHS = {
+    "old": ["--engines", "network", "--compile_options", "default",
+            "--conv_kernels", "xla", "--cpu_devices", "1"],
+    "new": ["--engines", "auto", "--compile_options", "auto",
+            "--conv_kernels", "auto", "--cpu_devices", "0"],
+}
 
 
 def recorded_individuals(workdir: Path, limit: int, first: int = 0
@@ -129,9 +152,9 @@ def replay(config, born: list[dict], slots: int, warm: bool = False,
       train_all(trainer, config, born, slots)
     trainer.timeline = []
     before = trainer.cache.stats()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     results = train_all(trainer, config, born, slots)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     trainer.close()
     stats = trainer.cache.stats()
   stats = {k: stats[k] - before[k] for k in (
@@ -149,8 +172,54 @@ def replay(config, born: list[dict], slots: int, warm: bool = False,
           "compiles": stats["compiles"], "relocated": stats["relocated"],
           "loaded": stats["stored_loads"],
           "train_s": spent("train"),
-          "eval_s": spent("eval"),
+          "eval_s": spent("eval"), "cpu_s": cpu,
           "host_ms_per_step": 1e3 * max(0.0, wall - busy - critical) / steps}
+
+
+HEADER = (f"{'engine':>8} {'options':>12} {'kernels':>7} {'S':>3} "
+          f"{'wall s':>8} {'indiv/h':>8} {'programs':>8} {'moved':>5} "
+          f"{'loaded':>6} {'compile s':>9} {'crit s':>7} {'train s':>8} "
+          f"{'eval s':>7} {'busy':>6} {'host ms/step':>12} {'CPU s':>7} "
+          f"{'compile %CPU':>12} {'devices':>7}")
+
+
+def format_row(r: dict) -> str:
+  """A row of HEADER's table."""
+  return (f"{r['engine']:>8} {r['options']:>12} {r['kernels']:>7} "
+          f"{r['slots']:>3} {r['wall_s']:>8.1f} {r['per_hour']:>8.0f} "
+          f"{r['compiles']:>8} {r['relocated']:>5} {r['loaded']:>6} "
+          f"{r['compile_total_s']:>9.1f} {r['compile_s']:>7.1f} "
+          f"{r['train_s']:>8.1f} {r['eval_s']:>7.1f} {r['busy']:>6.1%} "
+          f"{r['host_ms_per_step']:>12.3f} {r['cpu_s']:>7.1f} "
+          f"{r['compile_total_s'] / max(r['cpu_s'], 1e-9):>12.1%} "
+          f"{r['devices']:>7}{' warm' if r['warm'] else ''}"
+          f"{' store ' + r['store'] if r['store'] else ''}"
+          + (f" (compiling's CPU, cold - warm: {r['compile_cpu_s']:.1f} s, "
+             f"{r['compile_cpu_share']:.1%} of the cold row's)"
+             if r.get("compile_cpu_s") is not None else ""))
+
+
+def compare_paths(argv: list[str], paths: list[str]) -> None:
+  """Each of `paths` (PATHS) replayed in its own process, one table."""
+  unknown = sorted(set(paths) - set(PATHS))
+  if unknown:
+    raise ValueError(f"--paths {','.join(unknown)}: choose among "
+                     f"{', '.join(PATHS)}")
+  base = None
+  for name in paths:
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), *argv, *PATHS[name],
+         "--json"], stdout=subprocess.PIPE, text=True, check=True).stdout
+    for line in out.splitlines():
+      if not line.startswith("{"):
+        print(f"[{name}] {line}")
+        continue
+      if base is None:
+        print(f"{HEADER} {'path':>4} {'x':>6}")
+      r = json.loads(line)
+      base = base or r["per_hour"]
+      print(f"{format_row(r)} {name:>4} {r['per_hour'] / base:>5.2f}x",
+            flush=True)
 
 
 def main(argv=None):
@@ -191,7 +260,16 @@ def main(argv=None):
   p.add_argument("--conv_kernels", default="auto",
                  help="train.conv_kernels values to compare, each with "
                  "every engine and options (e.g. xla,eigen)")
+  p.add_argument("--paths", default="", help="whole paths to compare, "
+                 f"each in its own process ({', '.join(PATHS)}; e.g. "
+                 "old,new): they set the four options above")
+  p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
   args = p.parse_args(argv)
+  if args.paths:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    i = argv.index("--paths")
+    compare_paths(argv[:i] + argv[i + 2:], args.paths.split(","))
+    return
   config = config_lib.from_workdir(args.workdir)
   config.persistent_compile_cache = False
   config.steps_per_individual = args.steps or config.steps_per_individual
@@ -213,10 +291,8 @@ def main(argv=None):
         f"{config.steps_per_individual} steps each, loop "
         f"{trainer_lib.train_loop(config)}, chunks of "
         f"{config.train.chunk_steps} steps")
-  print(f"{'engine':>8} {'options':>12} {'kernels':>7} {'S':>3} "
-        f"{'wall s':>8} {'indiv/h':>8} {'programs':>8} {'moved':>5} "
-        f"{'loaded':>6} {'compile s':>9} {'crit s':>7} {'train s':>8} "
-        f"{'eval s':>7} {'busy':>6} {'host ms/step':>12}")
+  if not args.json:
+    print(HEADER)
   for slots in [int(s) for s in args.slots.split(",")]:
     for engine, options, kernels, store in itertools.product(  # interleaved
         args.engines.split(","), args.compile_options.split(","),
@@ -225,17 +301,19 @@ def main(argv=None):
         else args.program_stores.split(",")):
       config.train.engine, config.train.compile_options = engine, options
       config.train.conv_kernels, config.program_store = kernels, store
+      options, kernels = trainer_lib.compile_choices(config)
+      cold = None
       for warm in (False, True) if args.warm else (False,):
         r = replay(config, born, slots, warm,
                    copy_store=not args.fill_program_store)
-        print(f"{engine:>8} {options:>12} {kernels:>7} {r['slots']:>3} "
-              f"{r['wall_s']:>8.1f} {r['per_hour']:>8.0f} {r['compiles']:>8} "
-              f"{r['relocated']:>5} {r['loaded']:>6} "
-              f"{r['compile_total_s']:>9.1f} {r['compile_s']:>7.1f} "
-              f"{r['train_s']:>8.1f} {r['eval_s']:>7.1f} {r['busy']:>6.1%} "
-              f"{r['host_ms_per_step']:>12.3f}{' warm' if warm else ''}"
-              f"{' store ' + store if store else ''}",
-              flush=True)
+        r.update(engine=trainer_lib.engine_for(config), options=options,
+                 kernels=kernels or "-", devices=jax.device_count(),
+                 warm=warm, store=store)
+        if warm:  # XLA compiles on its own threads: CPU by difference
+          r["compile_cpu_s"] = cold["cpu_s"] - r["cpu_s"]
+          r["compile_cpu_share"] = r["compile_cpu_s"] / cold["cpu_s"]
+        cold = r
+        print(json.dumps(r) if args.json else format_row(r), flush=True)
 
 
 if __name__ == "__main__":

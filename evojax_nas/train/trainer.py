@@ -686,20 +686,28 @@ def compiler_options_for(config, backend: str | None = None) -> tuple:
   measured there). `train.conv_kernels` (XLA:CPU only): Eigen's
   convolutions where this jaxlib lets XLA choose (measured: ~0.75x the step
   time of a late demo network, ~0.64x a retrained answer's)."""
+  name, kernels = compile_choices(config, backend)
+  return COMPILER_OPTIONS[name] + (CONV_KERNELS[kernels] if kernels else ())
+
+
+def compile_choices(config, backend: str | None = None
+                    ) -> tuple[str, str | None]:
+  """(`train.compile_options`, `train.conv_kernels`) with "auto" resolved
+  (`compiler_options_for`); the kernels are None off XLA:CPU."""
   backend = backend or jax.default_backend()
   name = config.train.compile_options
   if name == "auto":
     name = "fast_compile" if backend == "cpu" else "default"
   kernels = config.train.conv_kernels
   if backend != "cpu":
-    return COMPILER_OPTIONS[name]
+    return name, None
   if kernels == "auto":
     kernels = "eigen" if cpu_accepts(CONV_KERNELS["eigen"]) else "xla"
   elif not cpu_accepts(CONV_KERNELS[kernels]):
     raise ConfigError(
         f"train.conv_kernels={kernels!r}: this jaxlib's XLA:CPU does not "
         f"take {CONV_KERNELS[kernels]}; use 'auto' or 'xla'")
-  return COMPILER_OPTIONS[name] + CONV_KERNELS[kernels]
+  return name, kernels
 
 
 def build(config, workdir: Path, for_training: bool = True,
