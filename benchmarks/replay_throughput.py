@@ -222,7 +222,7 @@ def compare_paths(argv: list[str], paths: list[str]) -> None:
             flush=True)
 
 
-def main(argv=None):
+def parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("workdir", type=Path)
   p.add_argument("--individuals", type=int, default=40)
@@ -264,7 +264,11 @@ def main(argv=None):
                  f"each in its own process ({', '.join(PATHS)}; e.g. "
                  "old,new): they set the four options above")
   p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
-  args = p.parse_args(argv)
+  return p
+
+
+def main(argv=None):
+  args = parser().parse_args(argv)
   if args.paths:
     argv = list(sys.argv[1:] if argv is None else argv)
     i = argv.index("--paths")
