@@ -196,6 +196,11 @@ def head_infer(dense, p, h):
   return jax.nn.softmax(logits.astype(jnp.float32))
 
 
+def _single(devices):
+  """The one device of `devices`, or None where there are several."""
+  return devices[0] if len(devices) == 1 else None
+
+
 class SharedPrograms:
   """Compiled programs shared by every architecture (the batch
   preparation; the layers engine's unit and head programs), keyed by what
@@ -262,24 +267,13 @@ class SharedPrograms:
   def _find(self, key, twin, source, devices):
     """(program, how) without compiling: relocated from `twin`, or loaded
     from the store; (None, None) if neither has it."""
-    if len(devices) != 1:
-      return None, None
-    if twin is not None:
-      prog = relocate_lib.relocate(twin, source, devices[0])
-      if prog is not None:
-        return prog, "relocated"
-    if self._store is not None:
-      prog = self._store.load((key, self.cfg), devices[0])
-      if prog is not None:
-        return prog, "loaded"
-    return None, None
+    return relocate_lib.find(twin, source, _single(devices), self._store,
+                             (key, self.cfg))
 
   def _compile(self, key, fn, abstract_args, static, devices):
     prog = self.cfg.compile(jax.jit(fn, static_argnames=static).lower(
         *abstract_args()))
-    if (self._store is not None and len(devices) == 1
-        and not relocate_lib.loaded(prog)):
-      self._store.save((key, self.cfg), prog, devices[0])
+    relocate_lib.keep(self._store, (key, self.cfg), prog, _single(devices))
     return prog
 
   def unit(self, conv, bn: bool, dtype) -> UnitPrograms:

@@ -98,3 +98,29 @@ def load(payload, target):
     return None
   from_disk(program)
   return program
+
+
+def find(twin, source, target, store, key):
+  """(program, how) for the single device `target` without compiling:
+  `twin` (compiled for `source`, or None) relocated, else the copy of `key`
+  in `store` (compile/program_store.py, or None); (None, None) where
+  neither has it or `target` is None (a program on several devices)."""
+  if target is None:
+    return None, None
+  if twin is not None:
+    compiled = relocate(twin, source, target)
+    if compiled is not None:
+      return compiled, "relocated"
+  if store is not None:
+    compiled = store.load(key, target)
+    if compiled is not None:
+      return compiled, "loaded"
+  return None, None
+
+
+def keep(store, key, compiled, device) -> None:
+  """Saves `compiled` (compiled here for the single `device`) as `key` in
+  `store`; not a program on several devices (`device` None) nor one JAX's
+  persistent cache handed back, which cannot be serialized again."""
+  if store is not None and device is not None and not loaded(compiled):
+    store.save(key, compiled, device)

@@ -340,22 +340,14 @@ class CompiledNetwork:
     """(program `name`, how) without compiling: relocated from `twin`'s,
     or loaded from the machine's program store; (None, None) if neither
     has it."""
-    mine = twin and twin._compiled.get(name)
-    compiled = mine and relocate_lib.relocate(mine, twin.device, self.device)
-    if compiled is not None:
-      return compiled, "relocated"
-    store = self._cache.store
-    if store is not None and self.device is not None:
-      compiled = store.load((self._store_key(name), self.cfg), self.device)
-      if compiled is not None:
-        return compiled, "loaded"
-    return None, None
+    mine = twin._compiled.get(name) if twin else None
+    return relocate_lib.find(mine, twin and twin.device, self.device,
+                             self._cache.store, (self._store_key(name),
+                                                 self.cfg))
 
   def _store_program(self, name: str, compiled) -> None:
-    store = self._cache.store
-    if (store is not None and self.device is not None
-        and not relocate_lib.loaded(compiled)):
-      store.save((self._store_key(name), self.cfg), compiled, self.device)
+    relocate_lib.keep(self._cache.store, (self._store_key(name), self.cfg),
+                      compiled, self.device)
 
   def init(self, key: jax.Array):
     """Fresh He-initialised variables (host arrays; nothing to compile)."""
