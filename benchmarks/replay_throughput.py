@@ -269,10 +269,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None):
   args = parser().parse_args(argv)
-  if args.paths:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    i = argv.index("--paths")
-    compare_paths(argv[:i] + argv[i + 2:], args.paths.split(","))
+  if args.paths:  # the other flags go to each path's process
+    rest = list(sys.argv[1:] if argv is None else argv)
+    rest = [a for i, a in enumerate(rest) if not a.startswith("--paths")
+            and (i == 0 or rest[i - 1] != "--paths")]
+    compare_paths(rest, args.paths.split(","))
     return
   config = config_lib.from_workdir(args.workdir)
   config.persistent_compile_cache = False

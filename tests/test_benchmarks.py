@@ -40,12 +40,17 @@ def test_the_replay_benchmarks_run_on_a_recorded_run(tiny_config, tmp_path,
   assert [r[1:3] for r in rows] == [["default", "xla"], ["fast_compile", "xla"]]
   assert all(float(r[5]) > 0 and int(r[6]) > 0 for r in rows)  # per h, programs
   _load("replay_throughput").main([  # the old and new paths, one table
-      str(wd), "--individuals", "2", "--slots", "1", "--paths", "old,new"])
-  old, new = _rows(capsys.readouterr().out, {"network", "split"})
+      str(wd), "--individuals", "2", "--slots", "1", "--paths=old,new",
+      "--warm"])
+  old, old_warm, new, new_warm = _rows(capsys.readouterr().out,
+                                       {"network", "split"})
   assert old[:3] + old[-3:] == ["network", "default", "xla", "1", "old",
                                 "1.00x"], " ".join(old)
   assert new[0] == "split" and new[-2] == "new", " ".join(new)
   assert 0 < float(new[-4].rstrip("%")) < 100  # compile's share of the CPU
+  for warm in (old_warm, new_warm):  # every program compiled: none compiles,
+    assert int(warm[6]) == 0 and "warm" in warm, " ".join(warm)
+    assert "cold - warm:" in " ".join(warm)  # and compiling's CPU is told
   store = tmp_path / "store"  # one replay fills a program store ...
   _load("replay_throughput").main([
       str(wd), "--individuals", "3", "--slots", "1", "--engines", "layers",
