@@ -205,11 +205,20 @@ def summary_line(results: dict, workdir: str) -> str:
 
 
 def _split(results: dict) -> str:
-  shares = (results.get("time") or {}).get("shares")
+  """Where the slots' time went (events.time_split); a run recorded
+  before the split counted slots says it as it was then."""
+  t = results.get("time") or {}
+  shares = t.get("shares")
   if not shares:
     return ""
-  return (f" (compiling {shares['compile']:.0%}, training "
-          f"{shares['train']:.0%}, device idle {shares['device_idle']:.0%})")
+  if "idle" not in shares:
+    return (f" (compiling {shares['compile']:.0%}, training "
+            f"{shares['train']:.0%}, device idle "
+            f"{shares['device_idle']:.0%})")
+  return (f" on {t['slots']} slot{'s' * (t['slots'] > 1)} (compiling "
+          f"{shares['compile']:.0%}, training {shares['train']:.0%}, "
+          f"validating {shares['eval']:.0%}, idle {shares['idle']:.0%} of "
+          "their time)")
 
 
 def _final_words(results: dict) -> str:

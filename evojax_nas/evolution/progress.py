@@ -1,8 +1,8 @@
 """A progress bar for long runs: individuals done / budget, best validation
 accuracy, elapsed and ETA. Silent when stderr is not a terminal (logs).
 
-Its postfix says where the time goes: the share of the wall time spent
-compiling (all slots) and the device's idle share (events.time_split).
+Its postfix says where the time goes: the shares of the slots' time spent
+compiling (on the critical path) and idle (events.time_split).
 With an individuals (or steps) budget the bar counts individuals; with only a
 time budget it counts experiment seconds, so its ETA is the budget's end.
 """
@@ -49,7 +49,7 @@ class Progress:
     if wall > 0 and self._history.trained:
       split = time_split([i.trained for i in self._history.trained], wall)
       post["compile"] = f"{split['shares']['compile']:.0%}"
-      post["device_idle"] = f"{split['shares']['device_idle']:.0%}"
+      post["idle"] = f"{split['shares']['idle']:.0%}"
     self._bar.set_postfix(post, refresh=True)
 
   def update(self):

@@ -163,7 +163,9 @@ def summary(run: Run) -> dict:
       "compile_cache": trained[-1].get("compile_cache", {}),
       "finished": bool(r),
   }
-  out["time"] = r.get("time") or time_split(trained, float(out["wall_time_s"]))
+  recorded = r.get("time") or {}  # (older runs: shares of the wall time)
+  out["time"] = (recorded if "idle" in recorded.get("shares", {}) else
+                 time_split(trained, float(out["wall_time_s"])))
   return out
 
 
@@ -411,13 +413,25 @@ def _summary_rows(run: Run, s: dict) -> list[tuple[str, str, object]]:
            _fmt(float(cache.get("hit_rate", 0.0)), 3)),
           ("compile-seconds", "compile seconds (all threads)",
            _fmt(float(cache.get("compile_seconds", 0.0)), 1))]
-  return rows + [(f"time-{key}", f"{label} (s, share of wall time)",
-                  f"{split[key + '_s']:.1f} ({split['shares'][key]:.0%})")
-                 for key, label in (("compile", "compiling, all slots"),
-                                    ("train", "training"),
-                                    ("eval", "validating"), ("save", "saving"),
-                                    ("restore", "restoring"),
-                                    ("device_idle", "device idle"))]
+  return rows + _time_rows(split)
+
+
+def _time_rows(split: dict) -> list[tuple[str, str, str]]:
+  """Where the slots' time went (events.time_split), then the process's
+  CPU time where the run recorded it (every compile's seconds are the
+  compile cache's row)."""
+  rows = [(f"time-{key}", f"{label} (s, share of the {split['slots']} "
+           "slots' time)", f"{split[key + '_s']:.1f} "
+           f"({split['shares'][key]:.0%})")
+          for key, label in (("compile", "compiling, on the critical path"),
+                             ("train", "training"), ("eval", "validating"),
+                             ("save", "saving"), ("restore", "restoring"),
+                             ("wait", "waiting for the device"),
+                             ("idle", "idle"))]
+  if "process_cpu_s" in split:
+    rows.append(("time-process_cpu", "the process's CPU time, all threads "
+                 "(s)", f"{split['process_cpu_s']:.1f}"))
+  return rows
 
 
 def _sections(runs: list[Run], s: dict, genome, out: Path) -> list[str]:

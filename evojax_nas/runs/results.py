@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,20 @@ def _best_entry(h, best, fit, test: float) -> dict:
           "learning_rate": best.genome.learning_rate}
 
 
+def _time(config, history, trainer, wall_time_s: float) -> dict:
+  """`time_split` of the search: in this process, over its trainer's
+  slots, with every compile's seconds and this process's CPU time (since
+  it started: a recycled run's last process); over the workers' slots
+  otherwise (their compiles and CPU are in their own processes)."""
+  trained = [i.trained for i in history.trained]
+  if config.num_workers:
+    slots = config.num_workers * len({e.get("slot", 0) for e in trained})
+    return time_split(trained, wall_time_s, slots=slots)
+  return time_split(trained, wall_time_s, slots=trainer.slots,
+                    compile_all_s=trainer.compile_stats()["compile_seconds"],
+                    process_cpu_s=time.process_time())
+
+
 def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
   """Writes `results.json` and `model/` from the replayed `history` and a
   `trainer` that predicts (its training images need not be on the
@@ -153,7 +168,7 @@ def finalize(config, workdir, history, trainer, wall_time_s: float) -> dict:
                       for e in h.generations],
       "weight_inheritance": config.weight_inheritance,
       "compile_cache": trainer.compile_stats(),
-      "time": time_split([i.trained for i in h.trained], wall_time_s),
+      "time": _time(config, h, trainer, wall_time_s),
       "data": {"name": d.name, "source": d.source,
                "train": int(len(d.train_labels)),
                "val": int(len(d.val_labels)), "test": int(len(labels))},
