@@ -188,30 +188,30 @@ class EventLog:
 TIME_PARTS = ("compile", "restore", "train", "wait", "eval", "save")
 
 
+def event_slots(trained: list[dict]) -> int:
+  """The slots that `trained` events name (one process's; at least 1)."""
+  return len({e.get("slot", 0) for e in trained}) or 1
+
+
 def time_split(trained: list[dict], wall_s: float, slots: int = 0,
-               compile_all_s: float | None = None,
                process_cpu_s: float | None = None) -> dict:
   """Where an experiment's time went, from its `trained` events: the
   seconds its slots spent on each individual's parts, summed (compile:
   waiting for its programs, the critical path; restore: its start weights;
   train; wait: for its device; eval; save), and the rest of the slots' time
   (`idle`: births, host bookkeeping), each as a share of the slots' time,
-  `slots` (default: those named by the events) times `wall_s`, so the
-  shares add up to 1 however many slots train side by side.
-  `compile_all_s` (every compile, in the background too) and
-  `process_cpu_s` (the process's CPU time, all its threads) are kept
-  where given."""
+  `slots` (default: `event_slots`) times `wall_s`, so the shares add up to
+  1 however many slots train side by side. `process_cpu_s` (the process's
+  CPU time, all its threads) is kept where given."""
   spent = {k: round(sum(float(e.get("seconds", {}).get(k, 0.0))
                         for e in trained), 3) for k in TIME_PARTS}
-  slots = slots or len({e.get("slot", 0) for e in trained}) or 1
+  slots = slots or event_slots(trained)
   slot_s = slots * wall_s
   out = {f"{k}_s": v for k, v in spent.items()}
   out.update(wall_s=round(wall_s, 3), slots=slots,
              idle_s=round(max(0.0, slot_s - sum(spent.values())), 3))
   out["shares"] = {k: round(out[f"{k}_s"] / slot_s, 4) if slot_s > 0
                    else 0.0 for k in (*TIME_PARTS, "idle")}
-  if compile_all_s is not None:
-    out["compile_all_s"] = round(compile_all_s, 3)
   if process_cpu_s is not None:
     out["process_cpu_s"] = round(process_cpu_s, 3)
   return out

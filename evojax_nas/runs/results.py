@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from evojax_nas.config import ConfigError
-from evojax_nas.evolution.events import time_split
+from evojax_nas.evolution.events import event_slots, time_split
 from evojax_nas.model.exported import export_model
 from evojax_nas.model.vote import majority_vote
 from evojax_nas.train.checkpoints import CheckpointError
@@ -132,15 +132,14 @@ def _best_entry(h, best, fit, test: float) -> dict:
 
 def _time(config, history, trainer, wall_time_s: float) -> dict:
   """`time_split` of the search: in this process, over its trainer's
-  slots, with every compile's seconds and this process's CPU time (since
-  it started: a recycled run's last process); over the workers' slots
-  otherwise (their compiles and CPU are in their own processes)."""
+  slots, with this process's CPU time (since it started: a recycled run's
+  last process); over the workers' slots otherwise (their CPU is in their
+  own processes). Every compile's seconds are `compile_cache`'s."""
   trained = [i.trained for i in history.trained]
   if config.num_workers:
-    slots = config.num_workers * len({e.get("slot", 0) for e in trained})
-    return time_split(trained, wall_time_s, slots=slots)
+    return time_split(trained, wall_time_s,
+                      slots=config.num_workers * event_slots(trained))
   return time_split(trained, wall_time_s, slots=trainer.slots,
-                    compile_all_s=trainer.compile_stats()["compile_seconds"],
                     process_cpu_s=time.process_time())
 
 
